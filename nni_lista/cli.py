@@ -1,0 +1,237 @@
+"""The ``nni-lista`` command line: argument parsing, messages and tables, nothing else.
+
+Bad input ends with one line ``nni-lista <command>: error: ...`` and exit code 2; a
+diverged training run with exit code 1 (its last good checkpoint stays); an interrupted
+one with 130 (run the same command again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import TrainingDiverged, UsageError, require
+
+PROBLEM_KINDS = ("synthetic", "image-cs")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _snr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value) or value == -math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give a number of dB or 'inf' for noiseless")
+    return value
+
+
+def _kappa(text: str) -> Optional[float]:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1.0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give a condition number >= 1, or 'none'")
+    return value
+
+
+def _add_problem_options(parser: argparse.ArgumentParser, with_file: bool) -> None:
+    group = parser.add_argument_group("problem (STUDY.md section 2); defaults 250x500, p=0.1, noiseless")
+    group.add_argument("--m", type=int, help="measurements (default 250; 128 for image-cs)")
+    group.add_argument("--n", type=int, help="code length (default 500)")
+    group.add_argument("--p", type=float, help="sparsity: probability of a non-zero (default 0.1)")
+    group.add_argument("--snr", type=_snr, help="measurement SNR in dB, or 'inf' for noiseless (default inf)")
+    group.add_argument("--kappa", type=_kappa, help="condition number of A, or 'none' (default none)")
+    group.add_argument("--seed", type=int, default=0, help="seeds the problem and the training (default 0)")
+    if with_file:
+        group.add_argument("--problem", type=Path, metavar="FILE",
+                           help="solve the instance saved in FILE by `nni-lista make-problem` (then --m/--n/--p/--snr/--kappa are not allowed)")
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    from .family import DEFAULT_LAM
+    from .training import PROTOCOLS
+
+    group = parser.add_argument_group("model and training (STUDY.md sections 3-4)")
+    group.add_argument("--layers", type=int, default=16, help="layers T; for ista/fista the iteration count (default 16)")
+    group.add_argument("--lam", type=float, default=DEFAULT_LAM, help=f"LASSO weight of ista/fista and of the ISTA initialisation (default {DEFAULT_LAM})")
+    group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default stagewise)")
+    group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default 20000)")
+    group.add_argument("--batch", type=int, default=64, help="training batch size (default 64)")
+    group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default 1000)")
+    group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default 4000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .family import MODELS
+
+    parser = _Parser(prog="nni-lista", description="LISTA design-space study on NNI: problems, the LISTA family, training.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    make = commands.add_parser("make-problem", help="generate a problem instance and save it to one file")
+    make.add_argument("--kind", choices=PROBLEM_KINDS, default="synthetic", help="synthetic sparse coding or natural-image CS (default synthetic)")
+    _add_problem_options(make, with_file=False)
+    make.add_argument("--patch", type=int, default=16, help="image-cs: patch side in pixels (default 16)")
+    make.add_argument("--atoms", type=int, default=512, help="image-cs: dictionary atoms, the code length n (default 512)")
+    make.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the problem file")
+
+    train = commands.add_parser("train", help="train and test one model; writes DIR/metrics.json")
+    train.add_argument("--model", choices=list(MODELS), required=True)
+    _add_problem_options(train, with_file=True)
+    _add_training_options(train)
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory (metrics.json, checkpoints)")
+
+    compare = commands.add_parser("compare", help="several models on one problem instance, one table")
+    compare.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)} (default all)")
+    _add_problem_options(compare, with_file=True)
+    _add_training_options(compare)
+    compare.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: DIR/MODEL/metrics.json, DIR/compare.json, DIR/nmse_vs_layer.png")
+    return parser
+
+
+def _synthetic_settings(args: argparse.Namespace):
+    from .problems import SyntheticSettings
+
+    given = {k: getattr(args, k) for k in ("m", "n", "p", "kappa") if getattr(args, k) is not None}
+    if args.snr is not None:
+        given["snr_db"] = args.snr
+    return SyntheticSettings(seed=args.seed, **given)
+
+
+def _problem_from_args(args: argparse.Namespace):
+    from . import problems
+
+    if args.problem is None:
+        return problems.make_synthetic(_synthetic_settings(args))
+    clashing = [f"--{k}" for k in ("m", "n", "p", "snr", "kappa") if getattr(args, k) is not None]
+    require(not clashing, f"{', '.join(clashing)} cannot be combined with --problem: the file fixes the problem")
+    return problems.load(args.problem)
+
+
+def _train_config(args: argparse.Namespace):
+    from .training import TrainConfig
+
+    require(args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
+    require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
+    return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch,
+                       eval_every=args.eval_every, patience=args.patience, seed=args.seed)
+
+
+def _extra_settings(args: argparse.Namespace) -> dict:
+    return {"problem_file": None if args.problem is None else str(args.problem)}
+
+
+def _layer_table(results: dict) -> str:
+    from .tables import markdown_table
+
+    names = list(results)
+    depth = max(len(r["nmse_db_per_layer"]) for r in results.values())
+    rows = []
+    for k in range(depth):
+        per_layer = [results[name]["nmse_db_per_layer"] for name in names]
+        rows.append([k + 1, *(v[k] if k < len(v) else "" for v in per_layer)])
+    return markdown_table(["layer", *names], rows)
+
+
+def _summary_table(results: dict) -> str:
+    from .tables import markdown_table
+
+    with_psnr = any("psnr_db" in r for r in results.values())
+    headers = ["model", "protocol", "steps", "seconds", "NMSE dB", *(["PSNR dB"] if with_psnr else [])]
+    rows = [[name, r["protocol"], r["steps"], r["seconds"], r["nmse_db"], *([r["psnr_db"]] if with_psnr else [])]
+            for name, r in results.items()]
+    return markdown_table(headers, rows)
+
+
+def cmd_make_problem(args: argparse.Namespace) -> int:
+    from . import problems
+
+    if args.kind == "synthetic":
+        problem = problems.make_synthetic(_synthetic_settings(args))
+    else:
+        unused = [f"--{k}" for k in ("n", "p", "kappa") if getattr(args, k) is not None]
+        require(not unused, f"{', '.join(unused)} do not apply to --kind image-cs (use --atoms for the code length)")
+        settings = problems.ImageCSSettings(
+            patch=args.patch, n_atoms=args.atoms, m=args.m if args.m is not None else 128,
+            snr_db=args.snr if args.snr is not None else math.inf, seed=args.seed,
+        )
+        print("learning the dictionary with scikit-learn (about a minute at the defaults)...", file=sys.stderr)
+        problem = problems.make_image_cs(settings)
+    problems.save(problem, args.out)
+    print(f"wrote {args.out}: {problem.kind} problem, A is {problem.m}x{problem.n}, "
+          f"{problem.val.b.shape[0]} validation and {problem.test.b.shape[0]} test samples")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import run_model
+
+    problem = _problem_from_args(args)
+    config = _train_config(args)
+    result = run_model(args.model, problem, args.layers, args.lam, config, args.out, _extra_settings(args))
+    print(_layer_table({args.model: result}))
+    print()
+    print(_summary_table({args.model: result}))
+    print(f"\nwrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .family import MODELS
+    from .io import write_json
+    from .plots import plot_nmse_vs_layer
+    from .runs import run_model
+
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODELS]
+    require(names and not unknown, f"models {args.models!r} are not allowed: give a comma-separated subset of {', '.join(MODELS)}")
+    problem = _problem_from_args(args)
+    config = _train_config(args)
+    results = {}
+    for name in names:
+        print(f"[{len(results) + 1}/{len(names)}] {name}", file=sys.stderr, flush=True)
+        results[name] = run_model(name, problem, args.layers, args.lam, config, args.out / name, _extra_settings(args))
+    write_json(args.out / "compare.json", results)
+    plot_nmse_vs_layer({n: r["nmse_db_per_layer"] for n, r in results.items()}, args.out / "nmse_vs_layer.png",
+                       f"{problem.kind} {problem.m}x{problem.n}, T={args.layers}, {config.protocol}")
+    print(_layer_table(results))
+    print()
+    print(_summary_table(results))
+    print(f"\nwrote {args.out / 'compare.json'} and {args.out / 'nmse_vs_layer.png'}")
+    return 0
+
+
+COMMANDS = {"make-problem": cmd_make_problem, "train": cmd_train, "compare": cmd_compare}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"nni-lista {args.command}"
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"{prog}: training diverged: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Recovery metrics.
+
+NMSE in dB is a ratio of sums over the whole set (STUDY.md section 2)::
+
+    NMSE_dB = 10 log10( sum_i ||x_hat_i - x_i||^2 / sum_i ||x_i||^2 )
+
+not the mean of per-sample dB values, which some codebases report and which is not
+comparable. PSNR is ``10 log10(peak^2 / MSE)`` with the mean over every entry.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+
+def nmse_db(estimate: torch.Tensor, target: torch.Tensor) -> float:
+    """NMSE in dB of a set of estimates (rows) against the targets, as a ratio of sums."""
+    error = (estimate.double() - target.double()).pow(2).sum()
+    energy = target.double().pow(2).sum()
+    if energy == 0:
+        raise ValueError("NMSE is undefined for an all-zero target set")
+    if error == 0:
+        return -math.inf
+    return 10.0 * math.log10(float(error / energy))
+
+
+def nmse_db_per_layer(estimates: Sequence[torch.Tensor], target: torch.Tensor) -> list[float]:
+    """:func:`nmse_db` of every layer's output, in layer order."""
+    return [nmse_db(estimate, target) for estimate in estimates]
+
+
+def psnr_db(estimate: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(peak^2 / MSE)``."""
+    mse = float((estimate.double() - target.double()).pow(2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)

@@ -1,0 +1,264 @@
+"""Training protocols: the stage-wise protocol of the LISTA literature and a fast end-to-end mode.
+
+Stage-wise (Chen et al. 2018; STUDY.md section 4). For layer t = 1..T, with the loss on
+layer t's output:
+
+1. train only layer t's new parameters (Adam, ``stage_lrs[0]`` = 5e-4);
+2. train layers 1..t at ``stage_lrs[1]`` = 1e-4;
+3. train layers 1..t at ``stage_lrs[2]`` = 1e-5;
+
+where in stages 2 and 3 the parameters of layer j get their learning rate multiplied by
+``decay ** (t - j)`` (0.3 per layer added after them). A stage ends when the validation NMSE
+of layer t has not improved for ``patience`` iterations (checked every ``eval_every``) or
+at its share of the budget, ``max_steps // (3 T)``; the best weights seen are kept.
+
+End-to-end: every parameter at once, Adam at ``lr`` with a cosine decay to ``lr / 100`` over
+``max_steps``, loss on the last layer, the same validation, patience and best-weights rule.
+
+The loss is ``mean_batch ||D z_hat - s||^2``. Training batches are drawn fresh from
+generators seeded by ``seed`` (and the stage), so a run is deterministic and resuming from a
+checkpoint reproduces it. With an output directory, ``checkpoint.pt`` holds the last good
+state (written atomically after every stage, or every validation in end-to-end mode) and
+``layers/layerKK.pt`` the weights after layer KK's last stage. A NaN or Inf loss stops the
+run with :class:`TrainingDiverged`; the last good checkpoint stays on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import TrainingDiverged, UsageError, require
+from .evaluation import layer_nmse_db
+from .family import UnrolledModel
+from .io import torch_save
+from .problems import Problem, seeded_generator
+
+# generator purposes (see problems.seeded_generator)
+_STAGE_STREAM, _E2E_STREAM = 100, 101
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained. ``max_steps`` is the whole run's budget of Adam steps."""
+
+    protocol: str = "stagewise"
+    max_steps: int = 20_000
+    batch: int = 64
+    eval_every: int = 1000
+    patience: int = 4000
+    stage_lrs: tuple[float, float, float] = (5e-4, 1e-4, 1e-5)
+    decay: float = 0.3
+    lr: float = 5e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.protocol in PROTOCOLS, f"protocol {self.protocol!r} is not allowed: choose one of {', '.join(PROTOCOLS)}")
+        for name in ("max_steps", "batch", "eval_every", "patience"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} {value!r} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} is not allowed: it must be an integer >= 0")
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    resumed: bool = False
+    history: list = field(default_factory=list)
+
+
+def layer_loss(model: UnrolledModel, problem: Problem, b: torch.Tensor, s: torch.Tensor, layer: int) -> torch.Tensor:
+    """``mean_batch ||D z_layer - s||^2`` for the 0-based ``layer``."""
+    estimate = problem.decode(model(b, layer + 1)[layer])
+    return (estimate - s).pow(2).sum(dim=1).mean()
+
+
+class CheckpointStore:
+    """``checkpoint.pt`` (the last good state) and ``layers/`` under an output directory.
+
+    A checkpoint remembers the fingerprint of its run (model, problem settings, training
+    config); resuming into a directory that holds another run's checkpoint is refused.
+    """
+
+    def __init__(self, directory: Optional[Path], fingerprint: dict):
+        self.directory = None if directory is None else Path(directory)
+        self.fingerprint = fingerprint
+
+    @property
+    def path(self) -> Optional[Path]:
+        return None if self.directory is None else self.directory / "checkpoint.pt"
+
+    def describe(self) -> str:
+        return "no checkpoint is kept without an output directory" if self.path is None else f"the last good checkpoint is {self.path}"
+
+    def load(self) -> Optional[dict]:
+        if self.path is None or not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") != self.fingerprint:
+            raise UsageError(
+                f"{self.directory} holds a checkpoint of a different run; give another --out or delete {self.path}"
+            )
+        return state
+
+    def save(self, state: dict) -> None:
+        if self.path is not None:
+            torch_save(self.path, {**state, "fingerprint": self.fingerprint})
+
+    def save_layer(self, layer: int, model: UnrolledModel) -> None:
+        if self.directory is not None:
+            torch_save(self.directory / "layers" / f"layer{layer + 1:02d}.pt", model.state_dict())
+
+
+def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> dict:
+    """What identifies a run for resuming: model class and size, problem settings, config."""
+    settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
+    cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+    return {"model": type(model).__name__, "layers": model.layers, "lam": model.lam, "problem": settings, "config": cfg}
+
+
+def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"training loss became {float(loss)} at {where}; {store.describe()}")
+
+
+class _Stage:
+    """Run Adam on ``groups`` for at most ``cap`` steps, with validation and patience."""
+
+    def __init__(self, model, problem, config, store, bar, layer, where):
+        self.model, self.problem, self.config, self.store = model, problem, config, store
+        self.bar, self.layer, self.where = bar, layer, where
+
+    def validate(self) -> float:
+        value = layer_nmse_db(self.model, self.problem, self.problem.val, self.layer)
+        if math.isnan(value):
+            raise TrainingDiverged(f"validation NMSE became NaN at {self.where}; {self.store.describe()}")
+        return value
+
+    def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
+            best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None) -> tuple[int, float]:
+        """Train from step ``start`` to ``cap``; returns (steps taken, best validation NMSE)."""
+        cfg = self.config
+        if best is None:
+            best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
+        best_value, best_state, best_step = best
+        step = start
+        while step < cap:
+            batch = self.problem.train_batch(cfg.batch, generator)
+            loss = layer_loss(self.model, self.problem, batch.b, batch.s, self.layer)
+            _check_finite(loss, f"{self.where}, step {step + 1}", self.store)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            self.bar.update(1)
+            if step % cfg.eval_every == 0 or step == cap:
+                value = self.validate()
+                if value < best_value:
+                    best_value, best_state, best_step = value, copy.deepcopy(self.model.state_dict()), step
+                self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
+                if on_validate is not None:
+                    on_validate(step, (best_value, best_state, best_step))
+                if step - best_step >= cfg.patience:
+                    break
+        self.model.load_state_dict(best_state)
+        return step - start, best_value
+
+
+def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar) -> TrainResult:
+    T = model.layers
+    cap = max(1, config.max_steps // (3 * T))
+    state = store.load()
+    done = 0 if state is None else state["stages_done"]
+    steps, seconds = (0, 0.0) if state is None else (state["steps"], state["seconds"])
+    history = [] if state is None else state["history"]
+    if state is not None:
+        model.load_state_dict(state["model"])
+    bar.reset(total=3 * T * cap)
+    bar.update(min(done * cap, 3 * T * cap))
+    for index in range(done, 3 * T):
+        started = time.perf_counter()
+        layer, stage = divmod(index, 3)
+        if stage == 0:
+            groups = [{"params": model.layer_parameters(layer), "lr": config.stage_lrs[0]}]
+        else:
+            groups = [
+                {"params": model.layer_parameters(j), "lr": config.stage_lrs[stage] * config.decay ** (layer - j)}
+                for j in range(layer + 1)
+            ]
+        groups = [g for g in groups if g["params"]]
+        where = f"layer {layer + 1}/{T} stage {stage + 1}/3"
+        runner = _Stage(model, problem, config, store, bar, layer, where)
+        taken, best = runner.run(torch.optim.Adam(groups), cap, seeded_generator(config.seed, _STAGE_STREAM, layer, stage))
+        bar.update(cap - taken)
+        steps += taken
+        seconds += time.perf_counter() - started
+        history.append({"layer": layer + 1, "stage": stage + 1, "steps": taken, "val_nmse_db": best})
+        store.save({"model": model.state_dict(), "stages_done": index + 1, "steps": steps, "seconds": seconds, "history": history})
+        if stage == 2:
+            store.save_layer(layer, model)
+    return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history)
+
+
+def _cosine(total: int) -> Callable[[int], float]:
+    return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar) -> TrainResult:
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.max_steps))
+    generator = seeded_generator(config.seed, _E2E_STREAM)
+    state = store.load()
+    start, seconds, best = 0, 0.0, None
+    if state is not None and state.get("finished"):
+        model.load_state_dict(state["model"])
+        return TrainResult(steps=state["steps"], seconds=state["seconds"], resumed=True)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        start, seconds = state["steps"], state["seconds"]
+        best = (state["best_value"], state["best_model"], state["best_step"])
+    bar.reset(total=config.max_steps)
+    bar.update(start)
+    started = time.perf_counter()
+
+    def checkpoint(step: int, best_now: tuple) -> None:
+        store.save({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
+            "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2],
+        })
+
+    runner = _Stage(model, problem, config, store, bar, model.layers - 1, "end-to-end")
+    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint)
+    seconds += time.perf_counter() - started
+    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds})
+    return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None)
+
+
+PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise, "e2e": train_end_to_end}
+
+
+def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: Optional[Path] = None,
+          progress: Optional[bool] = None) -> TrainResult:
+    """Train ``model`` on ``problem`` with ``config.protocol``; checkpoints go under ``out_dir``.
+
+    A run that finds its own checkpoint in ``out_dir`` resumes from it. ``progress=None``
+    shows a progress bar only on a terminal.
+    """
+    store = CheckpointStore(out_dir, fingerprint(model, problem, config))
+    with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
+              leave=False, dynamic_ncols=True) as bar:
+        return PROTOCOLS[config.protocol](model, problem, config, store, bar)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# nni-lista's two entry points. Each sets up .venv on first use (or when pyproject.toml
+# changed), then runs:
+#   ./run.sh main   the main job: train and compare the LISTA family on a small problem
+#   ./run.sh test   the test suite (extra arguments go to pytest)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.nni-lista-setup
+
+setup() {
+    local want
+    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+        return
+    fi
+    echo "setting up $VENV (first run: a few minutes)..." >&2
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    # torch first and pinned: 2.13.0 is the CPU build; an unpinned resolve pulls CUDA (GBs).
+    "$VENV/bin/python" -m pip install --quiet torch==2.13.0
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    echo "$want" > "$STAMP"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    main)
+        setup
+        exec "$VENV/bin/nni-lista" compare --m 100 --n 200 --layers 8 --protocol e2e --max-steps 2000 \
+            --eval-every 250 --out runs/main "$@"
+        ;;
+    test)
+        setup
+        exec "$VENV/bin/python" -m pytest -q "$@"
+        ;;
+    *)
+        echo "usage: ./run.sh main|test [args...]" >&2
+        exit 2
+        ;;
+esac

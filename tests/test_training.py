@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from nni_lista import family, training
+from nni_lista.errors import TrainingDiverged, UsageError
+from nni_lista.evaluation import evaluate
+
+T = 4
+
+
+def _config(protocol, **kw):
+    base = dict(protocol=protocol, max_steps=120, batch=16, eval_every=10, patience=1000, seed=1)
+    base.update(kw)
+    return training.TrainConfig(**base)
+
+
+def _train(problem, protocol, out=None, name="lista", **kw):
+    model = family.build(name, problem.A, T)
+    result = training.train(model, problem, _config(protocol, **kw), out, progress=False)
+    return model, result
+
+
+@pytest.mark.parametrize("protocol", ["stagewise", "e2e"])
+def test_training_improves_on_the_ista_initialisation(small_problem, protocol):
+    before = evaluate(family.build("lista", small_problem.A, T), small_problem)["nmse_db"]
+    model, result = _train(small_problem, protocol, max_steps=1200, eval_every=50)
+    after = evaluate(model, small_problem)["nmse_db"]
+    assert after < before - 1.0
+    assert 0 < result.steps <= 1200
+
+
+@pytest.mark.parametrize("protocol", ["stagewise", "e2e"])
+def test_same_seed_same_numbers(small_problem, protocol):
+    a, _ = _train(small_problem, protocol)
+    b, _ = _train(small_problem, protocol)
+    c, _ = _train(small_problem, protocol, seed=2)
+    ea, eb, ec = (evaluate(m, small_problem)["nmse_db_per_layer"] for m in (a, b, c))
+    assert ea == eb
+    assert ea != ec
+
+
+def test_stagewise_schedule_and_layer_checkpoints(small_problem, tmp_path):
+    _, result = _train(small_problem, "stagewise", out=tmp_path)
+    assert [(h["layer"], h["stage"]) for h in result.history] == [(k, s) for k in range(1, T + 1) for s in (1, 2, 3)]
+    assert sorted(p.name for p in (tmp_path / "layers").iterdir()) == [f"layer{k:02d}.pt" for k in range(1, T + 1)]
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+def test_patience_ends_a_stage_early(small_problem):
+    # lr 0 on every stage: nothing improves, so each stage stops after `patience` steps
+    _, result = _train(small_problem, "stagewise", max_steps=600, eval_every=5, patience=10, stage_lrs=(0.0, 0.0, 0.0))
+    assert all(h["steps"] == 10 for h in result.history)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(problem, monkeypatch, calls):
+    original = type(problem).train_batch
+    count = {"n": 0}
+
+    def flaky(self, batch, generator):
+        count["n"] += 1
+        if count["n"] > calls:
+            raise _Interrupt()
+        return original(self, batch, generator)
+
+    monkeypatch.setattr(type(problem), "train_batch", flaky)
+
+
+@pytest.mark.parametrize("protocol, calls", [("stagewise", 55), ("e2e", 75)])
+def test_resume_after_interruption_gives_the_uninterrupted_result(small_problem, tmp_path, monkeypatch, protocol, calls):
+    reference, full = _train(small_problem, protocol)
+    with monkeypatch.context() as patch:
+        _interrupt_after(small_problem, patch, calls)
+        with pytest.raises(_Interrupt):
+            _train(small_problem, protocol, out=tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists()
+    resumed, result = _train(small_problem, protocol, out=tmp_path)
+    assert result.resumed and result.steps == full.steps
+    assert evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+
+
+def test_a_checkpoint_of_another_run_is_refused(small_problem, tmp_path):
+    _train(small_problem, "e2e", out=tmp_path, max_steps=20)
+    with pytest.raises(UsageError, match="different run"):
+        _train(small_problem, "e2e", out=tmp_path, max_steps=30)
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(small_problem, tmp_path, monkeypatch):
+    original = type(small_problem).train_batch
+    count = {"n": 0}
+
+    def poisoned(self, batch, generator):
+        count["n"] += 1
+        out = original(self, batch, generator)
+        if count["n"] > 50:  # after layer 1's three stages (10 steps each) and into layer 2
+            out.b[0, 0] = float("nan")
+        return out
+
+    monkeypatch.setattr(type(small_problem), "train_batch", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"nan at layer 2/4 stage 3/3, step 1.*checkpoint.pt"):
+        _train(small_problem, "stagewise", out=tmp_path, max_steps=120)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["stages_done"] == 5
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+@pytest.mark.parametrize("kw, fragment", [(dict(protocol="fast"), "protocol 'fast'"), (dict(max_steps=0), "max-steps 0"),
+                                          (dict(batch=-2), "batch -2")])
+def test_bad_training_config(kw, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        training.TrainConfig(**kw)

@@ -31,7 +31,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .neurons import cpss_percent, soft_threshold, support_selected_threshold
+from .thresholds import cpss_percent, soft_threshold, support_selected_threshold
 
 DEFAULT_LAM = 0.4
 

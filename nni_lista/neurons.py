@@ -1,41 +1,114 @@
-"""Thresholding nonlinearities of the LISTA family.
+"""The registry of named neurons of the design space, each an NNI-profiler leaf module.
 
-* soft threshold ``eta_theta(z) = sign(z) max(|z| - theta, 0)`` (the proximal map of
-  ``theta ||.||_1``);
-* soft threshold with support selection (Chen et al., NeurIPS 2018, LISTA-CPSS): per sample,
-  the largest ``percent`` % of the entries by magnitude that exceed ``theta`` pass unchanged,
-  the rest are soft-thresholded.
+Each neuron maps a pre-activation z (batch, n) to an estimate of the same shape. NNI's
+profilers see a leaf module with a shape formula (same shape) and a FLOPs formula. FLOPs
+follow ``torch.utils.flop_counter``: 2 per multiply-add of a matrix product, per sample;
+element-wise work (every neuron) counts 0, so the profiler's count equals what
+``FlopCounterMode`` measures on a frozen model. Parameters are counted exactly.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
+
+from . import compat  # noqa: F401  (quiet NNI import)
+from nni.nas.profiler.pytorch.flops import FlopsResult
+from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
+
+from .thresholds import cpss_percent, firm_threshold, soft_threshold, support_selected_threshold
 
 
-def soft_threshold(z: torch.Tensor, theta: torch.Tensor | float) -> torch.Tensor:
-    """``sign(z) * max(|z| - theta, 0)``."""
-    return torch.sign(z) * torch.relu(z.abs() - theta)
+class Neuron(nn.Module):
+    """Base of the element-wise neurons: same-shape output, no FLOPs, ``theta`` if thresholded."""
+
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        """Set the threshold (if any) to its ISTA value ``lam / L``."""
+
+    def _shape_forward(self, z) -> MutableShape:
+        return MutableShape(*z.real_shape)
+
+    def _count_flops(self, inputs, outputs) -> FlopsResult:
+        return FlopsResult(0.0, sum(p.numel() for p in self.parameters()))
 
 
-def support_selection_count(percent: float, n: int) -> int:
-    """How many of ``n`` entries a layer with ``percent`` % support selection lets pass."""
-    return int(percent / 100.0 * n)
+class _Thresholded(Neuron):
+    def __init__(self):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(0.0))
+
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        with torch.no_grad():
+            self.theta.fill_(lam / L)
 
 
-def support_selected_threshold(z: torch.Tensor, theta: torch.Tensor | float, percent: float) -> torch.Tensor:
-    """Soft threshold, except that the top ``percent`` % entries of each row (by magnitude,
-    and above ``theta``) bypass it."""
-    count = support_selection_count(percent, z.shape[-1])
-    shrunk = soft_threshold(z, theta)
-    if count == 0:
-        return shrunk
-    magnitude = z.abs()
-    cutoff = magnitude.topk(count, dim=-1).values[..., -1:]
-    keep = (magnitude >= cutoff) & (magnitude > theta)
-    return torch.where(keep, z, shrunk)
+@profiler_leaf_module
+class SoftThreshold(_Thresholded):
+    """``eta_theta(z) = sign(z) max(|z| - theta, 0)`` with a learned ``theta``."""
+
+    def forward(self, z):
+        return soft_threshold(z, self.theta)
 
 
-def cpss_percent(layer: int, step: float = 1.2, cap: float = 13.0) -> float:
-    """Support-selection schedule of LISTA-CPSS / ALISTA: ``min(step (k+1), cap)`` % at
-    layer ``k`` (0-based)."""
-    return min(step * (layer + 1), cap)
+@profiler_leaf_module
+class SupportSelection(_Thresholded):
+    """Soft threshold whose top ``percent`` % entries bypass it (LISTA-CPSS)."""
+
+    def __init__(self, percent: float):
+        super().__init__()
+        self.percent = percent
+
+    def forward(self, z):
+        return support_selected_threshold(z, self.theta, self.percent)
+
+
+@profiler_leaf_module
+class FirmThreshold(_Thresholded):
+    """Firm threshold with learned ``theta`` and ``mu = 2 theta``."""
+
+    def forward(self, z):
+        return firm_threshold(z, self.theta)
+
+
+@profiler_leaf_module
+class ReLUNeuron(Neuron):
+    """``max(z, 0)``."""
+
+    def forward(self, z):
+        return torch.relu(z)
+
+
+@profiler_leaf_module
+class LeakyReLUNeuron(Neuron):
+    """``max(z, 0.01 z)``."""
+
+    def forward(self, z):
+        return nn.functional.leaky_relu(z, 0.01)
+
+
+@profiler_leaf_module
+class TanhNeuron(Neuron):
+    """``tanh(z)``."""
+
+    def forward(self, z):
+        return torch.tanh(z)
+
+
+@profiler_leaf_module
+class IdentityNeuron(Neuron):
+    """``z`` (a purely linear layer)."""
+
+    def forward(self, z):
+        return z
+
+
+#: name -> factory(layer index k, 0-based) of a fresh neuron module
+NEURONS: dict = {
+    "soft": lambda k: SoftThreshold(),
+    "soft-ss": lambda k: SupportSelection(cpss_percent(k)),
+    "firm": lambda k: FirmThreshold(),
+    "relu": lambda k: ReLUNeuron(),
+    "leaky-relu": lambda k: LeakyReLUNeuron(),
+    "tanh": lambda k: TanhNeuron(),
+    "identity": lambda k: IdentityNeuron(),
+}

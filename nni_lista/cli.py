@@ -8,6 +8,7 @@ one with 130 (run the same command again to resume).
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from pathlib import Path
@@ -98,6 +99,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_problem_options(compare, with_file=True)
     _add_training_options(compare)
     compare.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: DIR/MODEL/metrics.json, DIR/compare.json, DIR/nmse_vs_layer.png")
+
+    from .search import STRATEGIES
+    from .spaces import NAMED_ARCHITECTURES, PRESETS
+
+    search = commands.add_parser("search", help="search the design space with an NNI strategy; writes DIR/top.json")
+    search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
+    search.add_argument("--strategy", choices=list(STRATEGIES),
+                        help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGIES.items()))
+    search.add_argument("--space", choices=list(PRESETS), default="paper",
+                        help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms) (default paper)")
+    search.add_argument("--budget", type=int, default=10,
+                        help="multi-trial strategies: architectures tried, each trained for --max-steps; "
+                             "one-shot strategies: supernet training batches (default 10)")
+    search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
+    search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
+    search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
+    _add_problem_options(search, with_file=True)
+    _add_training_options(search)
+    search.set_defaults(protocol="e2e", max_steps=1000, eval_every=250)
+    search.add_argument("--out", type=Path, metavar="DIR", help="output directory: top.json, best_arch.json, retrain/")
+
+    retrain = commands.add_parser("retrain", help="train an architecture file from scratch; writes DIR/metrics.json like train")
+    retrain.add_argument("--arch", type=Path, required=True, metavar="FILE", help="a JSON label map (best_arch.json, or `nni-lista arch`)")
+    _add_problem_options(retrain, with_file=True)
+    _add_training_options(retrain)
+    retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
+    arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
+    arch.add_argument("--layers", type=int, default=16)
+    arch.add_argument("--out", type=Path, required=True, metavar="FILE")
     return parser
 
 
@@ -213,14 +245,120 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"make-problem": cmd_make_problem, "train": cmd_train, "compare": cmd_compare}
+def _problem_spec(args: argparse.Namespace) -> dict:
+    from .evaluators import problem_spec
+
+    if args.problem is not None:
+        clashing = [f"--{k}" for k in ("m", "n", "p", "snr", "kappa") if getattr(args, k) is not None]
+        require(not clashing, f"{', '.join(clashing)} cannot be combined with --problem: the file fixes the problem")
+        return problem_spec(file=str(args.problem.resolve()))
+    return problem_spec(_synthetic_settings(args))
+
+
+def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], args: argparse.Namespace) -> argparse.Namespace:
+    """Read ``--config FILE`` (YAML) into defaults; options on the command line win."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(args.config.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file {str(args.config)!r} does not exist") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"cannot read config file {str(args.config)!r}: {str(exc).splitlines()[0]}") from None
+    require(isinstance(loaded, dict), f"config file {str(args.config)!r} must hold a mapping of option: value")
+    allowed = {k for k in vars(args) if k not in ("command", "config")}
+    values = {}
+    for key, value in loaded.items():
+        dest = str(key).replace("-", "_")
+        require(dest in allowed, f"unknown key {key!r} in {str(args.config)!r}: allowed are {', '.join(sorted(allowed))}")
+        if dest in ("problem", "out") and value is not None:
+            value = Path(value)
+        elif dest == "snr" and value is not None:
+            value = _snr(str(value))
+        elif dest == "kappa":
+            value = _kappa(str(value))
+        values[dest] = value
+    search_parser = parser._subparsers._group_actions[0].choices["search"]  # noqa: SLF001 - argparse has no public accessor
+    search_parser.set_defaults(**values)
+    return parser.parse_args(argv)
+
+
+def _architecture_table(result: dict) -> str:
+    from .tables import markdown_table
+
+    rows = []
+    for rank, item in enumerate(result["top"], start=1):
+        arch = item["arch"]
+        skips = sum(1 for k, v in arch.items() if "skip_from" in k and v == "on")
+        neurons = [v for k, v in arch.items() if k.endswith("/neuron")]
+        common = max(set(neurons), key=neurons.count)
+        metric = "" if item.get("metric") is None else -float(item["metric"])
+        rows.append([rank, metric, skips, f"{common} ({neurons.count(common)}/{len(neurons)})"])
+    return markdown_table(["rank", "val NMSE dB (search)", "skips on", "most common neuron"], rows)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchRequest, run_search
+
+    require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
+    require(args.out is not None, "--out is required (or a --config file that names one)")
+    spec = _problem_spec(args)
+    from .evaluators import resolve_problem
+
+    problem = resolve_problem(spec)
+    request = SearchRequest(
+        strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
+        budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
+        max_flops=args.max_flops, max_params=args.max_params,
+    )
+    print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
+          f"budget {args.budget}...", file=sys.stderr, flush=True)
+    result = run_search(request, args.out)
+    print(_architecture_table(result))
+    print()
+    retrained = {"searched": result["retrained"]["searched"], "lista": result["retrained"]["lista"]}
+    print(_layer_table(retrained))
+    print()
+    print(_summary_table(retrained))
+    print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from .runs import run_architecture
+    from .spaces import load_arch
+
+    arch = load_arch(args.arch)
+    problem = _problem_from_args(args)
+    result = run_architecture(arch, problem, _train_config(args), args.lam, args.out, _extra_settings(args))
+    print(_layer_table({"arch": result}))
+    print()
+    print(_summary_table({"arch": result}))
+    print(f"\nwrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def cmd_arch(args: argparse.Namespace) -> int:
+    from .spaces import named_architecture, save_arch
+
+    require(args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
+    save_arch(named_architecture(args.name, args.layers), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+COMMANDS = {"make-problem": cmd_make_problem, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
+            "retrain": cmd_retrain, "arch": cmd_arch}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"nni-lista {args.command}"
+    logging.getLogger("nni").setLevel(logging.WARNING)  # NNI's info lines would bury our tables
     try:
+        if getattr(args, "config", None) is not None:
+            args = _search_config(parser, argv, args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -4,6 +4,13 @@
    ``LinearCrossEntropyOptions`` are "not a nn.Module": NNI wraps every name in ``torch.nn``
    and these two are new non-module classes. Harmless; we import NNI once with exactly those
    two warnings silenced so that users do not read them as errors.
+
+2. NNI's ENAS feeds its Lightning module from a ``ConcatLoader`` of the training and the
+   validation loader and tells the two apart by the shape of what ``training_step`` receives:
+   ``(batch, mode)`` under pytorch-lightning 1.x, ``(batch, batch_idx, dataloader_idx)``
+   under early 2.0. Lightning 2.1+ passes only the batch, so a ``(b, s)`` batch is read as
+   ``(batch, mode)`` and ENAS fails with "too many values to unpack". :class:`ENAS` tags
+   every batch with its mode, the 1.x form that ENAS still understands.
 """
 
 from __future__ import annotations
@@ -13,3 +20,32 @@ import warnings
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".* is found to be not a nn\.Module", category=RuntimeWarning)
     import nni.nas.nn.pytorch  # noqa: F401
+
+
+from nni.nas.strategy import ENAS as _NNIENAS  # noqa: E402
+
+
+class _Tagged:
+    """Yields ``(batch, mode)`` for every batch of ``loader``."""
+
+    def __init__(self, loader, mode: str):
+        self.loader, self.mode = loader, mode
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield batch, self.mode
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+class ENAS(_NNIENAS):
+    """NNI's ENAS, unmodified except that batches reach it tagged with their mode (shim 2)."""
+
+    def train_dataloader(self, train_dataloader_fn, val_dataloader_fn):
+        from nni.nas.oneshot.pytorch._dataloader import ConcatLoader
+
+        return ConcatLoader({
+            "train": _Tagged(train_dataloader_fn(), "train"),
+            "val": _Tagged(val_dataloader_fn(), "val"),
+        })

@@ -179,3 +179,17 @@ class UnrolledLayer(nn.Module):
             if not isinstance(edge, NoSkip):  # a frozen "off" edge costs nothing
                 u = u + edge(estimates[j - 1])
         return self.neuron(self.form((u, b, Bb)))
+
+
+def initialise(model: nn.Module, A: torch.Tensor, lam: float) -> nn.Module:
+    """ISTA-initialise every part of ``model`` that knows how: a frozen network, the space, or
+    a supernet whose choices a one-shot strategy replaced by mixed operations."""
+    from .family import lipschitz
+
+    A = A.detach().float()
+    L = lipschitz(A)
+    for module in model.modules():
+        if module is not model and hasattr(module, "initialise"):
+            module.initialise(A, L, lam)
+    model.lam = lam
+    return model

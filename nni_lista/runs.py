@@ -1,4 +1,5 @@
-"""One run: build a model on a problem, train it (when it learns), score it, write ``metrics.json``."""
+"""One run: a model (of the family, or an architecture of the space) on a problem, trained when
+it learns, scored on the test set, written to ``metrics.json``."""
 
 from __future__ import annotations
 
@@ -14,29 +15,27 @@ from .problems import Problem
 from .training import TrainConfig, train
 
 
-def json_number(value: float):
+def json_number(value):
     """JSON has no Inf: infinite settings (a noiseless SNR) are written as the string 'inf'."""
     return str(value) if isinstance(value, float) and math.isinf(value) else value
 
 
-def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig,
-              out_dir: Optional[Path], extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
-    """Train (if learned) and test model ``name``; returns the ``metrics.json`` content.
+def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Optional[Path],
+        extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
+    """Train ``model`` (if it learns) and test it; returns the ``metrics.json`` content.
 
-    ``settings`` in the result holds the problem's settings, the model's size and the whole
-    training config; for ISTA/FISTA ``steps`` is 0 and ``layers`` is the iteration count.
+    ``settings`` holds the problem's settings, the model's size, the whole training config
+    (its seed as ``train_seed``) and ``extra_settings``; for ISTA/FISTA ``steps`` is 0.
     """
-    model = build(name, problem.A, layers, lam)
     steps, seconds = 0, 0.0
     if model.learned:
         result = train(model, problem, config, out_dir, progress)
         steps, seconds = result.steps, result.seconds
-    scores = evaluate(model, problem)
     settings = {
         "problem": problem.kind,
         **{k: json_number(v) for k, v in problem.settings.items()},
-        "layers": layers,
-        "lam": lam,
+        "layers": model.layers,
+        "lam": model.lam,
         **{("train_seed" if k == "seed" else k): (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
         **(extra_settings or {}),
     }
@@ -46,8 +45,24 @@ def run_model(name: str, problem: Problem, layers: int, lam: float, config: Trai
         "protocol": config.protocol if model.learned else "none",
         "steps": steps,
         "seconds": round(seconds, 3),
-        **scores,
+        **evaluate(model, problem),
     }
     if out_dir is not None:
         write_json(Path(out_dir) / "metrics.json", metrics)
     return metrics
+
+
+def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig, out_dir: Optional[Path],
+              extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
+    """:func:`run` for the family model registered as ``name``."""
+    return run(build(name, problem.A, layers, lam), name, problem, config, out_dir, extra_settings, progress)
+
+
+def run_architecture(arch: dict, problem: Problem, config: TrainConfig, lam: float, out_dir: Optional[Path],
+                     extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
+    """:func:`run` for a full-space architecture, trained from its ISTA initialisation;
+    ``settings["arch"]`` records the label map."""
+    from .spaces import build as build_arch
+
+    model = build_arch(arch, problem.m, problem.n, problem.A, lam)
+    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), **(extra_settings or {})}, progress)

@@ -40,9 +40,9 @@ from . import compat  # noqa: F401
 from nni.nas.nn.pytorch import ModelSpace
 
 from .errors import UsageError, require
-from .family import DEFAULT_LAM, lipschitz
+from .family import DEFAULT_LAM
 from .io import write_json
-from .layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, UnrolledLayer
+from .layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, UnrolledLayer, initialise
 from .neurons import NEURONS
 
 
@@ -93,13 +93,7 @@ class LISTASpace(ModelSpace):
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "LISTASpace":
         """Set every parameter to its ISTA value for operator ``A``; returns ``self``."""
-        A = A.detach().float()
-        L = lipschitz(A)
-        self.lam = lam
-        for module in self.modules():
-            if module is not self and hasattr(module, "initialise"):
-                module.initialise(A, L, lam)
-        return self
+        return initialise(self, A, lam)
 
     def layer_parameters(self, k: int) -> list[nn.Parameter]:
         """Parameters introduced by layer ``k`` (0-based); the shared ``B`` belongs to layer 0."""
@@ -191,6 +185,7 @@ def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: flo
     """The network of full-space architecture ``arch`` (validated), ISTA-initialised for ``A``."""
     layers = validate(arch)
     model = LISTASpace.from_preset("full", m, n, layers).freeze(arch)
+    model.arch = dict(arch)
     return model if A is None else model.initialise(A, lam)
 
 

@@ -122,7 +122,8 @@ def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> 
     """What identifies a run for resuming: model class and size, problem settings, config."""
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
     cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
-    return {"model": type(model).__name__, "layers": model.layers, "lam": model.lam, "problem": settings, "config": cfg}
+    return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
+            "problem": settings, "config": cfg}
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:

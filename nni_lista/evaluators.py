@@ -1,0 +1,204 @@
+"""NNI evaluators built from small arguments: a problem *spec* (settings + seed, or a problem
+file path) and a training config as plain dicts -- never tensors, so they travel to trials
+as short JSON (STUDY.md section 6: pickled tensors break the manager engine).
+
+* :func:`multi_trial_evaluator` -- a ``FunctionalEvaluator`` for multi-trial strategies: it
+  ISTA-initialises the sampled network, trains it with :mod:`nni_lista.training`, reports the
+  validation NMSE of every layer as intermediate results (as ``-dB``, higher is better) and a
+  final result whose ``default`` is ``-NMSE_dB`` of the last layer on the validation set.
+* :func:`one_shot_evaluator` -- NNI's ``Lightning`` evaluator around :class:`SupernetModule`,
+  fed by a seeded fresh-sample training stream and the fixed validation set.
+
+Search selects on the validation set; the test set is kept for the final comparison.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import asdict
+from typing import Optional
+
+import torch
+from torch.utils.data import Dataset, IterableDataset
+
+from . import compat  # noqa: F401
+import nni
+from nni.nas.evaluator import FunctionalEvaluator
+from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
+
+from . import problems
+from .evaluation import evaluate
+from .family import DEFAULT_LAM
+from .layers import initialise
+from .metrics import nmse_db
+from .problems import Problem, seeded_generator
+from .training import TrainConfig, train
+
+_ONE_SHOT_STREAM = 102
+
+
+def problem_spec(settings: Optional[problems.SyntheticSettings] = None, file: Optional[str] = None) -> dict:
+    """The small, JSON-safe description of a problem instance."""
+    if file is not None:
+        return {"file": str(file)}
+    settings = settings or problems.SyntheticSettings()
+    return {"synthetic": {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(settings).items()}}
+
+
+@functools.lru_cache(maxsize=4)
+def _problem(spec_json: str) -> Problem:
+    spec = json.loads(spec_json)
+    if "file" in spec:
+        return problems.load(spec["file"])
+    settings = {k: (float(v) if v in ("inf", "-inf") else v) for k, v in spec["synthetic"].items()}
+    return problems.make_synthetic(problems.SyntheticSettings(**settings))
+
+
+def resolve_problem(spec: dict) -> Problem:
+    """The problem instance of ``spec`` (built once per process)."""
+    return _problem(json.dumps(spec, sort_keys=True))
+
+
+def training_dict(config: TrainConfig) -> dict:
+    """A :class:`TrainConfig` as a JSON-safe dict."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+
+
+def _config(training: dict) -> TrainConfig:
+    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in training.items()})
+
+
+def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM) -> dict:
+    """Train one sampled network and report to NNI (the multi-trial evaluation function)."""
+    P = resolve_problem(problem)
+    model.initialise(P.A, lam)
+    result = train(model, P, _config(training), progress=False)
+    val = evaluate(model, P, P.val)
+    test = evaluate(model, P)
+    for value in val["nmse_db_per_layer"]:
+        nni.report_intermediate_result(-value)
+    final = {
+        "default": -val["nmse_db"],
+        "val_nmse_db": val["nmse_db"],
+        "test_nmse_db": test["nmse_db"],
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+    }
+    nni.report_final_result(final)
+    return final
+
+
+def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM) -> FunctionalEvaluator:
+    """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...)."""
+    return FunctionalEvaluator(train_architecture, problem=problem, training=training_dict(config), lam=lam)
+
+
+@nni.trace
+class TrainingStream(IterableDataset):
+    """``steps`` fresh training batches ``(b, s)`` per pass; pass ``e`` is seeded by
+    ``(seed, e)``, so every epoch sees new samples and a run is reproducible."""
+
+    def __init__(self, problem: dict, batch: int, steps: int, seed: int = 0):
+        self.problem, self.batch, self.steps, self.seed = problem, batch, steps, seed
+        self._passes = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        P = resolve_problem(self.problem)
+        generator = seeded_generator(self.seed, _ONE_SHOT_STREAM, self._passes)
+        self._passes += 1
+        for _ in range(self.steps):
+            batch = P.train_batch(self.batch, generator)
+            yield batch.b, batch.s
+
+
+@nni.trace
+class ValidationSet(Dataset):
+    """The fixed validation set in ``chunks`` batches."""
+
+    def __init__(self, problem: dict, chunks: int = 1):
+        self.problem, self.chunks = problem, chunks
+
+    def __len__(self) -> int:
+        return self.chunks
+
+    def __getitem__(self, index: int):
+        split = resolve_problem(self.problem).val
+        size = math.ceil(split.b.shape[0] / self.chunks)
+        return split.b[index * size:(index + 1) * size], split.s[index * size:(index + 1) * size]
+
+
+class SupernetModule(LightningModule):
+    """Trains a supernet (or any network of the space) on the last layer's squared error;
+    logs ``val_nmse_db`` on the whole validation set (a ratio of sums)."""
+
+    def __init__(self, problem: dict, lam: float = DEFAULT_LAM, learning_rate: float = 1e-3):
+        super().__init__()
+        self.problem = problem
+        self.lam = lam
+        self.learning_rate = learning_rate
+        self._val_error = self._val_energy = 0.0
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        initialise(model, resolve_problem(self.problem).A, self.lam)
+
+    def forward(self, b):
+        return self.model(b)
+
+    def _decode(self, z):
+        return resolve_problem(self.problem).decode(z)
+
+    def training_step(self, batch, batch_idx):
+        b, s = batch
+        loss = (self._decode(self.model(b)[-1]) - s).pow(2).sum(dim=1).mean()
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_error = self._val_energy = 0.0
+
+    def validation_step(self, batch, batch_idx):
+        b, s = batch
+        with torch.no_grad():
+            estimate = self._decode(self.model(b)[-1])
+        error, energy = float((estimate.double() - s.double()).pow(2).sum()), float(s.double().pow(2).sum())
+        self._val_error += error
+        self._val_energy += energy
+        # per batch, higher is better: ENAS takes it as the reward of the sampled network
+        self.log("default", -10.0 * math.log10(max(error, 1e-300) / energy), on_step=True, on_epoch=False)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_energy > 0:
+            value = 10.0 * math.log10(max(self._val_error, 1e-300) / self._val_energy)
+            self.log("val_nmse_db", value)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+
+
+def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0, lam: float = DEFAULT_LAM,
+                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10) -> Lightning:
+    """NNI's Lightning evaluator for one-shot strategies: ``steps`` supernet training batches
+    in all, split into ``epochs`` passes; the validation set comes in ``val_chunks`` batches."""
+    epochs = max(1, min(epochs, steps))
+    trainer = Trainer(
+        max_epochs=epochs,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
+    return Lightning(
+        SupernetModule(problem, lam, learning_rate),
+        trainer,
+        train_dataloaders=DataLoader(TrainingStream(problem, batch, math.ceil(steps / epochs), seed), batch_size=None),
+        val_dataloaders=DataLoader(ValidationSet(problem, val_chunks), batch_size=None),
+    )

@@ -1,0 +1,226 @@
+"""Search the design space with NNI's own strategies, unmodified (one registry entry each).
+
+:data:`STRATEGIES` maps the command-line name to NNI's strategy and says what the budget
+counts: architectures tried (multi-trial: each trained by the multi-trial evaluator for the
+trial budget) or supernet training batches (one-shot). Every strategy maximises the same
+metric, ``-NMSE_dB`` on the validation set; NNI's TPE minimises unless told, so it is built
+with ``optimize_mode='maximize'``.
+
+Constraints (``max_flops``, ``max_params``) use NNI's profilers on the space: a ``Filter``
+middleware for multi-trial strategies (rejected samples do not use the budget), a
+``RangeProfilerFilter`` for RandomOneShot, and a profiler penalty for DARTS, GumbelDARTS,
+Proxyless and ENAS; a one-shot export that still exceeds a limit is projected onto it
+(the cheapest single change at a time) so that every returned architecture obeys it.
+
+:func:`run_search` ends by retraining the best architecture and LISTA from scratch with the
+same protocol and budget, and scoring both on the test set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from . import compat  # noqa: F401
+import nni.nas.strategy as nas_strategy
+from nni.nas.experiment import NasExperiment, NasExperimentConfig
+from nni.nas.oneshot.pytorch.profiler import ExpectationProfilerPenalty, RangeProfilerFilter, SampleProfilerPenalty
+from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
+from nni.nas.strategy.middleware import Chain, Filter
+
+from .errors import require
+from .evaluators import multi_trial_evaluator, one_shot_evaluator, resolve_problem
+from .family import DEFAULT_LAM
+from .io import write_json
+from .runs import run_architecture
+from .spaces import PRESETS, LISTASpace, complete, named_architecture
+from .training import TrainConfig
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StrategyEntry:
+    """One NNI strategy: its kind and a factory ``make(budget, seed, constraint)``."""
+
+    kind: str  # "multi-trial" or "one-shot"
+    make: Callable
+    summary: str
+
+
+def _evolution(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
+    population = max(2, min(20, budget // 2))
+    return nas_strategy.RegularizedEvolution(population_size=population, sample_size=max(2, population // 3),
+                                             mutation_prob=0.1, seed=seed)
+
+
+def _rl(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
+    torch.manual_seed(seed)  # PolicyBasedRL draws from torch's global generator
+    return nas_strategy.PolicyBasedRL(samples_per_update=max(1, min(20, budget // 4)))
+
+
+def _penalty(kind: type, constraint):
+    if constraint is None:
+        return None
+    profiler, limit = constraint
+    return kind(profiler, baseline=limit, scale=-1.0 if kind is SampleProfilerPenalty else 1.0, nonlinear="positive")
+
+
+STRATEGIES: dict[str, StrategyEntry] = {
+    "random": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.Random(seed=s), "random sampling"),
+    "grid": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.GridSearch(seed=s), "every architecture in turn (small spaces)"),
+    "evolution": StrategyEntry("multi-trial", _evolution, "regularized evolution (Real et al. 2019)"),
+    "tpe": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.TPE(optimize_mode="maximize", seed=s), "tree-structured Parzen estimator"),
+    "rl": StrategyEntry("multi-trial", _rl, "policy-based RL (PPO, Zoph & Le 2017)"),
+    "darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.DARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "DARTS (Liu et al. 2019)"),
+    "gumbel-darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "Gumbel-softmax DARTS (SNAS)"),
+    "enas": StrategyEntry("one-shot", lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)), "ENAS (Pham et al. 2018)"),
+    "proxyless": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)), "ProxylessNAS"),
+    "random-one-shot": StrategyEntry(
+        "one-shot",
+        lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
+        "random single-path supernet (Bender et al. 2018)"),
+}
+
+
+@dataclass
+class SearchRequest:
+    """Everything a search needs; all small values."""
+
+    strategy: str
+    problem: dict
+    m: int
+    n: int
+    layers: int = 16
+    space: str = "paper"
+    budget: int = 10
+    training: TrainConfig = field(default_factory=TrainConfig)
+    lam: float = DEFAULT_LAM
+    seed: int = 0
+    top_k: int = 5
+    max_flops: Optional[float] = None
+    max_params: Optional[float] = None
+    one_shot_lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        require(self.space in PRESETS, f"space {self.space!r} is not allowed: choose one of {', '.join(PRESETS)}")
+        require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
+        require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
+        for name in ("max_flops", "max_params"):
+            value = getattr(self, name)
+            require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
+
+
+class Limits:
+    """The FLOPs / parameter limits of a search, checked with NNI's profilers on the space."""
+
+    def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float]):
+        dummy = torch.zeros(1, m)
+        self.checks = []
+        if max_flops is not None:
+            self.checks.append(("FLOPs", FlopsProfiler(space, dummy), max_flops))
+        if max_params is not None:
+            self.checks.append(("parameters", NumParamsProfiler(space, dummy), max_params))
+
+    def __bool__(self) -> bool:
+        return bool(self.checks)
+
+    def excess(self, sample: dict) -> float:
+        """How far ``sample`` is over its limits (relative, summed); 0 when it obeys them."""
+        return sum(max(0.0, float(profiler.profile(sample)) / limit - 1.0) for _, profiler, limit in self.checks)
+
+    def fits(self, sample: dict) -> bool:
+        return self.excess(sample) == 0.0
+
+    def constraint(self):
+        """``(profiler, limit)`` of the first limit, for the one-shot penalties and filters."""
+        return None if not self.checks else self.checks[0][1:]
+
+    def project(self, sample: dict, values: dict) -> dict:
+        """Change one choice at a time (the one that lowers the excess most) until it fits."""
+        sample = dict(sample)
+        while not self.fits(sample):
+            best = min(((self.excess({**sample, label: value}), label, value)
+                        for label, options in values.items() for value in options if value != sample[label]), default=None)
+            require(best is not None and best[0] < self.excess(sample), "no architecture of this space meets the limits")
+            sample[best[1]] = best[2]
+        return sample
+
+
+def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig:
+    config = NasExperimentConfig("sequential", "raw")
+    config.experiment_working_directory = str((out / "nni-experiments").resolve())
+    if STRATEGIES[request.strategy].kind == "multi-trial":
+        config.max_trial_number = request.budget
+    return config
+
+
+def run_search(request: SearchRequest, out: Path) -> dict:
+    """Run the search, retrain the best architecture and LISTA, write ``out/top.json``."""
+    out = Path(out)
+    entry = STRATEGIES[request.strategy]
+    config = PRESETS[request.space]
+    space = LISTASpace.from_preset(request.space, request.m, request.n, request.layers)
+    limits = Limits(space, request.m, request.max_flops, request.max_params)
+    resolve_problem(request.problem)  # fail early on a bad problem file
+    strategy = entry.make(request.budget, request.seed, limits.constraint())
+    started = time.perf_counter()
+    if entry.kind == "multi-trial":
+        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam)
+        if limits:
+            strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
+    else:
+        epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
+        evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
+                                       request.lam, request.one_shot_lr, epochs=epochs)
+    experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
+    experiment.run()
+    found = []
+    for model in experiment.strategy.list_models(limit=request.top_k) if entry.kind == "multi-trial" else []:
+        metrics = model.metrics
+        found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
+    if entry.kind == "one-shot":
+        sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
+        found.append({"arch": dict(sample), "metric": None})
+    experiment.stop()
+    search_seconds = time.perf_counter() - started
+
+    values = space.simplify()
+    for item in found:
+        if limits and not limits.fits(item["arch"]):
+            item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()})
+            item["projected"] = True
+        item["arch"] = complete(item["arch"], request.layers, config)
+    require(found, f"the search found no architecture that trained (budget {request.budget})")
+
+    P = resolve_problem(request.problem)
+    best = found[0]["arch"]
+    compared = {
+        "searched": run_architecture(best, P, request.training, request.lam, out / "retrain" / "searched"),
+        "lista": run_architecture(named_architecture("lista", request.layers), P, request.training, request.lam,
+                                  out / "retrain" / "lista"),
+    }
+    result = {
+        "strategy": request.strategy,
+        "kind": entry.kind,
+        "space": request.space,
+        "budget": request.budget,
+        "budget_counts": "architectures tried" if entry.kind == "multi-trial" else "supernet training batches",
+        "problem": request.problem,
+        "layers": request.layers,
+        "training": compared["lista"]["settings"],
+        "seed": request.seed,
+        "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
+        "search_seconds": round(search_seconds, 3),
+        "top": found,
+        "retrained": compared,
+    }
+    write_json(out / "top.json", result)
+    write_json(out / "best_arch.json", best)
+    return result

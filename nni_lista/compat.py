@@ -11,6 +11,11 @@
    under early 2.0. Lightning 2.1+ passes only the batch, so a ``(b, s)`` batch is read as
    ``(batch, mode)`` and ENAS fails with "too many values to unpack". :class:`ENAS` tags
    every batch with its mode, the 1.x form that ENAS still understands.
+
+3. NNI's RL strategies (PolicyBasedRL, ENAS) need tianshou 0.4.11, which needs gym 0.26.2;
+   importing gym prints a three-line notice to stderr (from ``gym_notices``) that gym is
+   unmaintained. It works for NNI's use (tested), and the notice would break our one-line
+   error messages, so gym is imported once with stderr captured.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".* is found to be not a nn\.Module", category=RuntimeWarning)
     import nni.nas.nn.pytorch  # noqa: F401
 
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
+with contextlib.redirect_stderr(io.StringIO()):
+    import gym  # noqa: F401  (see 3.)
 
 from nni.nas.strategy import ENAS as _NNIENAS  # noqa: E402
 

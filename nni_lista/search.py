@@ -154,7 +154,11 @@ class Limits:
 
 
 def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig:
-    config = NasExperimentConfig("sequential", "raw")
+    # Multi-trial strategies use the "simplified" model format: the "raw" format keeps a
+    # reference to the sample it was frozen with, which NNI's grid generator then mutates
+    # (every model would end up with the last grid point's sample). One-shot strategies need "raw".
+    multi = STRATEGIES[request.strategy].kind == "multi-trial"
+    config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
     if STRATEGIES[request.strategy].kind == "multi-trial":
         config.max_trial_number = request.budget

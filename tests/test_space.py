@@ -1,0 +1,132 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from nni_lista import family, problems, spaces
+from nni_lista.errors import UsageError
+from nni_lista.spaces import PRESETS, LISTASpace
+from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
+
+M, N, T = 12, 24, 5
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return problems.make_synthetic(problems.SyntheticSettings(m=M, n=N, n_val=20, n_test=40, seed=2))
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_labels_are_hierarchical_and_match_nni(preset):
+    space = LISTASpace.from_preset(preset, M, N, T)
+    mutables = space.simplify()
+    expected = spaces.labels(T, PRESETS[preset])
+    assert list(mutables) == list(expected)
+    for label, mutable in mutables.items():
+        assert tuple(mutable.values) == expected[label]
+        assert label.split("/")[0].startswith("layer") and "/" in label
+
+
+def test_paper_space_has_every_skip_and_neuron():
+    labels = spaces.labels(16, PRESETS["paper"])
+    assert sum("skip_from" in k for k in labels) == 14 * 15 // 2  # layers 3..16, skips from x^1..x^{k-2}
+    assert labels["layer16/neuron"] == ("soft", "soft-ss", "firm", "relu", "leaky-relu", "tanh", "identity")
+    assert labels["layer16/skip_from1"] == ("off", "on") and "layer16/skip_from15" not in labels
+
+
+def _perturbed(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g) * (p.abs().mean() + 0.01))
+    return model
+
+
+@pytest.mark.parametrize("name", ["lista", "lista-cp", "lista-cpss"])
+def test_named_presets_equal_the_family_models_for_the_same_weights(problem, name):
+    reference = _perturbed(family.build(name, problem.A, T))
+    frozen = spaces.build(spaces.named_architecture(name, T), M, N, problem.A)
+    with torch.no_grad():
+        for k, block in enumerate(frozen.blocks):
+            if name == "lista":
+                if k == 0:
+                    frozen.measure.B.copy_(reference.B)
+                else:
+                    block.form.W.copy_(reference.W[k - 1])
+            else:
+                block.form.W.copy_(reference.W[k])
+            block.neuron.theta.copy_(reference.theta[k])
+        a, b = frozen(problem.test.b), reference(problem.test.b)
+    assert len(a) == len(b) == T
+    for x, y in zip(a, b):
+        assert torch.allclose(x, y, atol=1e-5)
+
+
+def test_every_architecture_starts_as_ista(problem):
+    """Skip gains start at 0: the dense architecture computes ISTA at initialisation."""
+    dense = spaces.build(spaces.named_architecture("dense", T), M, N, problem.A)
+    ista = family.build("ista", problem.A, T)
+    with torch.no_grad():
+        assert torch.allclose(dense(problem.test.b)[-1], ista(problem.test.b)[-1], atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["connectivity", "paper", "full"])
+def test_profilers_equal_independent_counts_of_frozen_models(problem, preset):
+    space = LISTASpace.from_preset(preset, M, N, T)
+    dummy = torch.zeros(1, M)
+    flops, params = FlopsProfiler(space, dummy), NumParamsProfiler(space, dummy)
+    for seed in range(6):
+        sample = {}
+        model = space.random(memo=sample, random_state=np.random.RandomState(seed))
+        model.initialise(problem.A)
+        with FlopCounterMode(display=False) as counter:
+            model(dummy)
+        assert flops.profile(sample) == counter.get_total_flops()
+        assert params.profile(sample) == sum(p.numel() for p in model.parameters())
+
+
+def test_layer_parameters_cover_a_random_architecture(problem):
+    space = LISTASpace.from_preset("full", M, N, T)
+    model = space.random(random_state=np.random.RandomState(3)).initialise(problem.A)
+    listed = [id(p) for k in range(T) for p in model.layer_parameters(k)]
+    assert sorted(listed) == sorted(id(p) for p in model.parameters())
+
+
+def test_arch_file_round_trip(tmp_path):
+    arch = spaces.named_architecture("lista-cpss", T)
+    spaces.save_arch(arch, tmp_path / "a.json")
+    assert spaces.load_arch(tmp_path / "a.json") == arch
+    # completing a sub-space sample gives a full-space architecture
+    sample = {"layer3/skip_from1": "on"}
+    full = spaces.complete(sample, T, PRESETS["connectivity"])
+    assert spaces.validate(full) == T and full["layer3/skip_from1"] == "on" and full["layer2/neuron"] == "soft"
+    assert spaces.restrict(full, T, PRESETS["connectivity"])["layer3/skip_from1"] == "on"
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda a: a.update({"layer2/colour": "red"}), "unknown label 'layer2/colour'"),
+        (lambda a: a.update({"layer9/neuron": "soft"}), "missing label"),
+        (lambda a: a.pop("layer3/skip_from1"), "missing label 'layer3/skip_from1'"),
+        (lambda a: a.update({"layer4/neuron": "gelu"}), "layer4/neuron='gelu' is not allowed: choose one of soft, soft-ss"),
+        (lambda a: a.update({"nonsense": 1}), "unknown label 'nonsense'"),
+    ],
+)
+def test_bad_arch_files_are_refused(tmp_path, edit, fragment):
+    arch = spaces.named_architecture("lista", T)
+    edit(arch)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(arch))
+    with pytest.raises(UsageError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        spaces.load_arch(path)
+
+
+def test_unreadable_arch_file(tmp_path):
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(UsageError, match="cannot read architecture file"):
+        spaces.load_arch(tmp_path / "x.json")
+    with pytest.raises(UsageError, match="does not exist"):
+        spaces.load_arch(tmp_path / "missing.json")

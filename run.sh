@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nni-lista's two entry points. Each sets up .venv on first use (or when pyproject.toml
 # changed), then runs:
-#   ./run.sh main   the main job: train and compare the LISTA family on a small problem
+#   ./run.sh main   the main job: a short evolution search on a small problem, against LISTA
 #   ./run.sh test   the test suite (extra arguments go to pytest)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,8 +30,8 @@ cmd=${1:-}
 case "$cmd" in
     main)
         setup
-        exec "$VENV/bin/nni-lista" compare --m 100 --n 200 --layers 8 --protocol e2e --max-steps 2000 \
-            --eval-every 250 --out runs/main "$@"
+        exec "$VENV/bin/nni-lista" search --strategy evolution --space connectivity --m 100 --n 200 --layers 8 \
+            --budget 6 --protocol e2e --max-steps 1500 --eval-every 250 --out runs/main "$@"
         ;;
     test)
         setup

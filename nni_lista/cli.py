@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .search import STRATEGIES
     from .spaces import NAMED_ARCHITECTURES, PRESETS
 
-    search = commands.add_parser("search", help="search the design space with an NNI strategy; writes DIR/top.json")
+    search = parser.search_parser = commands.add_parser("search", help="search the design space with an NNI strategy; writes DIR/top.json")
     search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
     search.add_argument("--strategy", choices=list(STRATEGIES),
                         help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGIES.items()))
@@ -142,14 +142,20 @@ def _synthetic_settings(args: argparse.Namespace):
     return SyntheticSettings(seed=args.seed, **given)
 
 
-def _problem_from_args(args: argparse.Namespace):
-    from . import problems
+def _problem_spec(args: argparse.Namespace) -> dict:
+    from .problems import problem_spec
 
     if args.problem is None:
-        return problems.make_synthetic(_synthetic_settings(args))
+        return problem_spec(_synthetic_settings(args))
     clashing = [f"--{k}" for k in ("m", "n", "p", "snr", "kappa") if getattr(args, k) is not None]
     require(not clashing, f"{', '.join(clashing)} cannot be combined with --problem: the file fixes the problem")
-    return problems.load(args.problem)
+    return problem_spec(file=str(args.problem.resolve()))
+
+
+def _problem_from_args(args: argparse.Namespace):
+    from .problems import resolve_problem
+
+    return resolve_problem(_problem_spec(args))
 
 
 def _train_config(args: argparse.Namespace):
@@ -245,16 +251,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _problem_spec(args: argparse.Namespace) -> dict:
-    from .evaluators import problem_spec
-
-    if args.problem is not None:
-        clashing = [f"--{k}" for k in ("m", "n", "p", "snr", "kappa") if getattr(args, k) is not None]
-        require(not clashing, f"{', '.join(clashing)} cannot be combined with --problem: the file fixes the problem")
-        return problem_spec(file=str(args.problem.resolve()))
-    return problem_spec(_synthetic_settings(args))
-
-
 def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], args: argparse.Namespace) -> argparse.Namespace:
     """Read ``--config FILE`` (YAML) into defaults; options on the command line win."""
     import yaml
@@ -278,8 +274,7 @@ def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
         elif dest == "kappa":
             value = _kappa(str(value))
         values[dest] = value
-    search_parser = parser._subparsers._group_actions[0].choices["search"]  # noqa: SLF001 - argparse has no public accessor
-    search_parser.set_defaults(**values)
+    parser.search_parser.set_defaults(**values)
     return parser.parse_args(argv)
 
 
@@ -303,9 +298,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
     require(args.out is not None, "--out is required (or a --config file that names one)")
     spec = _problem_spec(args)
-    from .evaluators import resolve_problem
-
-    problem = resolve_problem(spec)
+    problem = _problem_from_args(args)
     request = SearchRequest(
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,

@@ -14,8 +14,6 @@ Search selects on the validation set; the test set is kept for the final compari
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from dataclasses import asdict
 from typing import Optional
@@ -28,37 +26,14 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
 
-from . import problems
 from .evaluation import evaluate
 from .family import DEFAULT_LAM
 from .layers import initialise
 from .metrics import nmse_db
-from .problems import Problem, seeded_generator
+from .problems import resolve_problem, seeded_generator
 from .training import TrainConfig, train
 
 _ONE_SHOT_STREAM = 102
-
-
-def problem_spec(settings: Optional[problems.SyntheticSettings] = None, file: Optional[str] = None) -> dict:
-    """The small, JSON-safe description of a problem instance."""
-    if file is not None:
-        return {"file": str(file)}
-    settings = settings or problems.SyntheticSettings()
-    return {"synthetic": {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(settings).items()}}
-
-
-@functools.lru_cache(maxsize=4)
-def _problem(spec_json: str) -> Problem:
-    spec = json.loads(spec_json)
-    if "file" in spec:
-        return problems.load(spec["file"])
-    settings = {k: (float(v) if v in ("inf", "-inf") else v) for k, v in spec["synthetic"].items()}
-    return problems.make_synthetic(problems.SyntheticSettings(**settings))
-
-
-def resolve_problem(spec: dict) -> Problem:
-    """The problem instance of ``spec`` (built once per process)."""
-    return _problem(json.dumps(spec, sort_keys=True))
 
 
 def training_dict(config: TrainConfig) -> dict:

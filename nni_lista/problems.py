@@ -21,6 +21,8 @@ solve the very same problem.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -328,3 +330,27 @@ def load(path: str | os.PathLike) -> Problem:
         p=float(data["p"]),
         snr_db=float(data["snr_db"]),
     )
+
+
+def problem_spec(settings: Optional[SyntheticSettings] = None, file: Optional[str] = None) -> dict:
+    """The small, JSON-safe description of a problem instance: synthetic settings, or a file.
+
+    NNI evaluators carry this instead of tensors (STUDY.md section 6)."""
+    if file is not None:
+        return {"file": str(file)}
+    settings = settings or SyntheticSettings()
+    return {"synthetic": {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(settings).items()}}
+
+
+@functools.lru_cache(maxsize=4)
+def _problem(spec_json: str) -> Problem:
+    spec = json.loads(spec_json)
+    if "file" in spec:
+        return load(spec["file"])
+    settings = {k: (float(v) if v in ("inf", "-inf") else v) for k, v in spec["synthetic"].items()}
+    return make_synthetic(SyntheticSettings(**settings))
+
+
+def resolve_problem(spec: dict) -> Problem:
+    """The problem instance of ``spec`` (built once per process)."""
+    return _problem(json.dumps(spec, sort_keys=True))

@@ -34,7 +34,8 @@ from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
 from nni.nas.strategy.middleware import Chain, Filter
 
 from .errors import require
-from .evaluators import multi_trial_evaluator, one_shot_evaluator, resolve_problem
+from .evaluators import multi_trial_evaluator, one_shot_evaluator
+from .problems import resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
 from .runs import run_architecture

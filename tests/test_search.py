@@ -17,7 +17,7 @@ TINY = ["--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "
 
 
 def _spec():
-    return evaluators.problem_spec(problems.SyntheticSettings(m=M, n=N, n_val=64, n_test=64, seed=1))
+    return problems.problem_spec(problems.SyntheticSettings(m=M, n=N, n_val=64, n_test=64, seed=1))
 
 
 def _request(strategy, **kw):
@@ -55,7 +55,7 @@ def test_grid_search_enumerates_a_small_space(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["evolution", "random-one-shot", "darts"])
 def test_constrained_search_returns_only_architectures_within_the_limit(strategy, tmp_path):
-    problem = evaluators.resolve_problem(_spec())
+    problem = problems.resolve_problem(_spec())
     lista_params = sum(p.numel() for p in spaces.build(spaces.named_architecture("lista", T), M, N).parameters())
     limit = lista_params + 1  # at most one skip gain on top of LISTA's parameters (some neurons have none)
     result = run_search(_request(strategy, max_params=limit), tmp_path)

@@ -61,12 +61,15 @@ def _add_problem_options(parser: argparse.ArgumentParser, with_file: bool) -> No
                            help="solve the instance saved in FILE by `nni-lista make-problem` (then --m/--n/--p/--snr/--kappa are not allowed)")
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
+def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = True) -> None:
     from .family import DEFAULT_LAM
     from .training import PROTOCOLS
 
     group = parser.add_argument_group("model and training (STUDY.md sections 3-4)")
-    group.add_argument("--layers", type=int, default=16, help="layers T; for ista/fista the iteration count (default 16)")
+    if with_layers:
+        group.add_argument("--layers", type=int, default=16, help="layers T; for ista/fista the iteration count (default 16)")
+    else:
+        parser.set_defaults(layers=None)
     group.add_argument("--lam", type=float, default=DEFAULT_LAM, help=f"LASSO weight of ista/fista and of the ISTA initialisation (default {DEFAULT_LAM})")
     group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default stagewise)")
     group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default 20000)")
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain = commands.add_parser("retrain", help="train an architecture file from scratch; writes DIR/metrics.json like train")
     retrain.add_argument("--arch", type=Path, required=True, metavar="FILE", help="a JSON label map (best_arch.json, or `nni-lista arch`)")
     _add_problem_options(retrain, with_file=True)
-    _add_training_options(retrain)
+    _add_training_options(retrain, with_layers=False)  # the architecture file fixes T
     retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
 
     arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
@@ -161,7 +164,7 @@ def _problem_from_args(args: argparse.Namespace):
 def _train_config(args: argparse.Namespace):
     from .training import TrainConfig
 
-    require(args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
+    require(args.layers is None or args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch,
                        eval_every=args.eval_every, patience=args.patience, seed=args.seed)

@@ -13,7 +13,9 @@ from nni_lista.training import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 M, N, T = 12, 24, 4
-TINY = ["--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "--eval-every", "10", "--batch", "16"]
+PROBLEM = ["--m", str(M), "--n", str(N)]
+TRAIN = ["--max-steps", "20", "--eval-every", "10", "--batch", "16"]
+TINY = [*PROBLEM, "--layers", str(T), *TRAIN]
 
 
 def _spec():
@@ -91,7 +93,7 @@ def test_a_config_with_an_unknown_key_is_refused(tmp_path, capsys):
 
 def test_retrain_an_architecture_file(tmp_path, capsys):
     assert main(["arch", "--name", "dense", "--layers", str(T), "--out", str(tmp_path / "dense.json")]) == 0
-    code = main(["retrain", "--arch", str(tmp_path / "dense.json"), *TINY, "--protocol", "e2e", "--out", str(tmp_path / "r")])
+    code = main(["retrain", "--arch", str(tmp_path / "dense.json"), *PROBLEM, *TRAIN, "--protocol", "e2e", "--out", str(tmp_path / "r")])
     assert code == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     for key in ("model", "settings", "protocol", "steps", "seconds", "nmse_db_per_layer", "nmse_db"):
@@ -103,7 +105,7 @@ def test_retrain_refuses_a_bad_architecture_file(tmp_path, capsys):
     arch = spaces.named_architecture("lista", T)
     arch["layer2/neuron"] = "sigmoid"
     (tmp_path / "bad.json").write_text(json.dumps(arch))
-    code = main(["retrain", "--arch", str(tmp_path / "bad.json"), *TINY, "--out", str(tmp_path / "r")])
+    code = main(["retrain", "--arch", str(tmp_path / "bad.json"), *PROBLEM, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "layer2/neuron='sigmoid' is not allowed" in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()

@@ -120,6 +120,10 @@ def test_enas_shim_is_still_needed(tmp_path):
     evaluator = evaluators.one_shot_evaluator(_spec(), steps=4, batch=8)
     config = NasExperimentConfig("sequential", "raw")
     config.experiment_working_directory = str(tmp_path)
-    with pytest.raises(ValueError, match="too many values to unpack"):
-        NasExperiment(space, evaluator, nas_strategy.ENAS(), config).run()
+    experiment = NasExperiment(space, evaluator, nas_strategy.ENAS(), config)
+    try:
+        with pytest.raises(ValueError, match="too many values to unpack"):
+            experiment.run()
+    finally:
+        experiment.stop()
     assert issubclass(compat.ENAS, nas_strategy.ENAS)

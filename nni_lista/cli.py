@@ -11,6 +11,7 @@ import argparse
 import logging
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -290,7 +291,7 @@ def _architecture_table(result: dict) -> str:
         skips = sum(1 for k, v in arch.items() if "skip_from" in k and v == "on")
         neurons = [v for k, v in arch.items() if k.endswith("/neuron")]
         common = max(set(neurons), key=neurons.count)
-        metric = "" if item.get("metric") is None else -float(item["metric"])
+        metric = "one-shot: none" if item.get("metric") is None else -float(item["metric"])
         rows.append([rank, metric, skips, f"{common} ({neurons.count(common)}/{len(neurons)})"])
     return markdown_table(["rank", "val NMSE dB (search)", "skips on", "most common neuron"], rows)
 
@@ -351,7 +352,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"nni-lista {args.command}"
-    logging.getLogger("nni").setLevel(logging.WARNING)  # NNI's info lines would bury our tables
+    # NNI's and Lightning's info lines and Lightning's advice would bury our tables
+    for name in ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
     try:
         if getattr(args, "config", None) is not None:
             args = _search_config(parser, argv, args)

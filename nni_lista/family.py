@@ -181,12 +181,15 @@ class LISTACPSS(LISTACP):
 
 class ALISTA(UnrolledModel):
     """ALISTA: analytic ``W`` (a buffer), learned step ``gamma_k`` and threshold ``theta_k``,
-    support selection as in LISTA-CPSS. Init ``gamma_k = 1``, ``theta_k = lam / L``."""
+    support selection as in LISTA-CPSS. Init ``theta_k = lam / L`` and
+    ``gamma_k = min(1, 1 / ||W^T A||_2)``: the step of the ALISTA paper (1) unless that makes the
+    first iterations expand (a badly conditioned ``A``, e.g. a learned image dictionary)."""
 
     def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
         super().__init__(A, layers, lam)
         self.register_buffer("W", analytic_weight(self.A))
-        self.gamma = _scalars(1.0, layers)
+        gram_norm = float(torch.linalg.matrix_norm(self.W.double().T @ self.A.double(), ord=2))
+        self.gamma = _scalars(min(1.0, 1.0 / gram_norm), layers)
         self.theta = _scalars(lam / self.L, layers)
 
     def layer_parameters(self, k: int) -> list[nn.Parameter]:

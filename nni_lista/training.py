@@ -128,7 +128,7 @@ def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
     if not torch.isfinite(loss):
-        raise TrainingDiverged(f"training loss became {float(loss)} at {where}; {store.describe()}")
+        raise TrainingDiverged(f"training loss became {float(loss.detach())} at {where}; {store.describe()}")
 
 
 class _Stage:

@@ -77,3 +77,16 @@ def test_thresholds():
     out = support_selected_threshold(z, 0.6, 40.0)
     assert torch.allclose(out, torch.tensor([[3.0, 0.0, 0.0, -2.0, 0.4]]))
     assert cpss_percent(0) == pytest.approx(1.2) and cpss_percent(20) == 13.0
+
+
+def test_alista_starts_stable_on_a_badly_conditioned_operator():
+    """A learned image dictionary makes ||W^T A|| large; the initial step must not expand."""
+    from nni_lista import problems
+
+    P = problems.make_image_cs(problems.ImageCSSettings(patch=8, n_atoms=48, m=32, n_dictionary_patches=500,
+                                                        n_train_patches=100, n_val=20, n_test=50, seed=1))
+    model = family.build("alista", P.A, 16)
+    with torch.no_grad():
+        estimates = [P.decode(z) for z in model(P.test.b)]
+    assert all(torch.isfinite(e).all() for e in estimates)
+    assert nmse_db(estimates[-1], P.test.s) < 0.0

@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(retrain, with_layers=False)  # the architecture file fixes T
     retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
 
+    export = commands.add_parser("export-space", help="write the space as a classic NNI HPO search space (for nnictl)")
+    export.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset (default paper)")
+    export.add_argument("--layers", type=int, default=16, help="layers T (default 16)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSON file; search_spaces/ holds PRESET-T.json files")
+
     arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
     arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
     arch.add_argument("--layers", type=int, default=16)
@@ -344,7 +349,15 @@ def cmd_arch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"make-problem": cmd_make_problem, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
+def cmd_export_space(args: argparse.Namespace) -> int:
+    from .hpo import search_space, write_search_space
+
+    write_search_space(args.space, args.layers, args.out)
+    print(f"wrote {args.out}: {len(search_space(args.space, args.layers))} choices ({args.space} space, {args.layers} layers)")
+    return 0
+
+
+COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
             "retrain": cmd_retrain, "arch": cmd_arch}
 
 

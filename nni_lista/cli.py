@@ -72,11 +72,11 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     else:
         parser.set_defaults(layers=None)
     group.add_argument("--lam", type=float, default=DEFAULT_LAM, help=f"LASSO weight of ista/fista and of the ISTA initialisation (default {DEFAULT_LAM})")
-    group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default stagewise)")
-    group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default 20000)")
-    group.add_argument("--batch", type=int, default=64, help="training batch size (default 64)")
-    group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default 1000)")
-    group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default 4000)")
+    group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default %(default)s)")
+    group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default %(default)s)")
+    group.add_argument("--batch", type=int, default=64, help="training batch size (default %(default)s)")
+    group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default %(default)s)")
+    group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:

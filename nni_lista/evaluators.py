@@ -15,6 +15,7 @@ Search selects on the validation set; the test set is kept for the final compari
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict
 from typing import Optional
 
@@ -62,6 +63,8 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         "seconds": round(result.seconds, 3),
     }
     nni.report_final_result(final)
+    print(f"trial done: validation NMSE {val['nmse_db']:.2f} dB after {result.steps} steps ({result.seconds:.0f} s)",
+          file=sys.stderr, flush=True)
     return final
 
 
@@ -166,7 +169,7 @@ def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
+        enable_progress_bar=sys.stderr.isatty(),  # a bar over supernet batches on a terminal
         enable_model_summary=False,
         accelerator="cpu",
         devices=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -45,3 +46,13 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 def torch_save(path: str | os.PathLike, obj: Any) -> Path:
     """``torch.save`` to ``path`` atomically."""
     return _write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def json_safe(settings: dict) -> dict:
+    """JSON has no Inf: infinite values (a noiseless SNR) become the string 'inf'."""
+    return {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in settings.items()}
+
+
+def from_json_safe(settings: dict) -> dict:
+    """Undo :func:`json_safe`."""
+    return {k: (float(v) if v in ("inf", "-inf") else v) for k, v in settings.items()}

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .errors import UsageError, require
-from .io import torch_save
+from .io import from_json_safe, json_safe, torch_save
 
 FILE_FORMAT = "nni-lista-problem"
 FILE_VERSION = 1
@@ -292,7 +292,7 @@ def save(problem: Problem, path: str | os.PathLike) -> None:
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
             "kind": problem.kind,
-            "settings": {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in problem.settings.items()},
+            "settings": json_safe(problem.settings),
             "sensing": problem.sensing,
             "synthesis": problem.synthesis,
             "train_pool": problem.train_pool,
@@ -318,7 +318,7 @@ def load(path: str | os.PathLike) -> Problem:
         raise UsageError(f"problem file {str(path)!r} is not an nni-lista problem; {hint}")
     if data.get("version") != FILE_VERSION:
         raise UsageError(f"problem file {str(path)!r} has version {data.get('version')!r}; this nni-lista reads version {FILE_VERSION}")
-    settings = {k: (float(v) if v in ("inf", "-inf") else v) for k, v in data["settings"].items()}
+    settings = from_json_safe(data["settings"])
     return Problem(
         kind=data["kind"],
         settings=settings,
@@ -339,7 +339,7 @@ def problem_spec(settings: Optional[SyntheticSettings] = None, file: Optional[st
     if file is not None:
         return {"file": str(file)}
     settings = settings or SyntheticSettings()
-    return {"synthetic": {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(settings).items()}}
+    return {"synthetic": json_safe(asdict(settings))}
 
 
 @functools.lru_cache(maxsize=4)
@@ -347,7 +347,7 @@ def _problem(spec_json: str) -> Problem:
     spec = json.loads(spec_json)
     if "file" in spec:
         return load(spec["file"])
-    settings = {k: (float(v) if v in ("inf", "-inf") else v) for k, v in spec["synthetic"].items()}
+    settings = from_json_safe(spec["synthetic"])
     return make_synthetic(SyntheticSettings(**settings))
 
 

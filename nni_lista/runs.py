@@ -3,21 +3,15 @@ it learns, scored on the test set, written to ``metrics.json``."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 from .evaluation import evaluate
 from .family import build
-from .io import write_json
+from .io import json_safe, write_json
 from .problems import Problem
 from .training import TrainConfig, train
-
-
-def json_number(value):
-    """JSON has no Inf: infinite settings (a noiseless SNR) are written as the string 'inf'."""
-    return str(value) if isinstance(value, float) and math.isinf(value) else value
 
 
 def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Optional[Path],
@@ -33,7 +27,7 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         steps, seconds = result.steps, result.seconds
     settings = {
         "problem": problem.kind,
-        **{k: json_number(v) for k, v in problem.settings.items()},
+        **json_safe(problem.settings),
         "layers": model.layers,
         "lam": model.lam,
         **{("train_seed" if k == "seed" else k): (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},

@@ -129,6 +129,12 @@ def labels(layers: int, config: SpaceConfig = PRESETS["full"]) -> dict[str, tupl
     return out
 
 
+def _dimension(label: str) -> str:
+    """``weight_form``, ``neuron`` or ``skip`` for a label such as ``layer5/skip_from2``."""
+    kind = label.split("/")[1]
+    return "skip" if kind.startswith("skip_from") else kind
+
+
 def _fixed_values(config: SpaceConfig) -> dict[str, str]:
     """What a space fixes for a dimension it does not vary."""
     return {"weight_form": config.weight_forms[0], "neuron": config.neurons[0], "skip": "off"}
@@ -137,25 +143,7 @@ def _fixed_values(config: SpaceConfig) -> dict[str, str]:
 def complete(sample: dict, layers: int, config: SpaceConfig) -> dict[str, str]:
     """A full-space architecture from a sample of a smaller space (fixed dims filled in)."""
     fixed = _fixed_values(config)
-    arch = {}
-    for label in labels(layers):
-        kind = label.split("/")[1]
-        kind = "skip" if kind.startswith("skip_from") else kind
-        arch[label] = sample.get(label, fixed[kind])
-    return arch
-
-
-def restrict(arch: dict, layers: int, config: SpaceConfig) -> dict[str, str]:
-    """The sample of a smaller space that equals full-space ``arch``; refuses an ``arch``
-    that the space cannot express."""
-    wanted = labels(layers, config)
-    fixed = _fixed_values(config)
-    for label, value in arch.items():
-        if label not in wanted:
-            kind = label.split("/")[1]
-            kind = "skip" if kind.startswith("skip_from") else kind
-            require(value == fixed[kind], f"architecture sets {label}={value!r}, which this space fixes to {fixed[kind]!r}")
-    return {label: arch[label] for label in wanted}
+    return {label: sample.get(label, fixed[_dimension(label)]) for label in labels(layers)}
 
 
 # ----------------------------------------------------------------------------- named architectures
@@ -166,16 +154,8 @@ def named_architecture(name: str, layers: int) -> dict[str, str]:
     form = {"lista": "lista", "dense": "lista", "lista-cp": "coupled", "lista-cpss": "coupled"}
     neuron = {"lista": "soft", "dense": "soft", "lista-cp": "soft", "lista-cpss": "soft-ss"}
     require(name in form, f"architecture {name!r} is not allowed: choose one of {', '.join(form)}")
-    arch = {}
-    for label in labels(layers):
-        kind = label.split("/")[1]
-        if kind == "weight_form":
-            arch[label] = form[name]
-        elif kind == "neuron":
-            arch[label] = neuron[name]
-        else:
-            arch[label] = "on" if name == "dense" else "off"
-    return arch
+    value = {"weight_form": form[name], "neuron": neuron[name], "skip": "on" if name == "dense" else "off"}
+    return {label: value[_dimension(label)] for label in labels(layers)}
 
 
 NAMED_ARCHITECTURES = ("lista", "lista-cp", "lista-cpss", "dense")

@@ -102,7 +102,6 @@ def test_arch_file_round_trip(tmp_path):
     sample = {"layer3/skip_from1": "on"}
     full = spaces.complete(sample, T, PRESETS["connectivity"])
     assert spaces.validate(full) == T and full["layer3/skip_from1"] == "on" and full["layer2/neuron"] == "soft"
-    assert spaces.restrict(full, T, PRESETS["connectivity"])["layer3/skip_from1"] == "on"
 
 
 @pytest.mark.parametrize(

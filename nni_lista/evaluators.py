@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import asdict
-from typing import Optional
 
 import torch
 from torch.utils.data import Dataset, IterableDataset
@@ -30,7 +29,6 @@ from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Tr
 from .evaluation import evaluate
 from .family import DEFAULT_LAM
 from .layers import initialise
-from .metrics import nmse_db
 from .problems import resolve_problem, seeded_generator
 from .training import TrainConfig, train
 

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from nni_lista import compat, evaluators, problems, spaces
 from nni_lista.cli import main

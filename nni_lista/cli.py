@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(retrain, with_layers=False)  # the architecture file fixes T
     retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
 
+    trial = commands.add_parser("trial", help="one NNI trial: read the architecture from NNI, train, report (nnictl's trialCommand)")
+    trial.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset the search space file was made from (default %(default)s)")
+    _add_problem_options(trial, with_file=True)
+    _add_training_options(trial)
+    trial.set_defaults(protocol="e2e", max_steps=1000, eval_every=250)
+
     export = commands.add_parser("export-space", help="write the space as a classic NNI HPO search space (for nnictl)")
     export.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset (default paper)")
     export.add_argument("--layers", type=int, default=16, help="layers T (default 16)")
@@ -349,6 +355,34 @@ def cmd_arch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trial(args: argparse.Namespace) -> int:
+    import os
+
+    import nni
+
+    from .evaluation import evaluate
+    from .evaluators import train_architecture, training_dict
+    from .io import write_json
+    from .spaces import PRESETS, build, complete, labels
+
+    params = nni.get_next_parameter()
+    require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
+    allowed = labels(args.layers, PRESETS[args.space])
+    for label, value in params.items():
+        require(label in allowed, f"parameter {label!r} is not a label of the {args.space} space with {args.layers} layers")
+        require(value in allowed[label], f"{label}={value!r} is not allowed: choose one of {', '.join(allowed[label])}")
+    arch = complete(params, args.layers, PRESETS[args.space])
+    spec = _problem_spec(args)
+    problem = _problem_from_args(args)
+    config = _train_config(args)
+    model = build(arch, problem.m, problem.n)
+    final = train_architecture(model, spec, training_dict(config), args.lam)
+    out = Path(os.environ.get("NNI_OUTPUT_DIR", "."))
+    write_json(out / "metrics.json", {"model": "arch", "settings": {"arch": arch, "space": args.space}, "protocol": config.protocol,
+                                      "steps": final["steps"], "seconds": final["seconds"], **evaluate(model, problem)})
+    return 0
+
+
 def cmd_export_space(args: argparse.Namespace) -> int:
     from .hpo import search_space, write_search_space
 
@@ -357,7 +391,7 @@ def cmd_export_space(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
+COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
             "retrain": cmd_retrain, "arch": cmd_arch}
 
 

@@ -1,0 +1,13 @@
+// Preloaded into NNI's manager (NODE_OPTIONS=--require=<this file>): every server it starts
+// listens on 127.0.0.1 only. NNI 3.0 has no option for this (STUDY.md section 6).
+const net = require('net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === 'number') {
+    // listen(port[, host][, backlog][, callback]): put the host right after the port
+    if (typeof args[1] === 'string') { args[1] = '127.0.0.1'; } else { args.splice(1, 0, '127.0.0.1'); }
+  } else if (args[0] && typeof args[0] === 'object' && !Array.isArray(args[0]) && args[0].path === undefined) {
+    args[0] = Object.assign({}, args[0], { host: '127.0.0.1' });
+  }
+  return listen.apply(this, args);
+};

@@ -363,14 +363,11 @@ def cmd_trial(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .evaluators import train_architecture, training_dict
     from .io import write_json
-    from .spaces import PRESETS, build, complete, labels
+    from .spaces import PRESETS, build, check, complete
 
     params = nni.get_next_parameter()
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
-    allowed = labels(args.layers, PRESETS[args.space])
-    for label, value in params.items():
-        require(label in allowed, f"parameter {label!r} is not a label of the {args.space} space with {args.layers} layers")
-        require(value in allowed[label], f"{label}={value!r} is not allowed: choose one of {', '.join(allowed[label])}")
+    check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])
     spec = _problem_spec(args)
     problem = _problem_from_args(args)

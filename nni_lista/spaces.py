@@ -174,8 +174,22 @@ def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: flo
 _LAYER = re.compile(r"^layer(\d+)/")
 
 
+def check(sample: dict, layers: int, space: str = "full") -> None:
+    """Check that ``sample`` gives every label of preset ``space`` with ``layers`` layers an
+    allowed value, and has no other label; problems raise :class:`UsageError`."""
+    allowed = labels(layers, PRESETS[space])
+    for label, value in sample.items():
+        require(label in allowed, f"unknown label {label!r}: not a label of the {space} space with {layers} layers")
+        require(value in allowed[label], f"{label}={value!r} is not allowed: choose one of {', '.join(allowed[label])}")
+    missing = [label for label in allowed if label not in sample]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise UsageError(f"missing label {missing[0]!r}{more}")
+
+
 def validate(arch: object) -> int:
-    """Check that ``arch`` maps every label of a full space to an allowed value; returns T."""
+    """Check that ``arch`` is an architecture of the full space (its depth read from the
+    labels, see :func:`check`); returns T."""
     require(isinstance(arch, dict) and arch, "an architecture must be a non-empty JSON object mapping labels to values")
     depths = []
     for label in arch:
@@ -183,14 +197,7 @@ def validate(arch: object) -> int:
         require(match is not None, f"unknown label {label!r}: labels look like layer5/neuron, layer5/skip_from2, layer5/weight_form")
         depths.append(int(match.group(1)))
     layers = max(depths)
-    allowed = labels(layers)
-    for label, value in arch.items():
-        require(label in allowed, f"unknown label {label!r} for a {layers}-layer space")
-        require(value in allowed[label], f"{label}={value!r} is not allowed: choose one of {', '.join(allowed[label])}")
-    missing = [label for label in allowed if label not in arch]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise UsageError(f"missing label {missing[0]!r}{more}")
+    check(arch, layers)
     return layers
 
 

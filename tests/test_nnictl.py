@@ -108,6 +108,6 @@ def test_parameters_outside_the_space_fail_the_trial_not_the_experiment(tmp_path
         jobs = _get(port, "trial-jobs")
         assert len(jobs) == 2 and all(job["status"] == "FAILED" for job in jobs)
         stderr = list((tmp_path / "nni").rglob("trial.stderr"))
-        assert any("'layer2/colour' is not a label of the paper space" in p.read_text() for p in stderr)
+        assert any("unknown label 'layer2/colour': not a label of the paper space with 4 layers" in p.read_text() for p in stderr)
     finally:
         _stop(experiment_id)

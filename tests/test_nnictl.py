@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]

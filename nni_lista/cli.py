@@ -361,7 +361,7 @@ def cmd_trial(args: argparse.Namespace) -> int:
     import nni
 
     from .evaluation import evaluate
-    from .evaluators import train_architecture, training_dict
+    from .evaluators import train_architecture
     from .io import write_json
     from .spaces import PRESETS, build, check, complete
 
@@ -373,7 +373,7 @@ def cmd_trial(args: argparse.Namespace) -> int:
     problem = _problem_from_args(args)
     config = _train_config(args)
     model = build(arch, problem.m, problem.n)
-    final = train_architecture(model, spec, training_dict(config), args.lam)
+    final = train_architecture(model, spec, config.to_dict(), args.lam)
     out = Path(os.environ.get("NNI_OUTPUT_DIR", "."))
     write_json(out / "metrics.json", {"model": "arch", "settings": {"arch": arch, "space": args.space}, "protocol": config.protocol,
                                       "steps": final["steps"], "seconds": final["seconds"], **evaluate(model, problem)})

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict
 
 import torch
 from torch.utils.data import Dataset, IterableDataset
@@ -30,25 +29,16 @@ from .evaluation import evaluate
 from .family import DEFAULT_LAM
 from .layers import initialise
 from .problems import resolve_problem, seeded_generator
-from .training import TrainConfig, train
+from .training import TrainConfig, layer_loss, train
 
 _ONE_SHOT_STREAM = 102
-
-
-def training_dict(config: TrainConfig) -> dict:
-    """A :class:`TrainConfig` as a JSON-safe dict."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
-
-
-def _config(training: dict) -> TrainConfig:
-    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in training.items()})
 
 
 def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM) -> dict:
     """Train one sampled network and report to NNI (the multi-trial evaluation function)."""
     P = resolve_problem(problem)
     model.initialise(P.A, lam)
-    result = train(model, P, _config(training), progress=False)
+    result = train(model, P, TrainConfig.from_dict(training), progress=False)
     val = evaluate(model, P, P.val)
     test = evaluate(model, P)
     for value in val["nmse_db_per_layer"]:
@@ -68,7 +58,7 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
 
 def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM) -> FunctionalEvaluator:
     """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...)."""
-    return FunctionalEvaluator(train_architecture, problem=problem, training=training_dict(config), lam=lam)
+    return FunctionalEvaluator(train_architecture, problem=problem, training=config.to_dict(), lam=lam)
 
 
 @nni.trace
@@ -131,7 +121,7 @@ class SupernetModule(LightningModule):
 
     def training_step(self, batch, batch_idx):
         b, s = batch
-        loss = (self._decode(self.model(b)[-1]) - s).pow(2).sum(dim=1).mean()
+        loss = layer_loss(self.model, resolve_problem(self.problem), b, s, self.model.layers - 1)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 

@@ -3,7 +3,6 @@ it learns, scored on the test set, written to ``metrics.json``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -30,7 +29,7 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         **json_safe(problem.settings),
         "layers": model.layers,
         "lam": model.lam,
-        **{("train_seed" if k == "seed" else k): (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        **{("train_seed" if k == "seed" else k): v for k, v in config.to_dict().items()},
         **(extra_settings or {}),
     }
     metrics = {

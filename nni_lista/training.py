@@ -66,6 +66,14 @@ class TrainConfig:
             require(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} {value!r} is not allowed: it must be an integer >= 1")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} is not allowed: it must be an integer >= 0")
 
+    def to_dict(self) -> dict:
+        """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
+
 
 @dataclass
 class TrainResult:
@@ -121,9 +129,8 @@ class CheckpointStore:
 def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> dict:
     """What identifies a run for resuming: model class and size, problem settings, config."""
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
-    cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
     return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
-            "problem": settings, "config": cfg}
+            "problem": settings, "config": config.to_dict()}
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:

@@ -312,8 +312,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
     require(args.out is not None, "--out is required (or a --config file that names one)")
+    from .problems import resolve_problem
+
     spec = _problem_spec(args)
-    problem = _problem_from_args(args)
+    problem = resolve_problem(spec)
     request = SearchRequest(
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
@@ -369,8 +371,10 @@ def cmd_trial(args: argparse.Namespace) -> int:
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
     check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])
+    from .problems import resolve_problem
+
     spec = _problem_spec(args)
-    problem = _problem_from_args(args)
+    problem = resolve_problem(spec)
     config = _train_config(args)
     model = build(arch, problem.m, problem.n)
     final = train_architecture(model, spec, config.to_dict(), args.lam)

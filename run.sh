@@ -25,6 +25,17 @@ setup() {
     echo "$want" > "$STAMP"
 }
 
+# The web UI test drives Debian's headless Chromium; install it (as root, with apt) when missing.
+browser() {
+    [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's chromium and chromium-driver for the web UI test..." >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "the web UI test needs /usr/bin/chromium and /usr/bin/chromedriver: sudo apt-get install chromium chromium-driver" >&2
+    fi
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -35,6 +46,7 @@ case "$cmd" in
         ;;
     test)
         setup
+        browser
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;
     *)

@@ -8,6 +8,8 @@ one with 130 (run the same command again to resume).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import logging
 import math
 import sys
@@ -119,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
     search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
     search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
+    search.add_argument("--port", type=int, help="multi-trial strategies: run each architecture as a trial of NNI's manager "
+                                                 "and serve NNI's web UI on this port (default: no manager, in-process)")
+    search.add_argument("--host", default="127.0.0.1", help="address the manager and web UI listen on with --port "
+                                                           "(default %(default)s; 0.0.0.0 for all interfaces)")
     _add_problem_options(search, with_file=True)
     _add_training_options(search)
     search.set_defaults(protocol="e2e", max_steps=1000, eval_every=250)
@@ -140,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset (default paper)")
     export.add_argument("--layers", type=int, default=16, help="layers T (default 16)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSON file; search_spaces/ holds PRESET-T.json files")
+
+    view = commands.add_parser("view", help="serve NNI's web UI for a finished `search --port` run (in the background; nnictl stop ID ends it)")
+    view.add_argument("run", type=Path, metavar="DIR", help="the search's output directory (holds top.json)")
+    view.add_argument("--port", type=int, default=8080, help="web UI port (default %(default)s)")
+    view.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for all interfaces)")
 
     arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
     arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
@@ -319,7 +330,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     request = SearchRequest(
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
-        max_flops=args.max_flops, max_params=args.max_params,
+        max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
     )
     print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
           f"budget {args.budget}...", file=sys.stderr, flush=True)
@@ -331,6 +342,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     print()
     print(_summary_table(retrained))
     print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
+    if args.port is not None:
+        nni_run = result["nni_experiment"]
+        print(f"to look at it again in NNI's web UI: nnictl view {nni_run['id']} --experiment_dir {nni_run['directory']} --port {args.port}")
     return 0
 
 
@@ -357,9 +371,23 @@ def cmd_arch(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_trial(args: argparse.Namespace) -> int:
-    import os
+def _trial_signals() -> None:
+    """How NNI reads a trial's end: exit code 0 succeeded, any other code failed, killed by a
+    signal cancelled (EARLY_STOPPED when its assessor asked). NNI stops trials with SIGINT, so
+    SIGINT must kill us (not end in our exit 130); SIGTERM (``kill PID``, a scheduler's
+    preemption) is a failure: exit 143."""
+    import signal
 
+    def terminated(signum, frame):
+        print("nni-lista trial: terminated (SIGTERM); the trial fails", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, terminated)
+
+
+def cmd_trial(args: argparse.Namespace) -> int:
+    _trial_signals()
     import nni
 
     from .evaluation import evaluate
@@ -392,8 +420,21 @@ def cmd_export_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from . import manager
+
+    top = args.run / "top.json"
+    require(top.is_file(), f"run directory {str(args.run)!r} has no top.json: give the --out directory of `nni-lista search --port`")
+    run = json.loads(top.read_text()).get("nni_experiment")
+    require(run is not None, f"{str(top)!r} names no NNI experiment: only searches run with --port have one to view")
+    pid = manager.view(run["id"], Path(run["directory"]), args.port, args.host)
+    print(f"NNI web UI: {manager.url(args.host, args.port)} (experiment {run['id']}, manager pid {pid}); "
+          f"stop it with: nnictl stop {run['id']}")
+    return 0
+
+
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
-            "retrain": cmd_retrain, "arch": cmd_arch}
+            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -4,7 +4,8 @@ as short JSON (STUDY.md section 6: pickled tensors break the manager engine).
 
 * :func:`multi_trial_evaluator` -- a ``FunctionalEvaluator`` for multi-trial strategies: it
   ISTA-initialises the sampled network, trains it with :mod:`nni_lista.training`, reports the
-  validation NMSE of every layer as intermediate results (as ``-dB``, higher is better) and a
+  validation NMSE of every layer as intermediate results (as ``-dB``, higher is better; under
+  the stage-wise protocol each as soon as its layer is trained) and a
   final result whose ``default`` is ``-NMSE_dB`` of the last layer on the validation set.
 * :func:`one_shot_evaluator` -- NNI's ``Lightning`` evaluator around :class:`SupernetModule`,
   fed by a seeded fresh-sample training stream and the fixed validation set.
@@ -25,7 +26,7 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
 
-from .evaluation import evaluate
+from .evaluation import evaluate, layer_nmse_db
 from .family import DEFAULT_LAM
 from .layers import initialise
 from .problems import resolve_problem, seeded_generator
@@ -38,11 +39,13 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     """Train one sampled network and report to NNI (the multi-trial evaluation function)."""
     P = resolve_problem(problem)
     model.initialise(P.A, lam)
-    result = train(model, P, TrainConfig.from_dict(training), progress=False)
+
+    def report(layer: int) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
+        nni.report_intermediate_result(-layer_nmse_db(model, P, P.val, layer))
+
+    result = train(model, P, TrainConfig.from_dict(training), progress=False, on_layer=report)
     val = evaluate(model, P, P.val)
     test = evaluate(model, P)
-    for value in val["nmse_db_per_layer"]:
-        nni.report_intermediate_result(-value)
     final = {
         "default": -val["nmse_db"],
         "val_nmse_db": val["nmse_db"],

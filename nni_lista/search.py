@@ -19,6 +19,7 @@ same protocol and budget, and scoring both on the test set.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ from .evaluators import multi_trial_evaluator, one_shot_evaluator
 from .problems import resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
+from . import manager
+from .manager import check_host
 from .runs import run_architecture
 from .spaces import PRESETS, LISTASpace, complete, named_architecture
 from .training import TrainConfig
@@ -107,6 +110,8 @@ class SearchRequest:
     max_flops: Optional[float] = None
     max_params: Optional[float] = None
     one_shot_lr: float = 1e-3
+    port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
@@ -116,6 +121,12 @@ class SearchRequest:
         for name in ("max_flops", "max_params"):
             value = getattr(self, name)
             require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
+        if self.port is not None:
+            require(1 <= self.port <= 65535, f"port {self.port} is not allowed: it must be in 1..65535")
+            require(STRATEGIES[self.strategy].kind == "multi-trial",
+                    f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
+                    f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
+        check_host(self.host)
 
 
 class Limits:
@@ -158,12 +169,27 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
     # Multi-trial strategies use the "simplified" model format: the "raw" format keeps a
     # reference to the sample it was frozen with, which NNI's grid generator then mutates
     # (every model would end up with the last grid point's sample). One-shot strategies need "raw".
+    # With a port, trials run as processes under NNI's manager ("ts" engine), which serves the web UI.
     multi = STRATEGIES[request.strategy].kind == "multi-trial"
-    config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
+    if request.port is None:
+        config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
+    else:
+        config = NasExperimentConfig("ts", "simplified", "local")
+        config.trial_concurrency = 1
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
-    if STRATEGIES[request.strategy].kind == "multi-trial":
+    if multi:
         config.max_trial_number = request.budget
     return config
+
+
+def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
+    """Run the strategy: in-process, or on NNI's manager bound to ``request.host``."""
+    if request.port is None:
+        experiment.run()
+        return
+    with manager.bound_to(request.host):
+        print(f"NNI web UI: {manager.url(request.host, request.port)} (experiment {experiment.id})", file=sys.stderr, flush=True)
+        experiment.run(port=request.port)
 
 
 def run_search(request: SearchRequest, out: Path) -> dict:
@@ -185,9 +211,9 @@ def run_search(request: SearchRequest, out: Path) -> dict:
         evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
                                        request.lam, request.one_shot_lr, epochs=epochs)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
-    experiment.run()
+    _explore(experiment, request)
     found = []
-    for model in experiment.strategy.list_models(limit=request.top_k) if entry.kind == "multi-trial" else []:
+    for model in experiment.strategy.list_models(limit=min(request.top_k, request.budget)) if entry.kind == "multi-trial" else []:
         metrics = model.metrics
         found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
     if entry.kind == "one-shot":
@@ -223,6 +249,7 @@ def run_search(request: SearchRequest, out: Path) -> dict:
         "seed": request.seed,
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
         "search_seconds": round(search_seconds, 3),
+        "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
         "top": found,
         "retrained": compared,
     }

@@ -183,7 +183,8 @@ class _Stage:
         return step - start, best_value
 
 
-def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar) -> TrainResult:
+def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
+                    on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
     T = model.layers
     cap = max(1, config.max_steps // (3 * T))
     state = store.load()
@@ -215,6 +216,8 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
         store.save({"model": model.state_dict(), "stages_done": index + 1, "steps": steps, "seconds": seconds, "history": history})
         if stage == 2:
             store.save_layer(layer, model)
+            if on_layer is not None:
+                on_layer(layer)
     return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history)
 
 
@@ -222,7 +225,8 @@ def _cosine(total: int) -> Callable[[int], float]:
     return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
-def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar) -> TrainResult:
+def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
+                     on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.max_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
@@ -253,6 +257,8 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint)
     seconds += time.perf_counter() - started
     store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds})
+    for layer in range(model.layers) if on_layer is not None else ():
+        on_layer(layer)
     return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None)
 
 
@@ -260,8 +266,12 @@ PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise
 
 
 def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: Optional[Path] = None,
-          progress: Optional[bool] = None) -> TrainResult:
+          progress: Optional[bool] = None, on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
     """Train ``model`` on ``problem`` with ``config.protocol``; checkpoints go under ``out_dir``.
+
+    ``on_layer(k)`` is called once per layer (0-based) when layer ``k`` is trained: after its
+    last stage (stage-wise), or for every layer at the end (end-to-end). NNI trials report
+    intermediate results from it, so that assessors can stop a stage-wise trial early.
 
     A run that finds its own checkpoint in ``out_dir`` resumes from it. ``progress=None``
     shows a progress bar only on a terminal.
@@ -269,4 +279,4 @@ def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: 
     store = CheckpointStore(out_dir, fingerprint(model, problem, config))
     with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
               leave=False, dynamic_ncols=True) as bar:
-        return PROTOCOLS[config.protocol](model, problem, config, store, bar)
+        return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer)

@@ -1,112 +1,84 @@
-"""`nnictl create` with the real NNI manager: our trial entry, per-layer intermediate results,
-final metrics, localhost-only binding, and a stop that leaves nothing running."""
+"""`nnictl create` with the real NNI manager: every config in strategies/, our trial entry,
+per-layer intermediate results, final metrics, the web UI in headless Chromium, localhost-only
+binding, and a stop that leaves nothing running."""
 
 import json
-import os
-import shlex
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-import psutil
+import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from nni_manager import ARTIFACTS, REPO, browse_trials, create, listeners, shrunk_config, stop, trial_metrics, wait_done
+
 T = 4
+SHORT = ["--max-steps", "20", "--eval-every", "10"]
+CONFIGS = sorted(p.name for p in (REPO / "strategies").glob("*.yml") if not p.name.endswith(".search.yml"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_every_nnictl_tuner_of_the_issue_has_a_config():
+    tuners = {yaml.safe_load((REPO / "strategies" / name).read_text())["tuner"]["name"] for name in CONFIGS}
+    assert {"TPE", "Random", "Evolution", "Anneal", "GridSearch"} <= tuners
+    assert any("assessor" in yaml.safe_load((REPO / "strategies" / name).read_text()) for name in CONFIGS)
 
 
-def _get(port: int, path: str):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nni/{path}", timeout=10) as response:
-        return json.loads(response.read())
-
-
-def _experiment(tmp_path: Path, search_space: Path, trials: int):
-    """Start `nnictl create` on strategies/tpe.yml, shrunk to a tiny problem; yields (port, id)."""
-    config = yaml.safe_load((REPO / "strategies" / "tpe.yml").read_text())
-    command = shlex.split(config["trialCommand"])
-    command[0] = str(BIN / "nni-lista")
-    command[command.index("--layers") + 1] = str(T)
-    command += ["--m", "12", "--n", "24", "--max-steps", "20", "--eval-every", "10", "--batch", "16"]
-    config.update(searchSpaceFile=str(search_space), trialCodeDirectory=str(REPO), trialCommand=shlex.join(command),
-                  maxTrialNumber=trials, experimentWorkingDirectory=str(tmp_path / "nni"))
-    path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump(config))
-    port = _free_port()
-    env = {**os.environ, "NODE_OPTIONS": f"--require={REPO / 'nni_lista' / 'localhost.js'}"}
-    out = subprocess.run([str(BIN / "nnictl"), "create", "--config", str(path), "--port", str(port)],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    experiment_id = _get(port, "experiment")["id"]
-    return port, experiment_id
-
-
-def _stop(experiment_id: str) -> None:
-    subprocess.run([str(BIN / "nnictl"), "stop", experiment_id], capture_output=True, timeout=60)
-
-
-def _wait_done(port: int, timeout: float = 240) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = _get(port, "check-status")
-        if status["status"] in ("DONE", "ERROR", "STOPPED"):
-            return status
-        time.sleep(2)
-    raise AssertionError("experiment did not finish in time")
-
-
-def _listeners(port: int):
-    return [c for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port]
-
-
-def test_tpe_config_paths_resolve_from_the_repo_root():
-    config = yaml.safe_load((REPO / "strategies" / "tpe.yml").read_text())
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_paths_resolve_from_the_repo_root(name):
+    config = yaml.safe_load((REPO / "strategies" / name).read_text())
     base = REPO / "strategies"
     assert (base / config["searchSpaceFile"]).resolve().is_file()
     assert (base / config["trialCodeDirectory"]).resolve() == REPO
-    assert config["tuner"] == {"name": "TPE", "classArgs": {"optimize_mode": "maximize"}}
+    assert config["trialCommand"].startswith(".venv/bin/nni-lista trial ")
+    for tuner_or_assessor in ("tuner", "assessor"):
+        args = config.get(tuner_or_assessor, {}).get("classArgs", {})
+        assert args.get("optimize_mode", "maximize") == "maximize"  # the trial reports -NMSE dB
 
 
-def test_nnictl_experiment_runs_trials_with_per_layer_results(tmp_path):
-    port, experiment_id = _experiment(tmp_path, REPO / "search_spaces" / "paper-4.json", trials=3)
+def test_tpe_experiment_runs_trials_with_per_layer_results_and_shows_them_in_the_web_ui(tmp_path):
+    port, experiment_id = create(shrunk_config("tpe.yml", tmp_path, trials=3, layers=T, trial_args=SHORT))
     try:
-        assert _listeners(port) and all(c.laddr.ip == "127.0.0.1" for c in _listeners(port))
-        assert _wait_done(port)["status"] == "DONE"
-        jobs = _get(port, "trial-jobs")
-        metrics = _get(port, "metric-data")
-        assert len(jobs) == 3 and all(job["status"] == "SUCCEEDED" for job in jobs)
-        for job in jobs:
-            mine = [m for m in metrics if m["trialJobId"] == job["trialJobId"]]
-            assert sum(m["type"] == "PERIODICAL" for m in mine) == T
-            final = [json.loads(json.loads(m["data"])) for m in mine if m["type"] == "FINAL"]
-            assert len(final) == 1 and final[0]["default"] == -final[0]["val_nmse_db"]
+        assert listeners(port) and all(c.laddr.ip == "127.0.0.1" for c in listeners(port))
+        assert wait_done(port)["status"] == "DONE"
+        trials = trial_metrics(port)
+        assert len(trials) == 3 and all(t["status"] == "SUCCEEDED" for t in trials.values())
+        for t in trials.values():
+            assert len(t["periodical"]) == T
+            assert len(t["final"]) == 1 and t["final"][0]["default"] == -t["final"][0]["val_nmse_db"]
         written = list((tmp_path / "nni").rglob("metrics.json"))
         assert len(written) == 3
         assert all(len(json.loads(p.read_text())["nmse_db_per_layer"]) == T for p in written)
+        browse_trials(port, list(trials), [f"{t['final'][0]['default']:.6f}".rstrip("0") for t in trials.values()],
+                      ARTIFACTS / "webui-nnictl-tpe.png")
     finally:
-        _stop(experiment_id)
-    assert not _listeners(port)
+        stop(experiment_id)
+    assert not listeners(port)
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if n != "tpe.yml"])
+def test_every_config_runs_two_trials(tmp_path, name):
+    layers = yaml.safe_load((REPO / "strategies" / name).read_text())["trialCommand"].split("--layers ")[1].split()[0]
+    layers = min(T, int(layers)) if name != "grid.yml" else int(layers)
+    port, experiment_id = create(shrunk_config(name, tmp_path, trials=2, layers=layers, trial_args=SHORT))
+    try:
+        assert wait_done(port)["status"] == "DONE"
+        trials = trial_metrics(port)
+        assert len(trials) == 2
+        for t in trials.values():
+            assert t["status"] in ("SUCCEEDED", "EARLY_STOPPED") and len(t["periodical"]) >= 1
+            assert t["status"] == "EARLY_STOPPED" or len(t["final"]) == 1
+    finally:
+        stop(experiment_id)
 
 
 def test_parameters_outside_the_space_fail_the_trial_not_the_experiment(tmp_path):
     space = json.loads((REPO / "search_spaces" / "paper-4.json").read_text())
     space["layer2/colour"] = {"_type": "choice", "_value": ["red"]}
     (tmp_path / "bad_space.json").write_text(json.dumps(space))
-    port, experiment_id = _experiment(tmp_path, tmp_path / "bad_space.json", trials=2)
+    port, experiment_id = create(shrunk_config("tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT,
+                                               search_space=tmp_path / "bad_space.json"))
     try:
-        assert _wait_done(port)["status"] == "DONE"
-        jobs = _get(port, "trial-jobs")
-        assert len(jobs) == 2 and all(job["status"] == "FAILED" for job in jobs)
+        assert wait_done(port)["status"] == "DONE"
+        trials = trial_metrics(port)
+        assert len(trials) == 2 and all(t["status"] == "FAILED" for t in trials.values())
         stderr = list((tmp_path / "nni").rglob("trial.stderr"))
         assert any("unknown label 'layer2/colour': not a label of the paper space with 4 layers" in p.read_text() for p in stderr)
     finally:
-        _stop(experiment_id)
+        stop(experiment_id)

@@ -1,0 +1,78 @@
+"""Where NNI's manager and web UI listen.
+
+NNI 3.0's manager (a node process) listens on every interface and has no option to change it
+(STUDY.md section 6). :data:`PRELOAD` is a node script that, given to node with
+``NODE_OPTIONS=--require=...``, makes every server it opens listen on ``$NNI_LISTA_HOST``
+(default 127.0.0.1). :func:`bound_to` sets both for the manager that this process starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+from pathlib import Path
+from typing import Iterator
+
+from .errors import require
+
+PRELOAD = Path(__file__).with_name("localhost.js")
+ALL_INTERFACES = ("0.0.0.0", "::")
+
+
+def check_host(host: str) -> str:
+    """``host`` if it is an IP address to listen on, else a one-line error."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        require(False, f"host {host!r} is not allowed: give an IP address such as 127.0.0.1 (default) or 0.0.0.0 (all interfaces)")
+    return host
+
+
+@contextlib.contextmanager
+def bound_to(host: str = "127.0.0.1") -> Iterator[None]:
+    """Within this block, a manager started by NNI listens on ``host`` only.
+
+    ``0.0.0.0`` or ``::`` leave NNI's own behaviour (all interfaces)."""
+    check_host(host)
+    saved = {key: os.environ.get(key) for key in ("NODE_OPTIONS", "NNI_LISTA_HOST")}
+    if host not in ALL_INTERFACES:
+        os.environ["NODE_OPTIONS"] = " ".join(filter(None, [saved["NODE_OPTIONS"], f'--require="{PRELOAD}"']))
+        os.environ["NNI_LISTA_HOST"] = host
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def url(host: str, port: int) -> str:
+    """The web UI's address for a manager bound by :func:`bound_to`."""
+    shown = "127.0.0.1" if host in ALL_INTERFACES else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1") -> int:
+    """Serve the web UI of a stopped NAS experiment in the background (logs in its log/ folder); returns the manager's PID.
+
+    ``nnictl view`` fails on NAS experiments in NNI 3.0 (it re-checks the stored config, whose
+    ``searchSpace`` a NAS config refuses), so the stored config is loaded as a NAS config here
+    and the manager started in view mode. ``nnictl stop ID`` stops it, as for any experiment.
+    """
+    from nni.experiment import RunMode, launcher
+    from nni.nas.experiment.config import NasExperimentConfig
+
+    stored = None
+    if (Path(directory) / experiment_id).is_dir():
+        stored = launcher.get_stopped_experiment_config_json(experiment_id, str(directory))
+    require(stored is not None, f"experiment {experiment_id!r} is not under {str(directory)!r}: "
+                                "only searches run with --port have an NNI experiment to view")
+    stored.pop("searchSpace", None)
+    stored.update(trialCodeDirectory=os.getcwd(), experimentWorkingDirectory=str(directory))
+    config = NasExperimentConfig(**stored).canonical_copy()
+    with bound_to(host):
+        process = launcher.start_experiment("view", experiment_id, config, port, False, RunMode.Detach, None)
+    return process.pid

@@ -1,0 +1,142 @@
+"""Helpers for tests that run the real NNI manager: start an experiment with `nnictl create`,
+read NNI's REST API, find trial processes, drive the web UI in headless Chromium, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ARTIFACTS = Path(os.environ.get("NNI_LISTA_ARTIFACTS", REPO / "test-artifacts"))
+LOCAL = {**os.environ, "NODE_OPTIONS": f"--require={REPO / 'nni_lista' / 'localhost.js'}"}
+TINY = ["--m", "12", "--n", "24", "--batch", "16"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nni/{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def listeners(port: int):
+    return [c for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port]
+
+
+def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_args: list[str], search_space: Path | None = None) -> Path:
+    """strategies/NAME with its trial shrunk to a tiny problem, written under tmp_path."""
+    config = yaml.safe_load((REPO / "strategies" / name).read_text())
+    command = shlex.split(config["trialCommand"])
+    command[0] = str(BIN / "nni-lista")
+    command[command.index("--layers") + 1] = str(layers)
+    command += TINY + trial_args
+    space = search_space or REPO / "search_spaces" / f"{command[command.index('--space') + 1]}-{layers}.json"
+    config.update(searchSpaceFile=str(space), trialCodeDirectory=str(REPO), trialCommand=shlex.join(command),
+                  maxTrialNumber=trials, experimentWorkingDirectory=str(tmp_path / "nni"))
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def nnictl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "nnictl"), *args], capture_output=True, text=True, env=LOCAL, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def create(config: Path) -> tuple[int, str]:
+    """`nnictl create` on localhost; returns (port, experiment id)."""
+    port = free_port()
+    out = nnictl("create", "--config", str(config), "--port", str(port))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return port, get(port, "experiment")["id"]
+
+
+def stop(experiment_id: str) -> None:
+    nnictl("stop", experiment_id, timeout=60)
+
+
+def wait_status(port: int, done, timeout: float = 300, every: float = 1.0):
+    """Poll until ``done(check_status)`` is true; returns the last status."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = get(port, "check-status")
+        if done(status):
+            return status
+        time.sleep(every)
+    raise AssertionError(f"experiment did not reach the wanted state in {timeout} s: {status}")
+
+
+def wait_done(port: int, timeout: float = 300) -> dict:
+    return wait_status(port, lambda s: s["status"] in ("DONE", "ERROR", "STOPPED"), timeout)
+
+
+def trial_metrics(port: int) -> dict:
+    """trial id -> {"status", "periodical": [values], "final": [dicts]} from the REST API."""
+    jobs = {job["trialJobId"]: {"status": job["status"], "periodical": [], "final": []} for job in get(port, "trial-jobs")}
+    for metric in get(port, "metric-data"):
+        value = json.loads(metric["data"])
+        value = json.loads(value) if isinstance(value, str) else value
+        jobs[metric["trialJobId"]]["periodical" if metric["type"] == "PERIODICAL" else "final"].append(value)
+    return jobs
+
+
+def trial_processes(trial_id: str) -> list[psutil.Process]:
+    """The `nni-lista trial` processes of one trial (children of a manager this test started)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "trial" in (process.info["cmdline"] or []) and process.environ().get("NNI_TRIAL_JOB_ID") == trial_id:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
+
+
+def browse_trials(port: int, trial_ids: list[str], finals: list[str], screenshot: Path) -> None:
+    """Open the web UI's trial page in headless Chromium (Debian's chromium + chromedriver), find
+    every trial and its final metric, open the per-layer intermediate curves, save a screenshot."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert Path("/usr/bin/chromium").exists(), "headless Chromium is missing: apt-get install chromium chromium-driver (./run.sh test does it)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    try:
+        driver.get(f"http://127.0.0.1:{port}/detail")
+        WebDriverWait(driver, 60).until(lambda d: all(t in d.page_source for t in trial_ids))
+        text = driver.find_element(By.TAG_NAME, "body").text
+        for final in finals:
+            assert final in text, f"final metric {final} not shown in the web UI"
+        driver.find_element(By.XPATH, "//button[@role='tab' and @name='Intermediate result']").click()
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_element(By.XPATH, "//button[@role='tab' and @name='Intermediate result']").get_attribute("aria-selected") == "true")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "div[role='tabpanel'] canvas"))
+        time.sleep(1.0)  # the chart animates in
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(screenshot))
+    finally:
+        driver.quit()

@@ -42,7 +42,8 @@ def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_arg
     """strategies/NAME with its trial shrunk to a tiny problem, written under tmp_path."""
     config = yaml.safe_load((REPO / "strategies" / name).read_text())
     command = shlex.split(config["trialCommand"])
-    command[0] = str(BIN / "nni-lista")
+    if command[0].startswith(".venv/"):
+        command[0] = str(BIN / "nni-lista")
     command[command.index("--layers") + 1] = str(layers)
     command += TINY + trial_args
     space = search_space or REPO / "search_spaces" / f"{command[command.index('--space') + 1]}-{layers}.json"
@@ -105,38 +106,3 @@ def trial_processes(trial_id: str) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
-
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
-
-
-def browse_trials(port: int, trial_ids: list[str], finals: list[str], screenshot: Path) -> None:
-    """Open the web UI's trial page in headless Chromium (Debian's chromium + chromedriver), find
-    every trial and its final metric, open the per-layer intermediate curves, save a screenshot."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    assert Path("/usr/bin/chromium").exists(), "headless Chromium is missing: apt-get install chromium chromium-driver (./run.sh test does it)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    try:
-        driver.get(f"http://127.0.0.1:{port}/detail")
-        WebDriverWait(driver, 60).until(lambda d: all(t in d.page_source for t in trial_ids))
-        text = driver.find_element(By.TAG_NAME, "body").text
-        for final in finals:
-            assert final in text, f"final metric {final} not shown in the web UI"
-        driver.find_element(By.XPATH, "//button[@role='tab' and @name='Intermediate result']").click()
-        WebDriverWait(driver, 30).until(
-            lambda d: d.find_element(By.XPATH, "//button[@role='tab' and @name='Intermediate result']").get_attribute("aria-selected") == "true")
-        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "div[role='tabpanel'] canvas"))
-        time.sleep(1.0)  # the chart animates in
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        assert driver.save_screenshot(str(screenshot))
-    finally:
-        driver.quit()

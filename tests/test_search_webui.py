@@ -7,7 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from nni_manager import ARTIFACTS, BIN, TINY, browse_trials, free_port, listeners, stop, trial_metrics
+from nni_lista.webui import show_trials
+from nni_manager import ARTIFACTS, BIN, TINY, free_port, listeners, stop, trial_metrics
 
 T = 4
 
@@ -45,7 +46,7 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
         assert len(trials) == 3 and all(t["status"] == "SUCCEEDED" and len(t["periodical"]) == T for t in trials.values())
         finals = sorted(t["final"][0]["default"] for t in trials.values())
         assert finals == sorted(float(item["metric"]) for item in top["top"])
-        browse_trials(view_port, list(trials), [f"{v:.6f}".rstrip("0") for v in finals], ARTIFACTS / "webui-nni-lista-search.png")
+        show_trials(f"http://127.0.0.1:{view_port}", list(trials), finals, ARTIFACTS / "webui-nni-lista-search.png")
     finally:
         stop(run["id"])
     assert not listeners(view_port)

@@ -79,6 +79,7 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     group.add_argument("--batch", type=int, default=64, help="training batch size (default %(default)s)")
     group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default %(default)s)")
     group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default %(default)s)")
+    group.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +191,7 @@ def _train_config(args: argparse.Namespace):
     require(args.layers is None or args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch,
-                       eval_every=args.eval_every, patience=args.patience, seed=args.seed)
+                       eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device)
 
 
 def _extra_settings(args: argparse.Namespace) -> dict:

@@ -7,17 +7,19 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .device import model_device
 from .metrics import nmse_db, nmse_db_per_layer, psnr_db
 from .problems import Problem, Split
 
 
 @torch.no_grad()
 def layer_estimates(model: nn.Module, problem: Problem, split: Split, depth: Optional[int] = None) -> list[torch.Tensor]:
-    """Decoded signal estimates of every layer (up to ``depth``) on ``split``."""
+    """Decoded signal estimates of every layer (up to ``depth``) on ``split``, on the split's device
+    (the model runs on its own)."""
     was_training = model.training
     model.eval()
     try:
-        return [problem.decode(z) for z in model(split.b, depth)]
+        return [problem.decode(z.to(split.s.device)) for z in model(split.b.to(model_device(model)), depth)]
     finally:
         model.train(was_training)
 

@@ -111,6 +111,13 @@ class SupernetModule(LightningModule):
         self.lam = lam
         self.learning_rate = learning_rate
         self._val_error = self._val_energy = 0.0
+        self._placed = None  # (device, the problem on it)
+
+    def _problem(self):
+        """The problem on this module's device (Lightning moves the module; data follow it)."""
+        if self._placed is None or self._placed[0] != self.device:
+            self._placed = (self.device, resolve_problem(self.problem).to(self.device))
+        return self._placed[1]
 
     def set_model(self, model) -> None:
         super().set_model(model)
@@ -119,12 +126,9 @@ class SupernetModule(LightningModule):
     def forward(self, b):
         return self.model(b)
 
-    def _decode(self, z):
-        return resolve_problem(self.problem).decode(z)
-
     def training_step(self, batch, batch_idx):
         b, s = batch
-        loss = layer_loss(self.model, resolve_problem(self.problem), b, s, self.model.layers - 1)
+        loss = layer_loss(self.model, self._problem(), b, s, self.model.layers - 1)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
@@ -134,7 +138,7 @@ class SupernetModule(LightningModule):
     def validation_step(self, batch, batch_idx):
         b, s = batch
         with torch.no_grad():
-            estimate = self._decode(self.model(b)[-1])
+            estimate = self._problem().decode(self.model(b)[-1])
         error, energy = float((estimate.double() - s.double()).pow(2).sum()), float(s.double().pow(2).sum())
         self._val_error += error
         self._val_energy += energy
@@ -151,10 +155,12 @@ class SupernetModule(LightningModule):
 
 
 def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0, lam: float = DEFAULT_LAM,
-                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10) -> Lightning:
+                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10, device: str = "cpu") -> Lightning:
     """NNI's Lightning evaluator for one-shot strategies: ``steps`` supernet training batches
-    in all, split into ``epochs`` passes; the validation set comes in ``val_chunks`` batches."""
+    in all, split into ``epochs`` passes; the validation set comes in ``val_chunks`` batches;
+    the supernet trains on ``device`` (a resolved device name)."""
     epochs = max(1, min(epochs, steps))
+    place = torch.device(device)
     trainer = Trainer(
         max_epochs=epochs,
         num_sanity_val_steps=0,
@@ -162,8 +168,8 @@ def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0
         enable_checkpointing=False,
         enable_progress_bar=sys.stderr.isatty(),  # a bar over supernet batches on a terminal
         enable_model_summary=False,
-        accelerator="cpu",
-        devices=1,
+        accelerator="gpu" if place.type == "cuda" else "cpu",
+        devices=[place.index or 0] if place.type == "cuda" else 1,
     )
     return Lightning(
         SupernetModule(problem, lam, learning_rate),

@@ -25,7 +25,7 @@ import functools
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -166,8 +166,8 @@ class Problem:
             return clean
         power = clean.pow(2).mean(dim=1, keepdim=True)
         sigma = torch.sqrt(power / 10.0 ** (self.snr_db / 10.0))
-        noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype)
-        return clean + sigma * noise
+        noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=generator.device)
+        return clean + sigma * noise.to(clean.device)
 
     def draw_signals(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """Fresh signals: Bernoulli-Gaussian codes, or random patches of the training pool."""
@@ -177,9 +177,18 @@ class Problem:
         return bernoulli_gaussian(count, self.n, self.p, generator)
 
     def train_batch(self, batch: int, generator: torch.Generator) -> Split:
-        """One fresh training batch."""
-        s = self.draw_signals(batch, generator)
+        """One fresh training batch, drawn from ``generator`` and put on this problem's device."""
+        s = self.draw_signals(batch, generator).to(self.sensing.device)
         return Split(self.measure(s, generator), s)
+
+    def to(self, device) -> "Problem":
+        """This problem with its matrices and fixed sets on ``device`` (itself when already there)."""
+        device = torch.device(device)
+        if self.sensing.device == device:
+            return self
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return replace(self, sensing=move(self.sensing), synthesis=move(self.synthesis), _A=move(self._A),
+                       val=Split(move(self.val.b), move(self.val.s)), test=Split(move(self.test.b), move(self.test.s)))
 
 
 def bernoulli_gaussian(count: int, n: int, p: float, generator: torch.Generator) -> torch.Tensor:

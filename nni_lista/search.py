@@ -209,7 +209,7 @@ def run_search(request: SearchRequest, out: Path) -> dict:
     else:
         epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
         evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
-                                       request.lam, request.one_shot_lr, epochs=epochs)
+                                       request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     _explore(experiment, request)
     found = []

@@ -39,6 +39,7 @@ from .errors import TrainingDiverged, UsageError, require
 from .evaluation import layer_nmse_db
 from .family import UnrolledModel
 from .io import torch_save
+from .device import resolve_device
 from .problems import Problem, seeded_generator
 
 # generator purposes (see problems.seeded_generator)
@@ -58,6 +59,7 @@ class TrainConfig:
     decay: float = 0.3
     lr: float = 5e-4
     seed: int = 0
+    device: str = "cpu"  # a resolved device (nni_lista.device.resolve_device); not part of a run's identity
 
     def __post_init__(self) -> None:
         require(self.protocol in PROTOCOLS, f"protocol {self.protocol!r} is not allowed: choose one of {', '.join(PROTOCOLS)}")
@@ -65,6 +67,7 @@ class TrainConfig:
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} {value!r} is not allowed: it must be an integer >= 1")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} is not allowed: it must be an integer >= 0")
+        object.__setattr__(self, "device", resolve_device(self.device))
 
     def to_dict(self) -> dict:
         """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back."""
@@ -130,7 +133,7 @@ def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> 
     """What identifies a run for resuming: model class and size, problem settings, config."""
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
     return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
-            "problem": settings, "config": config.to_dict()}
+            "problem": settings, "config": {k: v for k, v in config.to_dict().items() if k != "device"}}
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
@@ -277,6 +280,8 @@ def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: 
     shows a progress bar only on a terminal.
     """
     store = CheckpointStore(out_dir, fingerprint(model, problem, config))
+    model.to(config.device)  # and stays there: evaluation follows the model's device
+    problem = problem.to(config.device)
     with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
               leave=False, dynamic_ncols=True) as bar:
         return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer)

@@ -1,0 +1,49 @@
+"""--device: auto picks CUDA only when present; bad or absent devices are one-line errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nni_lista.device import model_device, resolve_device
+from nni_lista.errors import UsageError
+from nni_lista.family import build
+from nni_lista.training import TrainConfig
+
+BIN = Path(sys.executable).parent
+
+
+def test_auto_is_cuda_only_when_present():
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"
+
+
+@pytest.mark.parametrize("name", ["tpu", "cuda:x", "gpu0", ""])
+def test_unknown_devices_are_refused(name):
+    with pytest.raises(UsageError, match=f"device {name!r} is not allowed: choose auto, cpu, cuda or cuda:N"):
+        resolve_device(name)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(UsageError, match="device 'cuda' is not available here: no CUDA GPU is visible"):
+        TrainConfig(device="cuda")
+
+
+def test_the_config_records_a_resolved_device_that_is_not_part_of_the_run_identity(small_problem):
+    from nni_lista.training import fingerprint
+
+    config = TrainConfig(device="auto")
+    assert config.device in ("cpu", "cuda") and config.to_dict()["device"] == config.device
+    model = build("lista", small_problem.A, 3)
+    assert "device" not in fingerprint(model, small_problem, config)["config"]
+    assert model_device(model) == torch.device("cpu")
+    assert small_problem.to("cpu") is small_problem
+
+
+def test_cli_refuses_a_bad_device(tmp_path):
+    out = subprocess.run([str(BIN / "nni-lista"), "train", "--model", "lista", "--device", "tpu", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "device 'tpu' is not allowed" in out.stderr

@@ -30,7 +30,7 @@ from .evaluation import evaluate, layer_nmse_db
 from .family import DEFAULT_LAM
 from .layers import initialise
 from .problems import resolve_problem, seeded_generator
-from .training import TrainConfig, layer_loss, train
+from .training import TrainConfig, adam, layer_loss, train
 
 _ONE_SHOT_STREAM = 102
 
@@ -151,7 +151,7 @@ class SupernetModule(LightningModule):
             self.log("val_nmse_db", value)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+        return adam(self.parameters(), lr=self.learning_rate)
 
 
 def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0, lam: float = DEFAULT_LAM,

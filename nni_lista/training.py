@@ -59,6 +59,7 @@ class TrainConfig:
     decay: float = 0.3
     lr: float = 5e-4
     seed: int = 0
+    target_db: Optional[float] = None  # end-to-end: stop once the validation NMSE is at or below this
     device: str = "cpu"  # a resolved device (nni_lista.device.resolve_device); not part of a run's identity
 
     def __post_init__(self) -> None:
@@ -84,6 +85,12 @@ class TrainResult:
     seconds: float
     resumed: bool = False
     history: list = field(default_factory=list)
+
+
+def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) with PyTorch's fused kernel: one pass over all parameters per
+    step instead of several (``benchmarks/throughput.py`` measures the difference)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
 
 
 def layer_loss(model: UnrolledModel, problem: Problem, b: torch.Tensor, s: torch.Tensor, layer: int) -> torch.Tensor:
@@ -155,8 +162,10 @@ class _Stage:
         return value
 
     def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
-            best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None) -> tuple[int, float]:
-        """Train from step ``start`` to ``cap``; returns (steps taken, best validation NMSE)."""
+            best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None,
+            target: Optional[float] = None) -> tuple[int, float]:
+        """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``);
+        returns (steps taken, best validation NMSE)."""
         cfg = self.config
         if best is None:
             best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
@@ -179,8 +188,8 @@ class _Stage:
                     best_value, best_state, best_step = value, copy.deepcopy(self.model.state_dict()), step
                 self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
                 if on_validate is not None:
-                    on_validate(step, (best_value, best_state, best_step))
-                if step - best_step >= cfg.patience:
+                    on_validate(step, value, (best_value, best_state, best_step))
+                if step - best_step >= cfg.patience or (target is not None and value <= target):
                     break
         self.model.load_state_dict(best_state)
         return step - start, best_value
@@ -211,7 +220,7 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
         groups = [g for g in groups if g["params"]]
         where = f"layer {layer + 1}/{T} stage {stage + 1}/3"
         runner = _Stage(model, problem, config, store, bar, layer, where)
-        taken, best = runner.run(torch.optim.Adam(groups), cap, seeded_generator(config.seed, _STAGE_STREAM, layer, stage))
+        taken, best = runner.run(adam(groups), cap, seeded_generator(config.seed, _STAGE_STREAM, layer, stage))
         bar.update(cap - taken)
         steps += taken
         seconds += time.perf_counter() - started
@@ -230,39 +239,40 @@ def _cosine(total: int) -> Callable[[int], float]:
 
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.max_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
-    start, seconds, best = 0, 0.0, None
+    start, seconds, best, history = 0, 0.0, None, []
     if state is not None and state.get("finished"):
         model.load_state_dict(state["model"])
-        return TrainResult(steps=state["steps"], seconds=state["seconds"], resumed=True)
+        return TrainResult(steps=state["steps"], seconds=state["seconds"], resumed=True, history=state["history"])
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
-        start, seconds = state["steps"], state["seconds"]
+        start, seconds, history = state["steps"], state["seconds"], state["history"]
         best = (state["best_value"], state["best_model"], state["best_step"])
     bar.reset(total=config.max_steps)
     bar.update(start)
     started = time.perf_counter()
 
-    def checkpoint(step: int, best_now: tuple) -> None:
+    def checkpoint(step: int, value: float, best_now: tuple) -> None:
+        history.append({"step": step, "val_nmse_db": value, "seconds": round(seconds + time.perf_counter() - started, 3)})
         store.save({
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
-            "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2],
+            "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
         })
 
     runner = _Stage(model, problem, config, store, bar, model.layers - 1, "end-to-end")
-    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint)
+    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db)
     seconds += time.perf_counter() - started
-    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds})
+    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
     for layer in range(model.layers) if on_layer is not None else ():
         on_layer(layer)
-    return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None)
+    return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None, history=history)
 
 
 PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise, "e2e": train_end_to_end}

@@ -1,0 +1,67 @@
+"""Time to accuracy of the LISTA family on the default problem (250x500, p=0.1, noiseless, T=16):
+the training samples and wall time each model needs to reach the literature's level
+(STUDY.md section 3: -35 dB for LISTA and LISTA-CP, -60 dB for LISTA-CPSS and ALISTA).
+
+    .venv/bin/python benchmarks/time_to_accuracy.py [--quick] [--models lista,...] [--batch B]
+        [--lr LR] [--max-steps STEPS] [--eval-every K] [--out FILE.json]
+
+Recipe: end-to-end training (Adam, cosine decay over --max-steps, fresh batches), validation
+every --eval-every steps, stopping as soon as the validation NMSE reaches the target
+(``TrainConfig.target_db``); the test NMSE of the stopped model is reported too. A model that
+does not reach its target within --max-steps is reported with the best level it reached.
+``--quick`` caps every model at 1,500 steps (about a minute each here): it shows the pipeline and
+the early curve, not the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nni_lista import family, problems
+from nni_lista.evaluation import evaluate
+from nni_lista.io import write_json
+from nni_lista.tables import markdown_table
+from nni_lista.training import TrainConfig, train
+
+TARGETS = {"lista": -35.0, "lista-cp": -35.0, "lista-cpss": -60.0, "alista": -60.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,500 steps per model at most")
+    parser.add_argument("--models", default=",".join(TARGETS))
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--max-steps", type=int, default=40_000)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--out", type=Path, help="also write the rows and every validation curve as JSON")
+    args = parser.parse_args()
+    max_steps = 1500 if args.quick else args.max_steps
+    problem = problems.make_synthetic(problems.SyntheticSettings())
+    rows, curves = [], {}
+    for name in args.models.split(","):
+        target = TARGETS[name]
+        config = TrainConfig(protocol="e2e", max_steps=max_steps, batch=args.batch, eval_every=args.eval_every,
+                             patience=max_steps, lr=args.lr, target_db=target)
+        model = family.build(name, problem.A, args.layers)
+        result = train(model, problem, config, progress=None)
+        reached = [h for h in result.history if h["val_nmse_db"] <= target]
+        best = min(h["val_nmse_db"] for h in result.history)
+        test = evaluate(model, problem)["nmse_db"]
+        at = reached[0] if reached else result.history[-1]
+        rows.append([name, target, "yes" if reached else "no", best, test, at["step"], at["step"] * args.batch, at["seconds"]])
+        curves[name] = result.history
+        print(f"{name}: {'reached' if reached else 'did not reach'} {target} dB; best validation {best:.2f} dB "
+              f"after {at['step']} steps, {at['seconds']:.0f} s", flush=True)
+    header = ["model", "target dB", "reached", "best val dB", "test dB", "steps", "training samples", "wall s"]
+    print(f"\n250x500, T={args.layers}, e2e Adam lr {args.lr} cosine over {max_steps} steps, batch {args.batch}")
+    print(markdown_table(header, rows))
+    if args.out is not None:
+        write_json(args.out, {"settings": vars(args) | {"out": str(args.out), "max_steps": max_steps},
+                              "rows": [dict(zip(header, row)) for row in rows], "curves": curves})
+
+
+if __name__ == "__main__":
+    main()

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
     search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
     search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
+    search.add_argument("--reuse-prefixes", action=argparse.BooleanOptionalAction, default=True,
+                        help="stage-wise multi-trial searches: start each architecture after the longest prefix of layers "
+                             "trained before (same numbers as from scratch, less work) (default on)")
     search.add_argument("--port", type=int, help="multi-trial strategies: run each architecture as a trial of NNI's manager "
                                                  "and serve NNI's web UI on this port (default: no manager, in-process)")
     search.add_argument("--host", default="127.0.0.1", help="address the manager and web UI listen on with --port "
@@ -332,6 +335,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
+        reuse_prefixes=args.reuse_prefixes,
     )
     print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
           f"budget {args.budget}...", file=sys.stderr, flush=True)

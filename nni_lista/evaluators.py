@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
+from typing import Optional
 
 import torch
 from torch.utils.data import Dataset, IterableDataset
@@ -26,24 +28,33 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
 
-from .evaluation import evaluate, layer_nmse_db
+from .evaluation import evaluate
 from .family import DEFAULT_LAM
 from .layers import initialise
+from .prefixes import PrefixCache
 from .problems import resolve_problem, seeded_generator
 from .training import TrainConfig, adam, layer_loss, train
 
 _ONE_SHOT_STREAM = 102
 
 
-def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM) -> dict:
-    """Train one sampled network and report to NNI (the multi-trial evaluation function)."""
+def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM, prefix_cache: Optional[str] = None) -> dict:
+    """Train one sampled network and report to NNI (the multi-trial evaluation function).
+
+    With ``prefix_cache`` (a directory) a stage-wise run reuses the longest trained prefix of
+    layers that an earlier architecture of the search shares with it (:mod:`nni_lista.prefixes`)."""
     P = resolve_problem(problem)
     model.initialise(P.A, lam)
+    config = TrainConfig.from_dict(training)
+    prefixes = None
+    if prefix_cache is not None and config.protocol == "stagewise":
+        context = {"problem": problem, "training": {k: v for k, v in training.items() if k != "device"}, "lam": lam}
+        prefixes = PrefixCache(Path(prefix_cache), context)
 
-    def report(layer: int) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
-        nni.report_intermediate_result(-layer_nmse_db(model, P, P.val, layer))
+    def report(layer: int, nmse_db: float) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
+        nni.report_intermediate_result(-nmse_db)
 
-    result = train(model, P, TrainConfig.from_dict(training), progress=False, on_layer=report)
+    result = train(model, P, config, progress=False, on_layer=report, prefixes=prefixes)
     val = evaluate(model, P, P.val)
     test = evaluate(model, P)
     final = {
@@ -52,6 +63,7 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         "test_nmse_db": test["nmse_db"],
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
+        "reused_layers": result.reused_layers,
     }
     nni.report_final_result(final)
     print(f"trial done: validation NMSE {val['nmse_db']:.2f} dB after {result.steps} steps ({result.seconds:.0f} s)",
@@ -59,9 +71,12 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     return final
 
 
-def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM) -> FunctionalEvaluator:
-    """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...)."""
-    return FunctionalEvaluator(train_architecture, problem=problem, training=config.to_dict(), lam=lam)
+def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM,
+                          prefix_cache: Optional[Path] = None) -> FunctionalEvaluator:
+    """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...);
+    ``prefix_cache``: a directory where stage-wise trials share trained layer prefixes."""
+    return FunctionalEvaluator(train_architecture, problem=problem, training=config.to_dict(), lam=lam,
+                               prefix_cache=None if prefix_cache is None else str(prefix_cache))
 
 
 @nni.trace

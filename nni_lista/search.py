@@ -110,6 +110,7 @@ class SearchRequest:
     max_flops: Optional[float] = None
     max_params: Optional[float] = None
     one_shot_lr: float = 1e-3
+    reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
     host: str = "127.0.0.1"
 
@@ -203,7 +204,8 @@ def run_search(request: SearchRequest, out: Path) -> dict:
     strategy = entry.make(request.budget, request.seed, limits.constraint())
     started = time.perf_counter()
     if entry.kind == "multi-trial":
-        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam)
+        cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
+        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache)
         if limits:
             strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
     else:

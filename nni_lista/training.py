@@ -81,10 +81,11 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    steps: int
-    seconds: float
+    steps: int  # Adam steps of the whole schedule, reused ones included
+    seconds: float  # wall time spent in this run
     resumed: bool = False
     history: list = field(default_factory=list)
+    reused_layers: int = 0  # stage-wise: layers taken from a PrefixCache
 
 
 def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
@@ -196,15 +197,23 @@ class _Stage:
 
 
 def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
-                    on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
+                    on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
     T = model.layers
     cap = max(1, config.max_steps // (3 * T))
     state = store.load()
     done = 0 if state is None else state["stages_done"]
     steps, seconds = (0, 0.0) if state is None else (state["steps"], state["seconds"])
     history = [] if state is None else state["history"]
+    reused = 0
     if state is not None:
         model.load_state_dict(state["model"])
+    elif prefixes is not None and (hit := prefixes.longest(model)) is not None:
+        reused, entry = hit
+        prefixes.restore(model, entry)
+        done, steps, history = 3 * reused, entry["steps"], list(entry["history"])
+        for item in history if on_layer is not None else ():
+            if item["stage"] == 3:
+                on_layer(item["layer"] - 1, item["val_nmse_db"])
     bar.reset(total=3 * T * cap)
     bar.update(min(done * cap, 3 * T * cap))
     for index in range(done, 3 * T):
@@ -228,9 +237,11 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
         store.save({"model": model.state_dict(), "stages_done": index + 1, "steps": steps, "seconds": seconds, "history": history})
         if stage == 2:
             store.save_layer(layer, model)
+            if prefixes is not None:
+                prefixes.save(model, layer + 1, steps=steps, history=history)
             if on_layer is not None:
-                on_layer(layer)
-    return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history)
+                on_layer(layer, best)
+    return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history, reused_layers=reused)
 
 
 def _cosine(total: int) -> Callable[[int], float]:
@@ -238,7 +249,7 @@ def _cosine(total: int) -> Callable[[int], float]:
 
 
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
-                     on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
+                     on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
     optimizer = adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.max_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
@@ -271,7 +282,7 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     seconds += time.perf_counter() - started
     store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
     for layer in range(model.layers) if on_layer is not None else ():
-        on_layer(layer)
+        on_layer(layer, layer_nmse_db(model, problem, problem.val, layer))
     return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None, history=history)
 
 
@@ -279,12 +290,16 @@ PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise
 
 
 def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: Optional[Path] = None,
-          progress: Optional[bool] = None, on_layer: Optional[Callable[[int], None]] = None) -> TrainResult:
+          progress: Optional[bool] = None, on_layer: Optional[Callable[[int, float], None]] = None,
+          prefixes=None) -> TrainResult:
     """Train ``model`` on ``problem`` with ``config.protocol``; checkpoints go under ``out_dir``.
 
-    ``on_layer(k)`` is called once per layer (0-based) when layer ``k`` is trained: after its
-    last stage (stage-wise), or for every layer at the end (end-to-end). NNI trials report
-    intermediate results from it, so that assessors can stop a stage-wise trial early.
+    ``on_layer(k, nmse_db)`` is called once per layer (0-based) when layer ``k`` is trained,
+    with the validation NMSE of its output then: after its last stage (stage-wise), or for
+    every layer at the end (end-to-end). NNI trials report intermediate results from it, so
+    that assessors can stop a stage-wise trial early. ``prefixes`` (a
+    :class:`nni_lista.prefixes.PrefixCache`) lets a stage-wise run start after the longest
+    prefix of layers trained before and store its own; end-to-end runs have no prefixes.
 
     A run that finds its own checkpoint in ``out_dir`` resumes from it. ``progress=None``
     shows a progress bar only on a terminal.
@@ -294,4 +309,4 @@ def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: 
     problem = problem.to(config.device)
     with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
               leave=False, dynamic_ncols=True) as bar:
-        return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer)
+        return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer, prefixes)

@@ -126,3 +126,21 @@ def test_enas_shim_is_still_needed(tmp_path):
     finally:
         experiment.stop()
     assert issubclass(compat.ENAS, nas_strategy.ENAS)
+
+
+def test_stagewise_searches_reuse_prefixes_and_find_the_same_numbers(tmp_path, monkeypatch):
+    from nni_lista.prefixes import PrefixCache
+
+    restored = []
+    original = PrefixCache.restore
+    monkeypatch.setattr(PrefixCache, "restore", lambda self, model, entry: (restored.append(len(entry["history"]) // 3), original(self, model, entry)))
+    stagewise = TrainConfig(protocol="stagewise", max_steps=120, batch=16, eval_every=5, patience=1000)
+    runs = {}
+    for reuse in (True, False):
+        result = run_search(_request("random", space="connectivity", training=stagewise, reuse_prefixes=reuse, top_k=4),
+                            tmp_path / str(reuse))
+        runs[reuse] = sorted((json.dumps(item["arch"], sort_keys=True), item["metric"], item["intermediates"]) for item in result["top"])
+    assert runs[True] == runs[False]  # exactly the same numbers, architecture by architecture
+    # layers 1-2 have no choice in this space: every architecture after the first starts at layer 3 or later
+    assert len(restored) >= 3 and min(restored) >= 2
+    assert not (tmp_path / "False" / "prefix-cache").exists()

@@ -23,11 +23,12 @@ from nni.nas.strategy import DARTS
 from nni_lista import family, problems, spaces
 from nni_lista.layers import initialise
 from nni_lista.tables import markdown_table
+from nni_lista.training import adam
 
 
 def step_timer(model, problem, batch: int):
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=1e-4)
+    optimizer = adam(params, lr=1e-4)
     generator = torch.Generator().manual_seed(0)
 
     def step() -> float:

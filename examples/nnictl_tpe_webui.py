@@ -11,23 +11,15 @@ REST API until TRIALS trials have finished, saves the screenshot, and stops the 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from nni_lista.manager import PRELOAD
+from nni_lista.manager import bound_to, rest, trials
 from nni_lista.webui import show_trials
 
 FINISHED = ("SUCCEEDED", "FAILED", "EARLY_STOPPED", "USER_CANCELED")
-
-
-def rest(port: int, path: str):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nni/{path}", timeout=10) as response:
-        return json.loads(response.read())
 
 
 def main() -> int:
@@ -39,9 +31,9 @@ def main() -> int:
     args = parser.parse_args()
 
     nnictl = Path(sys.executable).with_name("nnictl")
-    env = {**os.environ, "NODE_OPTIONS": f'--require="{PRELOAD}"'}
-    created = subprocess.run([str(nnictl), "create", "--config", str(args.config), "--port", str(args.port)],
-                             capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    with bound_to("127.0.0.1"):  # the manager nnictl starts inherits the localhost preload
+        created = subprocess.run([str(nnictl), "create", "--config", str(args.config), "--port", str(args.port)],
+                                 capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if created.returncode != 0:
         print(created.stdout + created.stderr, file=sys.stderr)
         return 1
@@ -57,17 +49,13 @@ def main() -> int:
                 break
             time.sleep(2)
         print()
-        finals = {}
-        for metric in rest(args.port, "metric-data"):
-            if metric["type"] == "FINAL":
-                value = json.loads(metric["data"])
-                finals[metric["trialJobId"]] = (json.loads(value) if isinstance(value, str) else value)["default"]
+        finals = {trial_id: trial["final"][0]["default"] for trial_id, trial in trials(args.port).items() if trial["final"]}
         show_trials(f"http://127.0.0.1:{args.port}", [job["trialJobId"] for job in done], list(finals.values()), args.out)
         for job in done:
             print(f"trial {job['trialJobId']}: {job['status']}, validation NMSE {-finals.get(job['trialJobId'], float('nan')):.2f} dB")
         print(f"wrote {args.out}")
     finally:
-        subprocess.run([str(nnictl), "stop", experiment_id], capture_output=True, env=env)
+        subprocess.run([str(nnictl), "stop", experiment_id], capture_output=True)
     return 0
 
 

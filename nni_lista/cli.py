@@ -348,8 +348,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(_summary_table(retrained))
     print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
     if args.port is not None:
-        nni_run = result["nni_experiment"]
-        print(f"to look at it again in NNI's web UI: nnictl view {nni_run['id']} --experiment_dir {nni_run['directory']} --port {args.port}")
+        print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")
     return 0
 
 

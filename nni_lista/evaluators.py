@@ -48,7 +48,7 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     config = TrainConfig.from_dict(training)
     prefixes = None
     if prefix_cache is not None and config.protocol == "stagewise":
-        context = {"problem": problem, "training": {k: v for k, v in training.items() if k != "device"}, "lam": lam}
+        context = {"problem": problem, "training": config.identity(), "lam": lam}
         prefixes = PrefixCache(Path(prefix_cache), context)
 
     def report(layer: int, nmse_db: float) -> None:  # as each layer is trained: assessors can stop stage-wise trials early

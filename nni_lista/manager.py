@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -76,3 +78,20 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     with bound_to(host):
         process = launcher.start_experiment("view", experiment_id, config, port, False, RunMode.Detach, None)
     return process.pid
+
+
+def rest(port: int, path: str, host: str = "127.0.0.1"):
+    """GET ``/api/v1/nni/PATH`` of a manager on ``host:port`` (its REST API), as JSON."""
+    with urllib.request.urlopen(f"http://{host}:{port}/api/v1/nni/{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def trials(port: int, host: str = "127.0.0.1") -> dict:
+    """Trial id -> ``{"status", "periodical": [values], "final": [values]}`` from the REST API
+    (NNI stores a metric as JSON text, a dict metric as JSON text inside that)."""
+    found = {job["trialJobId"]: {"status": job["status"], "periodical": [], "final": []} for job in rest(port, "trial-jobs", host)}
+    for metric in rest(port, "metric-data", host):
+        value = json.loads(metric["data"])
+        value = json.loads(value) if isinstance(value, str) else value
+        found[metric["trialJobId"]]["periodical" if metric["type"] == "PERIODICAL" else "final"].append(value)
+    return found

@@ -32,7 +32,6 @@ class PrefixCache:
     def __init__(self, directory: Path, context: dict):
         self.directory = Path(directory)
         self.context = json.dumps(context, sort_keys=True, default=str)
-        self.hits = 0
 
     @staticmethod
     def _parameters(model: nn.Module, layers: int) -> dict[str, torch.Tensor]:
@@ -53,7 +52,6 @@ class PrefixCache:
         for layers in range(model.layers, 0, -1):
             path = self._path(model, layers)
             if path.exists():
-                self.hits += 1
                 return layers, torch.load(path, map_location="cpu", weights_only=True)
         return None
 

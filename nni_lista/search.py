@@ -40,7 +40,6 @@ from .problems import resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
 from . import manager
-from .manager import check_host
 from .runs import run_architecture
 from .spaces import PRESETS, LISTASpace, complete, named_architecture
 from .training import TrainConfig
@@ -127,7 +126,7 @@ class SearchRequest:
             require(STRATEGIES[self.strategy].kind == "multi-trial",
                     f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
                     f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
-        check_host(self.host)
+        manager.check_host(self.host)
 
 
 class Limits:

@@ -36,7 +36,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import TrainingDiverged, UsageError, require
-from .evaluation import layer_nmse_db
+from .evaluation import layer_estimates, layer_nmse_db
+from .metrics import nmse_db_per_layer
 from .family import UnrolledModel
 from .io import torch_save
 from .device import resolve_device
@@ -73,6 +74,10 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    def identity(self) -> dict:
+        """:meth:`to_dict` without the device: what makes two runs the same run."""
+        return {k: v for k, v in self.to_dict().items() if k != "device"}
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -141,7 +146,7 @@ def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> 
     """What identifies a run for resuming: model class and size, problem settings, config."""
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
     return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
-            "problem": settings, "config": {k: v for k, v in config.to_dict().items() if k != "device"}}
+            "problem": settings, "config": config.identity()}
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
@@ -281,8 +286,10 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db)
     seconds += time.perf_counter() - started
     store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
-    for layer in range(model.layers) if on_layer is not None else ():
-        on_layer(layer, layer_nmse_db(model, problem, problem.val, layer))
+    if on_layer is not None:
+        per_layer = nmse_db_per_layer(layer_estimates(model, problem, problem.val), problem.val.s)  # one forward pass
+        for layer, value in enumerate(per_layer):
+            on_layer(layer, value)
     return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None, history=history)
 
 

@@ -3,18 +3,18 @@ read NNI's REST API, find trial processes, drive the web UI in headless Chromium
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import yaml
+
+from nni_lista.manager import rest as get, trials as trial_metrics  # noqa: F401  (used by the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,11 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def get(port: int, path: str):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nni/{path}", timeout=10) as response:
-        return json.loads(response.read())
 
 
 def listeners(port: int):
@@ -84,16 +79,6 @@ def wait_status(port: int, done, timeout: float = 300, every: float = 1.0):
 
 def wait_done(port: int, timeout: float = 300) -> dict:
     return wait_status(port, lambda s: s["status"] in ("DONE", "ERROR", "STOPPED"), timeout)
-
-
-def trial_metrics(port: int) -> dict:
-    """trial id -> {"status", "periodical": [values], "final": [dicts]} from the REST API."""
-    jobs = {job["trialJobId"]: {"status": job["status"], "periodical": [], "final": []} for job in get(port, "trial-jobs")}
-    for metric in get(port, "metric-data"):
-        value = json.loads(metric["data"])
-        value = json.loads(value) if isinstance(value, str) else value
-        jobs[metric["trialJobId"]]["periodical" if metric["type"] == "PERIODICAL" else "final"].append(value)
-    return jobs
 
 
 def trial_processes(trial_id: str) -> list[psutil.Process]:

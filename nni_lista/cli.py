@@ -77,6 +77,7 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default %(default)s)")
     group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default %(default)s)")
     group.add_argument("--batch", type=int, default=64, help="training batch size (default %(default)s)")
+    group.add_argument("--lr", type=float, default=5e-4, help="e2e: Adam's initial learning rate, cosine-decayed to 1%% (default %(default)s)")
     group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default %(default)s)")
     group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
@@ -114,8 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
     search.add_argument("--strategy", choices=list(STRATEGIES),
                         help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGIES.items()))
-    search.add_argument("--space", choices=list(PRESETS), default="paper",
-                        help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms) (default paper)")
+    search.add_argument("--space", default="paper",
+                        help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms); "
+                             "the dladmm backbone has plain, connectivity, neurons, paper (default paper)")
+    from .backbones import BACKBONES
+
+    search.add_argument("--backbone", choices=list(BACKBONES), default="lista",
+                        help="the unrolled model whose space is searched: lista, or dladmm (D-LADMM, STUDY.md section 5) (default %(default)s)")
     search.add_argument("--budget", type=int, default=10,
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
                              "one-shot strategies: supernet training batches (default 10)")
@@ -156,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--port", type=int, default=8080, help="web UI port (default %(default)s)")
     view.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for all interfaces)")
 
+    study = commands.add_parser("study", help="the design-space study: searches, retraining, baselines, analysis (resumable)")
+    study.add_argument("--config", type=Path, required=True, metavar="FILE", help="a study config (examples/study-*.yml)")
+    study.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: study.json, table.md, *.png; "
+                                                                              "run the same command again to resume")
+    study.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
     arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
     arch.add_argument("--layers", type=int, default=16)
@@ -193,7 +206,7 @@ def _train_config(args: argparse.Namespace):
 
     require(args.layers is None or args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
-    return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch,
+    return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
                        eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device)
 
 
@@ -335,14 +348,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
-        reuse_prefixes=args.reuse_prefixes,
+        reuse_prefixes=args.reuse_prefixes, backbone=args.backbone,
     )
     print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
           f"budget {args.budget}...", file=sys.stderr, flush=True)
     result = run_search(request, args.out)
     print(_architecture_table(result))
     print()
-    retrained = {"searched": result["retrained"]["searched"], "lista": result["retrained"]["lista"]}
+    retrained = result["retrained"]
     print(_layer_table(retrained))
     print()
     print(_summary_table(retrained))
@@ -363,6 +376,26 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     print()
     print(_summary_table({"arch": result}))
     print(f"\nwrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from .study import Study, StudyConfig
+
+    from .io import write_text
+
+    config = StudyConfig.load(args.config)
+    kept = args.out / "config.yml"
+    if kept.is_file():
+        require(StudyConfig.load(kept) == config, f"{str(args.out)!r} holds a study made with another config ({kept}); "
+                                                  "give the same config to resume, or a new --out")
+    else:
+        write_text(kept, args.config.read_text())
+    summary = Study(config, args.out, args.device, progress=not args.no_progress).run()
+    print((args.out / "table.md").read_text())
+    timing = summary["timing"]
+    print(f"study took {timing['this_run_seconds']:.0f} s in this run ({timing['units_seconds']:.0f} s of work in all); "
+          f"wrote {args.out / 'study.json'}, table.md and the figures")
     return 0
 
 
@@ -438,7 +471,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
-            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view}
+            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -450,7 +483,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
     try:
-        if getattr(args, "config", None) is not None:
+        if args.command == "search" and args.config is not None:
             args = _search_config(parser, argv, args)
         return COMMANDS[args.command](args)
     except UsageError as exc:

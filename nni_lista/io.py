@@ -43,6 +43,16 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     return _write_atomic(path, write)
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    return _write_atomic(path, write)
+
+
 def torch_save(path: str | os.PathLike, obj: Any) -> Path:
     """``torch.save`` to ``path`` atomically."""
     return _write_atomic(path, lambda tmp: torch.save(obj, tmp))

@@ -39,6 +39,7 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         "steps": steps,
         "seconds": round(seconds, 3),
         **evaluate(model, problem),
+        "val_nmse_db": evaluate(model, problem, problem.val)["nmse_db"],  # what selection may look at
     }
     if out_dir is not None:
         write_json(Path(out_dir) / "metrics.json", metrics)

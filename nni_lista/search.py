@@ -40,8 +40,9 @@ from .problems import resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
 from . import manager
-from .runs import run_architecture
-from .spaces import PRESETS, LISTASpace, complete, named_architecture
+from .backbones import BACKBONES, backbone as get_backbone
+from .runs import run
+from .spaces import LISTASpace
 from .training import TrainConfig
 
 _log = logging.getLogger(__name__)
@@ -112,10 +113,13 @@ class SearchRequest:
     reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
     host: str = "127.0.0.1"
+    backbone: str = "lista"  # nni_lista.backbones.BACKBONES: lista or dladmm
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
-        require(self.space in PRESETS, f"space {self.space!r} is not allowed: choose one of {', '.join(PRESETS)}")
+        get_backbone(self.backbone).check_preset(self.space)
+        require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None),
+                f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
         for name in ("max_flops", "max_params"):
@@ -192,12 +196,14 @@ def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
         experiment.run(port=request.port)
 
 
-def run_search(request: SearchRequest, out: Path) -> dict:
-    """Run the search, retrain the best architecture and LISTA, write ``out/top.json``."""
+def explore(request: SearchRequest, out: Path) -> dict:
+    """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "nni_experiment"}``
+    where each top item holds a complete architecture (``arch``), its search ``metric``
+    (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates."""
     out = Path(out)
     entry = STRATEGIES[request.strategy]
-    config = PRESETS[request.space]
-    space = LISTASpace.from_preset(request.space, request.m, request.n, request.layers)
+    family = BACKBONES[request.backbone]
+    space = family.make_space(request.space, request.m, request.n, request.layers)
     limits = Limits(space, request.m, request.max_flops, request.max_params)
     resolve_problem(request.problem)  # fail early on a bad problem file
     strategy = entry.make(request.budget, request.seed, limits.constraint())
@@ -228,30 +234,48 @@ def run_search(request: SearchRequest, out: Path) -> dict:
         if limits and not limits.fits(item["arch"]):
             item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()})
             item["projected"] = True
-        item["arch"] = complete(item["arch"], request.layers, config)
+        item["arch"] = family.complete(item["arch"], request.space, request.layers)
     require(found, f"the search found no architecture that trained (budget {request.budget})")
+    return {
+        "top": found,
+        "search_seconds": round(search_seconds, 3),
+        "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
+    }
 
+
+def retrain(backbone: str, arch: dict, problem, config: TrainConfig, lam: float, out_dir: Optional[Path]) -> dict:
+    """Train architecture ``arch`` of ``backbone`` from its initialisation and test it (``metrics.json``)."""
+    model = BACKBONES[backbone].build(arch, problem.m, problem.n, problem.A, lam)
+    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), "backbone": backbone})
+
+
+def run_search(request: SearchRequest, out: Path) -> dict:
+    """Run the search, retrain the best architecture and the backbone's plain network (LISTA,
+    D-LADMM) from scratch, write ``out/top.json`` and ``out/best_arch.json``."""
+    out = Path(out)
+    entry = STRATEGIES[request.strategy]
+    explored = explore(request, out)
     P = resolve_problem(request.problem)
-    best = found[0]["arch"]
+    best = explored["top"][0]["arch"]
+    plain = "lista" if request.backbone == "lista" else request.backbone
     compared = {
-        "searched": run_architecture(best, P, request.training, request.lam, out / "retrain" / "searched"),
-        "lista": run_architecture(named_architecture("lista", request.layers), P, request.training, request.lam,
-                                  out / "retrain" / "lista"),
+        "searched": retrain(request.backbone, best, P, request.training, request.lam, out / "retrain" / "searched"),
+        plain: retrain(request.backbone, BACKBONES[request.backbone].plain(request.layers), P, request.training, request.lam,
+                       out / "retrain" / plain),
     }
     result = {
         "strategy": request.strategy,
         "kind": entry.kind,
+        "backbone": request.backbone,
         "space": request.space,
         "budget": request.budget,
         "budget_counts": "architectures tried" if entry.kind == "multi-trial" else "supernet training batches",
         "problem": request.problem,
         "layers": request.layers,
-        "training": compared["lista"]["settings"],
+        "training": compared[plain]["settings"],
         "seed": request.seed,
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
-        "search_seconds": round(search_seconds, 3),
-        "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
-        "top": found,
+        **explored,
         "retrained": compared,
     }
     write_json(out / "top.json", result)

@@ -140,10 +140,11 @@ def _fixed_values(config: SpaceConfig) -> dict[str, str]:
     return {"weight_form": config.weight_forms[0], "neuron": config.neurons[0], "skip": "off"}
 
 
-def complete(sample: dict, layers: int, config: SpaceConfig) -> dict[str, str]:
-    """A full-space architecture from a sample of a smaller space (fixed dims filled in)."""
+def complete(sample: dict, layers: int, config: SpaceConfig, target: SpaceConfig = PRESETS["full"]) -> dict[str, str]:
+    """An architecture of space ``target`` (the full space) from a sample of a smaller space
+    ``config`` (the dimensions it fixes filled in)."""
     fixed = _fixed_values(config)
-    return {label: sample.get(label, fixed[_dimension(label)]) for label in labels(layers)}
+    return {label: sample.get(label, fixed[_dimension(label)]) for label in labels(layers, target)}
 
 
 # ----------------------------------------------------------------------------- named architectures
@@ -187,16 +188,21 @@ def check(sample: dict, layers: int, space: str = "full") -> None:
         raise UsageError(f"missing label {missing[0]!r}{more}")
 
 
-def validate(arch: object) -> int:
-    """Check that ``arch`` is an architecture of the full space (its depth read from the
-    labels, see :func:`check`); returns T."""
+def layers_of(arch: object) -> int:
+    """The depth T of a label map (its largest ``layer{k}``); a malformed map raises :class:`UsageError`."""
     require(isinstance(arch, dict) and arch, "an architecture must be a non-empty JSON object mapping labels to values")
     depths = []
     for label in arch:
         match = _LAYER.match(str(label))
         require(match is not None, f"unknown label {label!r}: labels look like layer5/neuron, layer5/skip_from2, layer5/weight_form")
         depths.append(int(match.group(1)))
-    layers = max(depths)
+    return max(depths)
+
+
+def validate(arch: object) -> int:
+    """Check that ``arch`` is an architecture of the full space (its depth read from the
+    labels, see :func:`check`); returns T."""
+    layers = layers_of(arch)
     check(arch, layers)
     return layers
 

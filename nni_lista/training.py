@@ -68,6 +68,7 @@ class TrainConfig:
         for name in ("max_steps", "batch", "eval_every", "patience"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} {value!r} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0, f"lr {self.lr!r} is not allowed: it must be a number > 0")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} is not allowed: it must be an integer >= 0")
         object.__setattr__(self, "device", resolve_device(self.device))
 

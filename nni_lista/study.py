@@ -1,0 +1,490 @@
+"""The design-space study (Meng et al., "A Design Space Study for LISTA and Beyond", ICLR 2021),
+reproduced and extended, from one config file into one directory.
+
+For every setting of the config (a problem: noise, conditioning, sparsity, natural images) the
+study makes the problem instance once, trains and tests the LISTA-family baselines on it,
+searches the space with the configured NNI strategy (:func:`nni_lista.search.explore`) and
+retrains the top-k architectures from scratch with the retraining protocol. On one setting it
+also repeats the search with other seeds and strategies (consistency), trains random samples
+of four spaces at an equal budget (design-space error distributions), and runs D-LADMM: plain,
+with the averaged LISTA pattern grafted on, and searched directly.
+
+Every piece of work is a *unit* whose result is written atomically to ``DIR/units/KEY.json``;
+a rerun skips finished units and resumes unfinished training from its checkpoints under
+``DIR/work/KEY/``. :func:`summarise` then gathers everything into ``DIR/study.json`` (every
+number with its settings and seeds) and writes the tables and figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Optional
+
+from .backbones import BACKBONES
+from .errors import UsageError, require
+from .family import DEFAULT_LAM, MODELS
+from .io import json_safe, write_json, write_text
+from .search import STRATEGIES, SearchRequest, explore, retrain
+from .training import TrainConfig
+
+PROBLEM_KEYS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
+
+
+def _section(name: str, values: object, allowed: tuple[str, ...]) -> dict:
+    """``values`` as a dict whose keys are all in ``allowed`` (else a one-line error)."""
+    values = {} if values is None else values
+    require(isinstance(values, dict), f"config section {name!r} must be a mapping, not {type(values).__name__}")
+    for key in values:
+        require(key in allowed, f"unknown key {key!r} in config section {name!r}: allowed are {', '.join(allowed)}")
+    return dict(values)
+
+
+def _training(name: str, values: object, defaults: dict) -> TrainConfig:
+    keys = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "target_db"))
+    return TrainConfig.from_dict({**defaults, **_section(name, values, keys)})
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """One search: strategy, space preset, budget, seed; ``top_k`` architectures make the
+    averaged architecture, the best ``retrain_top`` of them (all by default) are retrained."""
+
+    strategy: str = "evolution"
+    space: str = "paper"
+    budget: int = 10
+    top_k: int = 3
+    seed: int = 0
+    retrain_top: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        BACKBONES["lista"].check_preset(self.space)
+        require(isinstance(self.budget, int) and self.budget >= 1, f"budget {self.budget!r} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.top_k, int) and self.top_k >= 1, f"top_k {self.top_k!r} is not allowed: it must be an integer >= 1")
+        if self.retrain_top is None:
+            object.__setattr__(self, "retrain_top", self.top_k)
+        require(isinstance(self.retrain_top, int) and 1 <= self.retrain_top <= self.top_k,
+                f"retrain_top {self.retrain_top!r} is not allowed: it must be an integer in [1, top_k]")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study; :meth:`load` reads it from YAML with one-line errors."""
+
+    settings: dict  # name -> problem overrides (see :func:`problem_settings`)
+    problem: dict = field(default_factory=dict)  # defaults shared by the synthetic settings
+    layers: int = 16
+    lam: float = DEFAULT_LAM
+    baselines: tuple[str, ...] = tuple(MODELS)
+    search: SearchPlan = SearchPlan()
+    search_training: TrainConfig = TrainConfig(protocol="e2e", max_steps=1000, eval_every=250)
+    retrain: TrainConfig = TrainConfig(protocol="e2e", max_steps=3000, eval_every=500)
+    consistency: Optional[dict] = None  # {setting, seeds: [...], strategies: [...]}
+    distributions: Optional[dict] = None  # {setting, samples, spaces: [...], training: TrainConfig}
+    dladmm: Optional[dict] = None  # {setting, strategy, space, budget}
+
+    @classmethod
+    def load(cls, path: Path) -> "StudyConfig":
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise UsageError(f"config file {str(path)!r} does not exist") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"cannot read config file {str(path)!r}: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = "config") -> "StudyConfig":
+        top = _section(where, data, ("problem", "layers", "lam", "settings", "baselines", "search", "retrain",
+                                     "consistency", "distributions", "dladmm"))
+        settings = _section("settings", top.get("settings"), tuple(top.get("settings") or ()))
+        require(settings, "config section 'settings' must name at least one setting")
+        for name, overrides in settings.items():
+            problem_settings(top.get("problem") or {}, overrides or {}, name)  # check every setting now
+        layers = top.get("layers", 16)
+        require(isinstance(layers, int) and layers >= 3, f"layers {layers!r} is not allowed: it must be an integer >= 3")
+        baselines = tuple(top.get("baselines", MODELS))
+        unknown = [b for b in baselines if b not in MODELS]
+        require(not unknown, f"baseline {unknown[0] if unknown else ''!r} is not allowed: choose from {', '.join(MODELS)}")
+        search = _section("search", top.get("search"), ("strategy", "space", "budget", "top_k", "retrain_top", "seed", "training"))
+        plan = SearchPlan(**{k: v for k, v in search.items() if k != "training"})
+        search_training = _training("search.training", search.get("training"), {"protocol": "e2e", "max_steps": 1000, "eval_every": 250})
+        retrain = _training("retrain", top.get("retrain"), {"protocol": "e2e", "max_steps": 3000, "eval_every": 500})
+        first = next(iter(settings))
+
+        def optional(name: str, allowed: tuple[str, ...]) -> Optional[dict]:
+            if top.get(name) is None:
+                return None
+            section = _section(name, top[name], allowed)
+            section.setdefault("setting", first)
+            require(section["setting"] in settings, f"{name}.setting {section['setting']!r} is not allowed: choose one of {', '.join(settings)}")
+            return section
+
+        consistency = optional("consistency", ("setting", "seeds", "strategies"))
+        if consistency is not None:
+            for strategy in consistency.setdefault("strategies", []):
+                SearchPlan(strategy=strategy, space=plan.space)
+            consistency.setdefault("seeds", [])
+        distributions = optional("distributions", ("setting", "samples", "spaces", "training"))
+        if distributions is not None:
+            distributions.setdefault("spaces", ["lista", "connectivity", "neurons", "paper"])
+            for space in distributions["spaces"]:
+                BACKBONES["lista"].check_preset(space)
+            samples = distributions.setdefault("samples", 8)
+            require(isinstance(samples, int) and samples >= 2, f"distributions.samples {samples!r} is not allowed: it must be an integer >= 2")
+            distributions["training"] = _training("distributions.training", distributions.get("training"), search_training.to_dict())
+        dladmm = optional("dladmm", ("setting", "strategy", "space", "budget"))
+        if dladmm is not None:
+            dladmm.setdefault("strategy", plan.strategy)
+            dladmm.setdefault("space", "paper")
+            dladmm.setdefault("budget", plan.budget)
+            SearchPlan(strategy=dladmm["strategy"], budget=dladmm["budget"])
+            BACKBONES["dladmm"].check_preset(dladmm["space"])
+        return cls(settings=settings, problem=top.get("problem") or {}, layers=layers, lam=float(top.get("lam", DEFAULT_LAM)),
+                   baselines=baselines, search=plan, search_training=search_training, retrain=retrain,
+                   consistency=consistency, distributions=distributions, dladmm=dladmm)
+
+
+def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:
+    """The problem kind and its settings (dataclass arguments) of one setting.
+
+    ``base`` holds defaults for synthetic settings (``m n p snr kappa seed``); a setting may
+    override any of them, or say ``kind: image-cs`` and give ``m patch atoms snr seed``
+    (only ``seed`` comes from ``base`` then)."""
+    overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(PROBLEM_KEYS["synthetic"]) | set(PROBLEM_KEYS["image-cs"]))))
+    kind = overrides.pop("kind", "synthetic")
+    require(kind in PROBLEM_KEYS, f"settings.{name}.kind {kind!r} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
+    base = _section("problem", base, PROBLEM_KEYS["synthetic"])
+    values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
+    for key in values:
+        require(key in PROBLEM_KEYS[kind], f"key {key!r} does not apply to setting {name!r} ({kind}): allowed are {', '.join(PROBLEM_KEYS[kind])}")
+    renamed = {"snr": "snr_db", "atoms": "n_atoms"}
+    args = {renamed.get(k, k): v for k, v in values.items()}
+    if "snr_db" in args:
+        try:
+            args["snr_db"] = float(args["snr_db"])
+        except (TypeError, ValueError):
+            raise UsageError(f"setting {name!r}: snr {args['snr_db']!r} is not allowed: give a number of dB or 'inf'") from None
+    from .problems import ImageCSSettings, SyntheticSettings
+
+    try:
+        (SyntheticSettings if kind == "synthetic" else ImageCSSettings)(**args)
+    except UsageError as exc:
+        raise UsageError(f"setting {name!r}: {exc}") from None
+    return kind, args
+
+
+# ----------------------------------------------------------------------------- units
+
+@dataclass
+class Unit:
+    """One piece of work: ``key`` names its result file, ``work()`` returns its result."""
+
+    key: str
+    work: Callable[[], dict]
+
+
+class Study:
+    """Runs a :class:`StudyConfig` into ``out``; see the module docstring."""
+
+    def __init__(self, config: StudyConfig, out: Path, device: str = "auto", progress: bool = True):
+        self.config, self.out, self.progress = config, Path(out), progress
+        self.device = TrainConfig(device=device).device
+
+    # -- files
+    def unit_path(self, key: str) -> Path:
+        return self.out / "units" / f"{key}.json"
+
+    def done(self, key: str) -> Optional[dict]:
+        path = self.unit_path(key)
+        return json.loads(path.read_text())["result"] if path.is_file() else None
+
+    def work_dir(self, key: str) -> Path:
+        return self.out / "work" / key
+
+    # -- problems
+    def problem_spec(self, setting: str) -> dict:
+        """The instance of ``setting``, made once and saved to ``DIR/problems/NAME.pt``."""
+        from . import problems
+
+        path = self.out / "problems" / f"{setting}.pt"
+        if not path.is_file():
+            kind, args = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
+            if kind == "synthetic":
+                problem = problems.make_synthetic(problems.SyntheticSettings(**args))
+            else:
+                problem = problems.make_image_cs(problems.ImageCSSettings(**args))
+            problems.save(problem, path)
+        return problems.problem_spec(file=str(path.resolve()))
+
+    def problem(self, setting: str):
+        from .problems import resolve_problem
+
+        return resolve_problem(self.problem_spec(setting))
+
+    def _config(self, config: TrainConfig, seed: int = 0) -> TrainConfig:
+        return TrainConfig.from_dict({**config.to_dict(), "device": self.device, "seed": seed})
+
+    # -- the plan
+    def units(self) -> list[Unit]:
+        c = self.config
+        units: list[Unit] = []
+        for setting in c.settings:
+            for model in c.baselines:
+                units.append(Unit(f"baseline/{setting}/{model}", self._baseline(setting, model)))
+            units.append(Unit(self.search_key(setting, c.search.strategy, c.search.seed), self._search(setting, c.search.strategy, c.search.seed)))
+            for rank in range(c.search.retrain_top):
+                units.append(Unit(f"retrain/{setting}/top{rank + 1}", self._retrain(setting, rank)))
+        if c.consistency is not None:
+            setting = c.consistency["setting"]
+            for strategy, seed in self.consistency_runs()[1:]:
+                units.append(Unit(self.search_key(setting, strategy, seed), self._search(setting, strategy, seed)))
+        if c.distributions is not None:
+            for space in c.distributions["spaces"]:
+                for index in range(c.distributions["samples"]):
+                    units.append(Unit(f"distribution/{space}/{index}", self._sample(space, index)))
+        if c.dladmm is not None:
+            setting = c.dladmm["setting"]
+            units.append(Unit(f"dladmm/{setting}/plain", self._dladmm_run(setting, "plain")))
+            units.append(Unit(f"dladmm/{setting}/lista-pattern", self._dladmm_run(setting, "lista-pattern")))
+            units.append(Unit(f"dladmm/{setting}/search", self._dladmm_search(setting)))
+            units.append(Unit(f"dladmm/{setting}/searched", self._dladmm_run(setting, "searched")))
+        return units
+
+    def consistency_runs(self) -> list[tuple[str, int]]:
+        """(strategy, seed) of the consistency searches, the main search first."""
+        c = self.config
+        runs = [(c.search.strategy, c.search.seed)]
+        if c.consistency is not None:
+            runs += [(c.search.strategy, int(s)) for s in c.consistency["seeds"]]
+            runs += [(s, c.search.seed) for s in c.consistency["strategies"]]
+        return list(dict.fromkeys(runs))
+
+    @staticmethod
+    def search_key(setting: str, strategy: str, seed: int) -> str:
+        return f"search/{setting}/{strategy}-seed{seed}"
+
+    # -- work
+    def _baseline(self, setting: str, model: str) -> Callable[[], dict]:
+        def work() -> dict:
+            from .runs import run_model
+
+            return run_model(model, self.problem(setting), self.config.layers, self.config.lam, self._config(self.config.retrain),
+                             self.work_dir(f"baseline/{setting}/{model}"), progress=self.progress)
+        return work
+
+    def _request(self, setting: str, strategy: str, seed: int, space: str, budget: int, backbone: str = "lista") -> SearchRequest:
+        P = self.problem(setting)
+        return SearchRequest(strategy=strategy, problem=self.problem_spec(setting), m=P.m, n=P.n, layers=self.config.layers,
+                             space=space, budget=budget, training=self._config(self.config.search_training, seed),
+                             lam=self.config.lam, seed=seed, top_k=self.config.search.top_k, backbone=backbone)
+
+    def _search(self, setting: str, strategy: str, seed: int) -> Callable[[], dict]:
+        def work() -> dict:
+            request = self._request(setting, strategy, seed, self.config.search.space, self.config.search.budget)
+            return explore(request, self.work_dir(self.search_key(setting, strategy, seed)))
+        return work
+
+    def top_archs(self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None) -> list[dict]:
+        found = self.done(self.search_key(setting, strategy or self.config.search.strategy,
+                                          self.config.search.seed if seed is None else seed))
+        require(found is not None, f"the search of setting {setting!r} has not run yet")
+        return [item["arch"] for item in found["top"]]
+
+    def _retrain(self, setting: str, rank: int) -> Callable[[], dict]:
+        def work() -> dict:
+            archs = self.top_archs(setting)
+            if rank >= len(archs):  # a one-shot strategy exports its top-1 only
+                return {"skipped": f"the search returned {len(archs)} architecture(s)"}
+            return retrain("lista", archs[rank], self.problem(setting), self._config(self.config.retrain), self.config.lam,
+                           self.work_dir(f"retrain/{setting}/top{rank + 1}"))
+        return work
+
+    def _sample(self, space: str, index: int) -> Callable[[], dict]:
+        def work() -> dict:
+            backbone = BACKBONES["lista"]
+            draw = random.Random(f"{space}/{index}")  # str seeds are hashed deterministically
+            sample = {label: draw.choice(values) for label, values in backbone.labels(space, self.config.layers).items()}
+            arch = backbone.complete(sample, space, self.config.layers)
+            setting = self.config.distributions["setting"]
+            config = self._config(self.config.distributions["training"], seed=index)
+            return retrain("lista", arch, self.problem(setting), config, self.config.lam, self.work_dir(f"distribution/{space}/{index}"))
+        return work
+
+    def _dladmm_search(self, setting: str) -> Callable[[], dict]:
+        def work() -> dict:
+            d = self.config.dladmm
+            request = self._request(setting, d["strategy"], self.config.search.seed, d["space"], d["budget"], backbone="dladmm")
+            return explore(request, self.work_dir(f"dladmm/{setting}/search"))
+        return work
+
+    def dladmm_arch(self, setting: str, which: str) -> dict:
+        """``plain`` D-LADMM, the ``lista-pattern`` grafted from LISTA's top-k, or the ``searched`` best."""
+        from .analysis import graft
+
+        backbone, layers = BACKBONES["dladmm"], self.config.layers
+        if which == "plain":
+            return backbone.plain(layers)
+        if which == "lista-pattern":
+            return graft(self.top_archs(setting), backbone.labels("paper", layers))
+        found = self.done(f"dladmm/{setting}/search")
+        require(found is not None, "the D-LADMM search has not run yet")
+        return found["top"][0]["arch"]
+
+    def _dladmm_run(self, setting: str, which: str) -> Callable[[], dict]:
+        def work() -> dict:
+            return retrain("dladmm", self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain),
+                           self.config.lam, self.work_dir(f"dladmm/{setting}/{which}"))
+        return work
+
+    # -- driver
+    def run(self) -> dict:
+        """Run every unit not finished yet, then :func:`summarise`; returns the summary."""
+        from tqdm import tqdm
+
+        units = self.units()
+        started = time.perf_counter()
+        finished = sum(self.unit_path(u.key).is_file() for u in units)
+        if finished:
+            print(f"resuming: {finished} of {len(units)} units already done", file=sys.stderr, flush=True)
+        with tqdm(total=len(units), initial=finished, desc="study", unit="unit", disable=not self.progress, dynamic_ncols=True) as bar:
+            for index, unit in enumerate(units, start=1):
+                if self.unit_path(unit.key).is_file():
+                    continue
+                bar.set_postfix_str(unit.key)
+                print(f"[{index}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
+                began = time.perf_counter()
+                result = unit.work()
+                write_json(self.unit_path(unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
+                bar.update(1)
+        return summarise(self, run_seconds=time.perf_counter() - started)
+
+
+# ----------------------------------------------------------------------------- summary
+
+def _row(metrics: dict) -> dict:
+    keep = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol")
+    return {k: metrics[k] for k in keep if k in metrics}
+
+
+def summarise(study: Study, run_seconds: float = 0.0) -> dict:
+    """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it."""
+    from . import analysis
+    from .plots import plot_edfs, plot_heatmaps, plot_nmse_vs_layer, plot_table
+    from .tables import markdown_table
+
+    c, out = study.config, study.out
+    seconds = {}
+    for unit in study.units():
+        path = study.unit_path(unit.key)
+        if path.is_file():
+            seconds[unit.key] = json.loads(path.read_text())["seconds"]
+    results: dict = {}
+    searches: dict = {}
+    for setting in c.settings:
+        rows = {model: _row(study.done(f"baseline/{setting}/{model}")) for model in c.baselines}
+        retrained = [study.done(f"retrain/{setting}/top{r + 1}") for r in range(c.search.retrain_top)]
+        retrained = [r for r in retrained if r is not None and "skipped" not in r]
+        best = min(retrained, key=lambda r: r["val_nmse_db"])  # selected on validation, reported on test
+        rows["searched"] = {**_row(best), "arch": best["settings"]["arch"], "rank_in_search": retrained.index(best) + 1}
+        rows["searched mean"] = {"nmse_db": sum(r["nmse_db"] for r in retrained) / len(retrained), "k": len(retrained)}
+        results[setting] = rows
+        searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
+    settings_info = {name: dict(zip(("kind", "settings"), problem_settings(c.problem, c.settings[name] or {}, name))) for name in c.settings}
+    for info in settings_info.values():
+        info["settings"] = json_safe(info["settings"])
+
+    dladmm = None
+    if c.dladmm is not None:
+        setting = c.dladmm["setting"]
+        dladmm = {"setting": setting, **c.dladmm}
+        for which, label in (("plain", "d-ladmm"), ("lista-pattern", "d-ladmm + LISTA pattern"), ("searched", "d-ladmm searched")):
+            metrics = study.done(f"dladmm/{setting}/{which}")
+            dladmm[which] = {**_row(metrics), "arch": metrics["settings"]["arch"]}
+            results[setting][label] = dladmm[which]
+        dladmm["search"] = study.done(f"dladmm/{setting}/search")
+
+    # averaged architectures
+    layers = c.layers
+    top = {setting: study.top_archs(setting) for setting in c.settings}
+    pooled = [arch for archs in top.values() for arch in archs]
+    patterns = {name: {"skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
+                       "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(), "k": len(archs)}
+                for name, archs in {**top, "all settings": pooled}.items()}
+    from .neurons import NEURONS
+
+    plot_heatmaps({f"{name} (top {len(archs)})": analysis.skip_frequency(archs, layers) for name, archs in {**top, "all settings": pooled}.items()},
+                  out / "averaged-architecture.png", "origin layer j (estimate x^j)", "destination layer k",
+                  title=f"Averaged architecture: fraction of the top-{c.search.top_k} with each edge\n({c.search.strategy}, {c.search.space} space; the predecessor edge is always on)")
+    plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
+                  xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
+
+    consistency = None
+    if c.consistency is not None:
+        setting = c.consistency["setting"]
+        runs = study.consistency_runs()
+        names = [f"{strategy} seed {seed}" for strategy, seed in runs]
+        archs = [study.top_archs(setting, strategy, seed) for strategy, seed in runs]
+        matrix = [[analysis.pattern_correlation(a, b, layers) for b in archs] for a in archs]
+        consistency = {"setting": setting, "runs": names,
+                       "pairs": [{"a": names[i], "b": names[j], "correlation": matrix[i][j]}
+                                 for i in range(len(runs)) for j in range(i + 1, len(runs))],
+                       "patterns": {name: analysis.skip_frequency(a, layers).round(4).tolist() for name, a in zip(names, archs)}}
+        import numpy as np
+
+        grid = np.array([[math.nan if v is None else v for v in row] for row in matrix])
+        plot_heatmaps({"pattern correlation": grid}, out / "consistency.png", "", "", xticks=names, yticks=names, vmin=-1.0, vmax=1.0,
+                      cmap="coolwarm", annotate=True,
+                      title=f"Consistency of the averaged architecture ({setting}):\nPearson correlation of skip and neuron frequencies")
+        plot_heatmaps({name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)}, out / "consistency-patterns.png",
+                      "origin layer j", "destination layer k", title=f"Averaged architectures of each search ({setting})")
+
+    distributions = None
+    if c.distributions is not None:
+        d = c.distributions
+        distributions = {"setting": d["setting"], "training": d["training"].to_dict(), "samples": d["samples"], "metric": "val_nmse_db",
+                         "values": {space: [study.done(f"distribution/{space}/{i}")["val_nmse_db"] for i in range(d["samples"])]
+                                    for space in d["spaces"]}}
+        plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
+                  f"Design-space error distributions ({d['setting']}, {d['training'].max_steps} steps each)")
+
+    # the table: final test NMSE dB per model (rows) and setting (columns)
+    models = list(dict.fromkeys(model for rows in results.values() for model in rows))
+    headers = ["model", *c.settings]
+    table_rows = [[model, *(results[s][model]["nmse_db"] if model in results[s] else "" for s in c.settings)] for model in models]
+    image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
+    psnr_rows = [[model, *(results[s][model].get("psnr_db", "") if model in results[s] else "" for s in image_settings)] for model in models]
+    table = markdown_table(headers, table_rows)
+    if image_settings:
+        table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
+    write_text(out / "table.md", table + "\n")
+    plot_table(headers, table_rows, out / "table.png", "final-layer test NMSE (dB) per model and setting")
+    for setting in c.settings:
+        curves = {model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row}
+        plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer")
+
+    summary = {
+        "config": {**{k: getattr(c, k) for k in ("settings", "problem", "layers", "lam", "baselines", "consistency", "dladmm")},
+                   "search": vars(c.search), "search_training": c.search_training.identity(), "retrain": c.retrain.identity(),
+                   "distributions": None if distributions is None else {k: v for k, v in c.distributions.items() if k != "training"}},
+        "device": study.device,
+        "problems": settings_info,
+        "results": results,
+        "searches": searches,
+        "patterns": patterns,
+        "consistency": consistency,
+        "distributions": distributions,
+        "dladmm": dladmm,
+        "table": {"headers": headers, "rows": table_rows},
+        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
+    }
+    write_json(out / "study.json", summary)
+    return summary

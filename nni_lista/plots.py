@@ -10,29 +10,19 @@ import numpy as np
 
 
 def plot_nmse_vs_layer(curves: Mapping[str, Sequence[float]], path: str | os.PathLike, title: str = "") -> Path:
-    """NMSE (dB) against layer, one line per model; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """NMSE (dB) against layer, one line per model (legend outside); written atomically."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for name, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    markers = "os^vD<>ph*xP"
+    for index, (name, values) in enumerate(curves.items()):
+        ax.plot(range(1, len(values) + 1), values, marker=markers[index % len(markers)], markersize=3, label=name)
     ax.set_xlabel("layer")
     ax.set_ylabel("test NMSE (dB)")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return _save(fig, path)
 
 
 def _pyplot():
@@ -118,6 +108,10 @@ def plot_table(headers: Sequence[str], rows: Sequence[Sequence], path: str | os.
     table = ax.table(cellText=[[_cell(v) for v in row] for row in rows], colLabels=list(headers), loc="center", cellLoc="right")
     table.auto_set_font_size(False)
     table.set_fontsize(8)
+    table.auto_set_column_width(list(range(len(headers))))
+    for (row, column), cell in table.get_celld().items():
+        if column == 0:
+            cell.set_text_props(ha="left")
     table.scale(1.0, 1.3)
     if title:
         ax.set_title(title, fontsize=9)

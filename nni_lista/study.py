@@ -371,7 +371,9 @@ class Study:
 # ----------------------------------------------------------------------------- summary
 
 def _row(metrics: dict) -> dict:
-    keep = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol")
+    """One table entry: test NMSE (and PSNR), validation NMSE, per-layer curve, work, and every
+    setting of the run (problem, model size, training config with its seed)."""
+    keep = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
     return {k: metrics[k] for k in keep if k in metrics}
 
 
@@ -394,7 +396,7 @@ def summarise(study: Study, run_seconds: float = 0.0) -> dict:
         retrained = [study.done(f"retrain/{setting}/top{r + 1}") for r in range(c.search.retrain_top)]
         retrained = [r for r in retrained if r is not None and "skipped" not in r]
         best = min(retrained, key=lambda r: r["val_nmse_db"])  # selected on validation, reported on test
-        rows["searched"] = {**_row(best), "arch": best["settings"]["arch"], "rank_in_search": retrained.index(best) + 1}
+        rows["searched"] = {**_row(best), "rank_in_search": retrained.index(best) + 1}
         rows["searched mean"] = {"nmse_db": sum(r["nmse_db"] for r in retrained) / len(retrained), "k": len(retrained)}
         results[setting] = rows
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
@@ -408,7 +410,7 @@ def summarise(study: Study, run_seconds: float = 0.0) -> dict:
         dladmm = {"setting": setting, **c.dladmm}
         for which, label in (("plain", "d-ladmm"), ("lista-pattern", "d-ladmm + LISTA pattern"), ("searched", "d-ladmm searched")):
             metrics = study.done(f"dladmm/{setting}/{which}")
-            dladmm[which] = {**_row(metrics), "arch": metrics["settings"]["arch"]}
+            dladmm[which] = _row(metrics)
             results[setting][label] = dladmm[which]
         dladmm["search"] = study.done(f"dladmm/{setting}/search")
 
@@ -461,7 +463,8 @@ def summarise(study: Study, run_seconds: float = 0.0) -> dict:
     headers = ["model", *c.settings]
     table_rows = [[model, *(results[s][model]["nmse_db"] if model in results[s] else "" for s in c.settings)] for model in models]
     image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
-    psnr_rows = [[model, *(results[s][model].get("psnr_db", "") if model in results[s] else "" for s in image_settings)] for model in models]
+    psnr_rows = [[model, *(results[s][model].get("psnr_db", "") if model in results[s] else "" for s in image_settings)] for model in models
+                 if any("psnr_db" in results[s].get(model, {}) for s in image_settings)]
     table = markdown_table(headers, table_rows)
     if image_settings:
         table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)

@@ -68,7 +68,7 @@ def test_study_writes_every_artefact(finished):
     assert len(top) == 2
     assert summary["patterns"]["noiseless"]["skip_frequency"] == analysis.skip_frequency(top, 4).round(4).tolist()
     # the grafted D-LADMM network carries the averaged LISTA pattern
-    grafted = summary["dladmm"]["lista-pattern"]["arch"]
+    grafted = summary["dladmm"]["lista-pattern"]["settings"]["arch"]
     for label, value in grafted.items():
         if "skip_from" in label:
             assert value == ("on" if 2 * sum(a[label] == "on" for a in top) >= len(top) else "off")

@@ -425,14 +425,14 @@ def _trial_signals() -> None:
 
 def cmd_trial(args: argparse.Namespace) -> int:
     _trial_signals()
-    import nni
-
+    from . import trial_parameters
     from .evaluation import evaluate
     from .evaluators import train_architecture
     from .io import write_json
     from .spaces import PRESETS, build, check, complete
 
-    params = nni.get_next_parameter()
+    trial_parameters.refuse_exposed_manager()
+    params = trial_parameters.receive()  # plain JSON: never NNI's unpickling decoder
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
     check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])

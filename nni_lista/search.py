@@ -180,6 +180,8 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
     else:
         config = NasExperimentConfig("ts", "simplified", "local")
         config.trial_concurrency = 1
+        # NNI's trial entry behind ours, which vets the parameter before NNI decodes it (nni_lista/nas_trial.py)
+        config._trial_command_params = {"python": f"{sys.executable} -m nni_lista.nas_trial"}
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
     if multi:
         config.max_trial_number = request.budget

@@ -39,7 +39,7 @@ from torch import nn
 from . import compat  # noqa: F401
 from nni.nas.nn.pytorch import ModelSpace
 
-from .errors import UsageError, require
+from .errors import UsageError, require, short
 from .family import DEFAULT_LAM
 from .io import write_json
 from .layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, UnrolledLayer, initialise
@@ -150,16 +150,16 @@ def complete(sample: dict, layers: int, config: SpaceConfig, target: SpaceConfig
 # ----------------------------------------------------------------------------- named architectures
 
 def named_architecture(name: str, layers: int) -> dict[str, str]:
-    """``lista``, ``lista-cp``, ``lista-cpss`` or ``dense`` (LISTA with every skip on) as a
-    full-space architecture."""
-    form = {"lista": "lista", "dense": "lista", "lista-cp": "coupled", "lista-cpss": "coupled"}
-    neuron = {"lista": "soft", "dense": "soft", "lista-cp": "soft", "lista-cpss": "soft-ss"}
+    """``lista``, ``lista-cp``, ``lista-cpss``, ``alista`` or ``dense`` (LISTA with every skip
+    on) as a full-space architecture."""
+    form = {"lista": "lista", "dense": "lista", "lista-cp": "coupled", "lista-cpss": "coupled", "alista": "analytic"}
+    neuron = {"lista": "soft", "dense": "soft", "lista-cp": "soft", "lista-cpss": "soft-ss", "alista": "soft-ss"}
     require(name in form, f"architecture {name!r} is not allowed: choose one of {', '.join(form)}")
     value = {"weight_form": form[name], "neuron": neuron[name], "skip": "on" if name == "dense" else "off"}
     return {label: value[_dimension(label)] for label in labels(layers)}
 
 
-NAMED_ARCHITECTURES = ("lista", "lista-cp", "lista-cpss", "dense")
+NAMED_ARCHITECTURES = ("lista", "lista-cp", "lista-cpss", "alista", "dense")
 
 
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> LISTASpace:

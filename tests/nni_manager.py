@@ -44,6 +44,9 @@ def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_arg
     space = search_space or REPO / "search_spaces" / f"{command[command.index('--space') + 1]}-{layers}.json"
     config.update(searchSpaceFile=str(space), trialCodeDirectory=str(REPO), trialCommand=shlex.join(command),
                   maxTrialNumber=trials, experimentWorkingDirectory=str(tmp_path / "nni"))
+    for algorithm in ("tuner", "assessor"):
+        if "codeDirectory" in config.get(algorithm, {}):
+            config[algorithm]["codeDirectory"] = str(REPO)
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(config))
     return path

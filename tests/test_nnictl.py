@@ -17,8 +17,8 @@ LOCAL_CONFIGS = [name for name in CONFIGS if name != "remote.yml"]  # remote.yml
 
 
 def test_every_nnictl_tuner_of_the_issue_has_a_config():
-    tuners = {yaml.safe_load((REPO / "strategies" / name).read_text())["tuner"]["name"] for name in CONFIGS}
-    assert {"TPE", "Random", "Evolution", "Anneal", "GridSearch"} <= tuners
+    tuners = {yaml.safe_load((REPO / "strategies" / name).read_text())["tuner"]["className"] for name in CONFIGS}
+    assert {f"nni_lista.tuners.{name}" for name in ("TPE", "Random", "Evolution", "Anneal", "GridSearch")} <= tuners
     assert any("assessor" in yaml.safe_load((REPO / "strategies" / name).read_text()) for name in CONFIGS)
 
 

@@ -50,6 +50,12 @@ def analytic_weight(A: torch.Tensor) -> torch.Tensor:
     return (GinvA / (A64 * GinvA).sum(dim=0, keepdim=True)).to(A.dtype)
 
 
+def alista_step(A: torch.Tensor, W: torch.Tensor) -> float:
+    """ALISTA's initial step ``min(1, 1 / ||W^T A||_2)`` (1 in the paper; smaller when that
+    would make the first iterations expand)."""
+    return min(1.0, 1.0 / float(torch.linalg.matrix_norm(W.double().T @ A.double(), ord=2)))
+
+
 def _scalars(value: float, count: int) -> nn.ParameterList:
     return nn.ParameterList(nn.Parameter(torch.tensor(float(value))) for _ in range(count))
 
@@ -188,8 +194,7 @@ class ALISTA(UnrolledModel):
     def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
         super().__init__(A, layers, lam)
         self.register_buffer("W", analytic_weight(self.A))
-        gram_norm = float(torch.linalg.matrix_norm(self.W.double().T @ self.A.double(), ord=2))
-        self.gamma = _scalars(min(1.0, 1.0 / gram_norm), layers)
+        self.gamma = _scalars(alista_step(self.A, self.W), layers)
         self.theta = _scalars(lam / self.L, layers)
 
     def layer_parameters(self, k: int) -> list[nn.Parameter]:

@@ -6,15 +6,17 @@ Layer k (1-based) computes estimate ``x^k`` from the previous one and earlier on
    estimates ``x^j`` (1 <= j <= k-2); each edge has a learned gain ``g_{kj}`` that starts at
    0, so every architecture starts as LISTA, i.e. as ISTA (STUDY.md section 1);
 2. weight form: ``lista``: ``z = B b + W_k u`` (``B`` shared by all layers, ``W_k`` untied;
-   layer 1 has no ``u`` and computes ``z = B b``), or ``coupled``:
-   ``z = u + W_k^T (b - A u)`` (layer 1: ``z = W_1^T b``);
+   layer 1 has no ``u`` and computes ``z = B b``), ``coupled``:
+   ``z = u + W_k^T (b - A u)`` (layer 1: ``z = W_1^T b``), or ``analytic`` (ALISTA, Liu et al.
+   ICLR 2019): ``z = u + gamma_k W^T (b - A u)`` with ALISTA's fixed analytic ``W`` and a
+   learned step ``gamma_k`` (layer 1: ``z = gamma_1 W^T b``);
 3. neuron: ``x^k = neuron_k(z)`` from :data:`nni_lista.neurons.NEURONS`.
 
 Rows are samples, so ``W_k u`` is ``u @ W_k.T``. ``initialise(A, L, lam)`` sets the ISTA
 values: ``B = A^T / L``, ``W_k = I - B A`` (lista) or ``A / L`` (coupled), thresholds
-``lam / L``, gains 0. FLOPs (per sample, 2 per multiply-add of a matrix product, as
+``lam / L``, gains 0; the analytic form starts at ALISTA's step ``min(1, 1 / ||W^T A||_2)``. FLOPs (per sample, 2 per multiply-add of a matrix product, as
 ``torch.utils.flop_counter`` counts them): ``B b`` 2mn, lista 2n^2, coupled 4mn (2mn in
-layer 1), everything element-wise 0.
+layer 1), analytic as coupled, everything element-wise 0.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
 
 from .neurons import NEURONS
 
-WEIGHT_FORMS = ("lista", "coupled")
+WEIGHT_FORMS = ("lista", "coupled", "analytic")
 SKIP_STATES = ("off", "on")
 
 
@@ -119,6 +121,38 @@ class CoupledForm(_Form):
 
 
 @profiler_leaf_module
+class AnalyticForm(_Form):
+    """``z = u + gamma W^T (b - A u)`` with ALISTA's analytic ``W`` (m x n, fixed) and a learned
+    scalar step ``gamma``; in layer 1 ``z = gamma W^T b``."""
+
+    def __init__(self, m: int, n: int, first: bool):
+        super().__init__(n)
+        self.first = first
+        self.gamma = nn.Parameter(torch.tensor(1.0))
+        self.register_buffer("A", torch.zeros(m, n), persistent=False)
+        self.register_buffer("W", torch.zeros(m, n), persistent=False)
+        self.flops = 2 * m * n if first else 4 * m * n
+
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        from .family import alista_step, analytic_weight
+
+        W = analytic_weight(A)
+        with torch.no_grad():
+            self.A.copy_(A)
+            self.W.copy_(W)
+            self.gamma.fill_(alista_step(A, W))
+
+    def forward(self, inputs):
+        u, b, _ = inputs
+        if self.first:
+            return self.gamma * (b @ self.W)
+        return u + self.gamma * ((b - u @ self.A.T) @ self.W)
+
+    def _count_flops(self, inputs, outputs) -> FlopsResult:
+        return FlopsResult(float(self.flops), 1.0)
+
+
+@profiler_leaf_module
 class NoSkip(_Leaf):
     """The "off" state of a skip edge: contributes nothing (``0 x``)."""
 
@@ -163,7 +197,7 @@ class UnrolledLayer(nn.Module):
     def __init__(self, k: int, m: int, n: int, neurons: tuple[str, ...], skips: bool, weight_forms: tuple[str, ...]):
         super().__init__()
         self.k = k
-        forms = {"lista": ListaForm, "coupled": CoupledForm}
+        forms = {"lista": ListaForm, "coupled": CoupledForm, "analytic": AnalyticForm}
         sources = list(range(1, k - 1)) if skips else []
         self.skip_sources = sources
         with label_scope(f"layer{k}"):

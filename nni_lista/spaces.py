@@ -180,8 +180,9 @@ def check(sample: dict, layers: int, space: str = "full") -> None:
     allowed value, and has no other label; problems raise :class:`UsageError`."""
     allowed = labels(layers, PRESETS[space])
     for label, value in sample.items():
-        require(label in allowed, f"unknown label {label!r}: not a label of the {space} space with {layers} layers")
-        require(value in allowed[label], f"{label}={value!r} is not allowed: choose one of {', '.join(allowed[label])}")
+        require(label in allowed, f"unknown label {short(label)}: not a label of the {space} space with {layers} layers")
+        require(isinstance(value, str) and value in allowed[label],
+                f"{label}={short(value)} is not allowed: choose one of {', '.join(allowed[label])}")
     missing = [label for label in allowed if label not in sample]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""

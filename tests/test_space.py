@@ -44,13 +44,15 @@ def _perturbed(model, seed=0):
     return model
 
 
-@pytest.mark.parametrize("name", ["lista", "lista-cp", "lista-cpss"])
+@pytest.mark.parametrize("name", ["lista", "lista-cp", "lista-cpss", "alista"])
 def test_named_presets_equal_the_family_models_for_the_same_weights(problem, name):
     reference = _perturbed(family.build(name, problem.A, T))
     frozen = spaces.build(spaces.named_architecture(name, T), M, N, problem.A)
     with torch.no_grad():
         for k, block in enumerate(frozen.blocks):
-            if name == "lista":
+            if name == "alista":
+                block.form.gamma.copy_(reference.gamma[k])
+            elif name == "lista":
                 if k == 0:
                     frozen.measure.B.copy_(reference.B)
                 else:

@@ -41,8 +41,8 @@ cmd=${1:-}
 case "$cmd" in
     main)
         setup
-        exec "$VENV/bin/nni-lista" search --strategy evolution --space connectivity --m 100 --n 200 --layers 8 \
-            --budget 6 --protocol e2e --max-steps 1500 --eval-every 250 --out runs/main "$@"
+        exec "$VENV/bin/nni-lista" search --strategy evolution --m 100 --n 200 --layers 8 \
+            --budget 8 --protocol e2e --max-steps 1500 --eval-every 250 --out runs/main "$@"
         ;;
     test)
         setup

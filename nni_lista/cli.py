@@ -115,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
     search.add_argument("--strategy", choices=list(STRATEGIES),
                         help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGIES.items()))
-    search.add_argument("--space", default="paper",
-                        help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms); "
-                             "the dladmm backbone has plain, connectivity, neurons, paper (default paper)")
+    search.add_argument("--space", default=None,
+                        help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms: "
+                             "every family member is a point of it); the dladmm backbone has plain, connectivity, neurons, paper "
+                             "(default full; paper for dladmm)")
     from .backbones import BACKBONES
 
     search.add_argument("--backbone", choices=list(BACKBONES), default="lista",
@@ -125,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--budget", type=int, default=10,
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
                              "one-shot strategies: supernet training batches (default 10)")
+    search.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
+                        help="evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) are its first "
+                             "individuals, so the search never ends worse than the best of them on the proxy (default on)")
+    search.add_argument("--mutations", type=int, default=3,
+                        help="evolution: a child changes 1..MUTATIONS labels of its parent (default %(default)s)")
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
     search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
     search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
@@ -342,13 +348,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     require(args.out is not None, "--out is required (or a --config file that names one)")
     from .problems import resolve_problem
 
+    if args.space is None:
+        args.space = "full" if args.backbone == "lista" else "paper"
     spec = _problem_spec(args)
     problem = resolve_problem(spec)
     request = SearchRequest(
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
-        reuse_prefixes=args.reuse_prefixes, backbone=args.backbone,
+        reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
     )
     print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
           f"budget {args.budget}...", file=sys.stderr, flush=True)

@@ -18,6 +18,8 @@ same protocol and budget, and scoring both on the test set.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
 import time
@@ -44,23 +46,42 @@ from .backbones import BACKBONES, backbone as get_backbone
 from .runs import run
 from .spaces import LISTASpace
 from .training import TrainConfig
+from .warm_start import WarmStartEvolution, family_seeds
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StrategyEntry:
-    """One NNI strategy: its kind and a factory ``make(budget, seed, constraint)``."""
+    """One NNI strategy: its kind and a factory ``make(budget, seed, constraint)``; strategies
+    that can start from known architectures take ``seeds`` and ``mutations`` too."""
 
     kind: str  # "multi-trial" or "one-shot"
     make: Callable
     summary: str
 
 
-def _evolution(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
-    population = max(2, min(20, budget // 2))
-    return nas_strategy.RegularizedEvolution(population_size=population, sample_size=max(2, population // 3),
-                                             mutation_prob=0.1, seed=seed)
+def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's regularized evolution, its first individuals the family members of the space
+    (:mod:`nni_lista.warm_start`), each child 1..``mutations`` labels away from its parent."""
+    population = max(2, len(seeds), min(20, budget // 2))
+    return WarmStartEvolution(seeds=seeds, max_mutations=mutations, population_size=population,
+                              sample_size=max(2, population // 3), seed=seed)
+
+
+def strategy_seed(seed: int, problem: dict) -> int:
+    """The strategy's random seed: ``--seed`` and the problem together, so that searches on
+    different problems do not draw the same samples. A problem file counts by its content
+    (operator and fixed sets), not its path: the same instance anywhere gives the same seed."""
+    identity = problem
+    if "file" in problem:
+        P = resolve_problem(problem)
+        content = hashlib.sha256()
+        for tensor in (P.A, P.val.b, P.test.b):
+            content.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        identity = {"content_sha256": content.hexdigest()}
+    digest = hashlib.sha256(json.dumps([seed, identity], sort_keys=True, default=str).encode()).hexdigest()
+    return int(digest[:8], 16)
 
 
 def _rl(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
@@ -101,7 +122,7 @@ class SearchRequest:
     m: int
     n: int
     layers: int = 16
-    space: str = "paper"
+    space: str = "full"
     budget: int = 10
     training: TrainConfig = field(default_factory=TrainConfig)
     lam: float = DEFAULT_LAM
@@ -114,6 +135,8 @@ class SearchRequest:
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
     host: str = "127.0.0.1"
     backbone: str = "lista"  # nni_lista.backbones.BACKBONES: lista or dladmm
+    warm_start: bool = True  # evolution: the family members of the space are its first individuals
+    mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
@@ -122,6 +145,8 @@ class SearchRequest:
                 f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
+                f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
         for name in ("max_flops", "max_params"):
             value = getattr(self, name)
             require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
@@ -208,7 +233,16 @@ def explore(request: SearchRequest, out: Path) -> dict:
     space = family.make_space(request.space, request.m, request.n, request.layers)
     limits = Limits(space, request.m, request.max_flops, request.max_params)
     resolve_problem(request.problem)  # fail early on a bad problem file
-    strategy = entry.make(request.budget, request.seed, limits.constraint())
+    seeds = []
+    if request.warm_start and request.backbone == "lista":
+        from .spaces import PRESETS
+
+        seeds = family_seeds(PRESETS[request.space], request.layers)
+    seed = strategy_seed(request.seed, request.problem)
+    if request.strategy == "evolution":
+        strategy = entry.make(request.budget, seed, limits.constraint(), seeds, request.mutations)
+    else:
+        strategy = entry.make(request.budget, seed, limits.constraint())
     started = time.perf_counter()
     if entry.kind == "multi-trial":
         cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
@@ -241,6 +275,8 @@ def explore(request: SearchRequest, out: Path) -> dict:
     return {
         "top": found,
         "search_seconds": round(search_seconds, 3),
+        "strategy_seed": seed,
+        "warm_start": {"seeds": seeds, "mutations": request.mutations} if request.strategy == "evolution" else None,
         "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
     }
 

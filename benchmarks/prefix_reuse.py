@@ -1,4 +1,4 @@
-"""Speed-up of a multi-trial search from sharing trained layer prefixes (STUDY.md section 4),
+"""Speed-up of a multi-trial search from sharing trained layer prefixes (docs/training.md),
 and how much it changes the ranking of the architectures, measured in one run.
 
     .venv/bin/python benchmarks/prefix_reuse.py [--quick] [--space paper] [--budget 20]

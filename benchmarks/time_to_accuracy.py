@@ -1,6 +1,6 @@
 """Time to accuracy of the LISTA family on the default problem (250x500, p=0.1, noiseless, T=16):
 the training samples and wall time each model needs to reach the literature's level
-(STUDY.md section 3: -35 dB for LISTA and LISTA-CP, -60 dB for LISTA-CPSS and ALISTA).
+(docs/benchmarks.md: -35 dB for LISTA and LISTA-CP, -60 dB for LISTA-CPSS and ALISTA).
 
     .venv/bin/python benchmarks/time_to_accuracy.py [--quick] [--models lista,...] [--batch B]
         [--lr LR] [--max-steps STEPS] [--eval-every K] [--out FILE.json]

@@ -5,7 +5,7 @@ architecture of it has, and how to build (and ISTA-initialise) one architecture:
 
 * ``lista`` -- :class:`nni_lista.spaces.LISTASpace`; architectures are label maps of the
   ``full`` preset (skips, neurons, weight forms); its plain network is LISTA.
-* ``dladmm`` -- :class:`nni_lista.ladmm.DLADMMSpace` (STUDY.md section 5); architectures are
+* ``dladmm`` -- :class:`nni_lista.ladmm.DLADMMSpace` (docs/design-space.md); architectures are
   label maps of the ``paper`` labels (skips, neurons); its plain network is D-LADMM.
 
 Both share the label scheme ``layer{k}/neuron``, ``layer{k}/skip_from{j}``, so a pattern found

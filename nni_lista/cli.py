@@ -2,7 +2,7 @@
 
 Bad input ends with one line ``nni-lista <command>: error: ...`` and exit code 2; a
 diverged training run with exit code 1 (its last good checkpoint stays); an interrupted
-one with 130 (run the same command again to resume).
+one with 130, or 143 on SIGTERM (run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import TrainingDiverged, UsageError, require
+from .errors import TrainingDiverged, UsageError, require, short
 
 PROBLEM_KINDS = ("synthetic", "image-cs")
 
@@ -52,7 +52,7 @@ def _kappa(text: str) -> Optional[float]:
 
 
 def _add_problem_options(parser: argparse.ArgumentParser, with_file: bool) -> None:
-    group = parser.add_argument_group("problem (STUDY.md section 2); defaults 250x500, p=0.1, noiseless")
+    group = parser.add_argument_group("problem (docs/problem-and-family.md); defaults 250x500, p=0.1, noiseless")
     group.add_argument("--m", type=int, help="measurements (default 250; 128 for image-cs)")
     group.add_argument("--n", type=int, help="code length (default 500)")
     group.add_argument("--p", type=float, help="sparsity: probability of a non-zero (default 0.1)")
@@ -68,7 +68,7 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     from .family import DEFAULT_LAM
     from .training import PROTOCOLS
 
-    group = parser.add_argument_group("model and training (STUDY.md sections 3-4)")
+    group = parser.add_argument_group("model and training (docs/problem-and-family.md, docs/training.md)")
     if with_layers:
         group.add_argument("--layers", type=int, default=16, help="layers T; for ista/fista the iteration count (default 16)")
     else:
@@ -122,13 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .backbones import BACKBONES
 
     search.add_argument("--backbone", choices=list(BACKBONES), default="lista",
-                        help="the unrolled model whose space is searched: lista, or dladmm (D-LADMM, STUDY.md section 5) (default %(default)s)")
+                        help="the unrolled model whose space is searched: lista, or dladmm (D-LADMM, docs/design-space.md) (default %(default)s)")
     search.add_argument("--budget", type=int, default=10,
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
-                             "one-shot strategies: supernet training batches (default 10)")
+                             "one-shot and weight-sharing strategies: supernet training batches (default 10)")
     search.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
                         help="evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) are its first "
                              "individuals, so the search never ends worse than the best of them on the proxy (default on)")
+    search.add_argument("--subnets", type=int, default=200,
+                        help="weight-sharing strategies: subnets scored with the supernet's weights (default %(default)s)")
     search.add_argument("--mutations", type=int, default=3,
                         help="evolution: a child changes 1..MUTATIONS labels of its parent (default %(default)s)")
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
@@ -201,16 +203,38 @@ def _problem_spec(args: argparse.Namespace) -> dict:
     return problem_spec(file=str(args.problem.resolve()))
 
 
-def _problem_from_args(args: argparse.Namespace):
+def _problem_from_args(args: argparse.Namespace, layers: Optional[int] = None):
+    """The problem of the options, its sizes checked against memory before it is made (and
+    again, with the file's sizes, after a ``--problem`` file is read)."""
     from .problems import resolve_problem
 
-    return resolve_problem(_problem_spec(args))
+    layers = args.layers if layers is None else layers
+    spec = _problem_spec(args)
+    if args.problem is None:
+        settings = spec["synthetic"]
+        _check_memory(args, settings["m"], settings["n"], layers, settings["n_val"] + settings["n_test"])
+    problem = resolve_problem(spec)
+    if args.problem is not None:
+        _check_memory(args, problem.m, problem.n, layers, problem.val.b.shape[0] + problem.test.b.shape[0])
+    return problem
+
+
+def _check_memory(args: argparse.Namespace, m: int, n: int, layers: Optional[int], n_fixed: int) -> None:
+    from .limits import check_memory
+
+    layers = layers or 1
+    batch = getattr(args, "batch", 0) or 0
+    what = f"a {m}x{n} problem" + (f" with {layers} layers and batch {batch}" if batch else "")
+    check_memory(what, m, n, layers, batch, n_fixed)
 
 
 def _train_config(args: argparse.Namespace):
     from .training import TrainConfig
 
-    require(args.layers is None or args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
+    from .limits import check_layers
+
+    if args.layers is not None:
+        check_layers(args.layers)
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
                        eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device)
@@ -245,8 +269,13 @@ def _summary_table(results: dict) -> str:
 def cmd_make_problem(args: argparse.Namespace) -> int:
     from . import problems
 
+    from .limits import check_output
+
+    check_output(args.out, directory=False)
     if args.kind == "synthetic":
-        problem = problems.make_synthetic(_synthetic_settings(args))
+        settings = _synthetic_settings(args)
+        _check_memory(args, settings.m, settings.n, 1, settings.n_val + settings.n_test)
+        problem = problems.make_synthetic(settings)
     else:
         unused = [f"--{k}" for k in ("n", "p", "kappa") if getattr(args, k) is not None]
         require(not unused, f"{', '.join(unused)} do not apply to --kind image-cs (use --atoms for the code length)")
@@ -254,6 +283,7 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
             patch=args.patch, n_atoms=args.atoms, m=args.m if args.m is not None else 128,
             snr_db=args.snr if args.snr is not None else math.inf, seed=args.seed,
         )
+        _check_memory(args, settings.m, settings.n_atoms, 1, settings.n_val + settings.n_test + settings.n_train_patches)
         print("learning the dictionary with scikit-learn (about a minute at the defaults)...", file=sys.stderr)
         problem = problems.make_image_cs(settings)
     problems.save(problem, args.out)
@@ -263,10 +293,12 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .limits import check_output
     from .runs import run_model
 
-    problem = _problem_from_args(args)
+    check_output(args.out)
     config = _train_config(args)
+    problem = _problem_from_args(args)
     result = run_model(args.model, problem, args.layers, args.lam, config, args.out, _extra_settings(args))
     print(_layer_table({args.model: result}))
     print()
@@ -284,8 +316,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     unknown = [name for name in names if name not in MODELS]
     require(names and not unknown, f"models {args.models!r} are not allowed: give a comma-separated subset of {', '.join(MODELS)}")
-    problem = _problem_from_args(args)
+    from .limits import check_output
+
+    check_output(args.out)
     config = _train_config(args)
+    problem = _problem_from_args(args)
     results = {}
     for name in names:
         print(f"[{len(results) + 1}/{len(names)}] {name}", file=sys.stderr, flush=True)
@@ -300,31 +335,47 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], args: argparse.Namespace) -> argparse.Namespace:
-    """Read ``--config FILE`` (YAML) into defaults; options on the command line win."""
+def _config_argv(parser: argparse.ArgumentParser, path: Path) -> list[str]:
+    """A search YAML file (``option: value``, option names as on the command line) as the
+    command-line options it stands for, so argparse checks every value as it checks flags."""
     import yaml
 
     try:
-        loaded = yaml.safe_load(args.config.read_text())
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise UsageError(f"config file {str(args.config)!r} does not exist") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"cannot read config file {str(args.config)!r}: {str(exc).splitlines()[0]}") from None
-    require(isinstance(loaded, dict), f"config file {str(args.config)!r} must hold a mapping of option: value")
-    allowed = {k for k in vars(args) if k not in ("command", "config")}
-    values = {}
+        raise UsageError(f"config file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {str(path)!r} is not a text file: give a YAML file such as strategies/evolution.search.yml") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"cannot read config file {str(path)!r}: {str(exc).splitlines()[0]}") from None
+    require(isinstance(loaded, dict), f"config file {str(path)!r} must hold a mapping of option: value")
+    actions = {a.option_strings[-1] if isinstance(a, argparse.BooleanOptionalAction) else a.option_strings[0]: a
+               for a in parser.search_parser._actions if a.option_strings and a.dest not in ("help", "config")}
+    argv: list[str] = []
     for key, value in loaded.items():
-        dest = str(key).replace("-", "_")
-        require(dest in allowed, f"unknown key {key!r} in {str(args.config)!r}: allowed are {', '.join(sorted(allowed))}")
-        if dest in ("problem", "out") and value is not None:
-            value = Path(value)
-        elif dest == "snr" and value is not None:
-            value = _snr(str(value))
-        elif dest == "kappa":
-            value = _kappa(str(value))
-        values[dest] = value
-    parser.search_parser.set_defaults(**values)
-    return parser.parse_args(argv)
+        flag = "--" + str(key).replace("_", "-")
+        flag = flag if flag in actions else f"--no-{flag[2:]}" if f"--no-{flag[2:]}" in actions else flag
+        require(flag in actions, f"unknown key {short(key)} in {str(path)!r}: allowed are {', '.join(sorted(k[5:] if isinstance(a, argparse.BooleanOptionalAction) else k[2:] for k, a in actions.items()))}")
+        if value is None:
+            continue
+        if isinstance(actions[flag], argparse.BooleanOptionalAction):
+            require(isinstance(value, bool), f"{key} {short(value)} in {str(path)!r} is not allowed: give true or false")
+            argv.append(f"--{flag[5:]}" if value else flag)
+        else:
+            require(isinstance(value, (str, int, float)) and not isinstance(value, bool),
+                    f"{key} {short(value)} in {str(path)!r} is not allowed: give one value, as on the command line")
+            argv += [flag, str(value)]
+    return argv
+
+
+def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], args: argparse.Namespace) -> argparse.Namespace:
+    """``--config FILE`` read as options placed before those of the command line (which win)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args([argv[0], *_config_argv(parser, args.config), *argv[1:]])
 
 
 def _architecture_table(result: dict) -> str:
@@ -348,6 +399,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     require(args.out is not None, "--out is required (or a --config file that names one)")
     from .problems import resolve_problem
 
+    from .limits import check_layers, check_output
+
+    check_output(args.out)
+    check_layers(args.layers)
     if args.space is None:
         args.space = "full" if args.backbone == "lista" else "paper"
     spec = _problem_spec(args)
@@ -357,10 +412,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
+        subnets=args.subnets,
     )
-    print(f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
-          f"budget {args.budget}...", file=sys.stderr, flush=True)
-    result = run_search(request, args.out)
+    result = run_search(request, args.out, announce=lambda: print(
+        f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
+        f"budget {args.budget}...", file=sys.stderr, flush=True))
     print(_architecture_table(result))
     print()
     retrained = result["retrained"]
@@ -374,12 +430,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
+    from .limits import check_output, check_arch_file
     from .runs import run_architecture
-    from .spaces import load_arch
+    from .spaces import layers_of, load_arch
 
+    check_output(args.out)
+    check_arch_file(args.arch)  # its depth bounded before the space builds its label table
     arch = load_arch(args.arch)
-    problem = _problem_from_args(args)
-    result = run_architecture(arch, problem, _train_config(args), args.lam, args.out, _extra_settings(args))
+    config = _train_config(args)
+    problem = _problem_from_args(args, layers=layers_of(arch))
+    result = run_architecture(arch, problem, config, args.lam, args.out, _extra_settings(args))
     print(_layer_table({"arch": result}))
     print()
     print(_summary_table({"arch": result}))
@@ -391,8 +451,11 @@ def cmd_study(args: argparse.Namespace) -> int:
     from .study import Study, StudyConfig
 
     from .io import write_text
+    from .limits import check_output
 
+    check_output(args.out)
     config = StudyConfig.load(args.config)
+    config.check_memory()
     kept = args.out / "config.yml"
     if kept.is_file():
         require(StudyConfig.load(kept) == config, f"{str(args.out)!r} holds a study made with another config ({kept}); "
@@ -408,9 +471,11 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_arch(args: argparse.Namespace) -> int:
+    from .limits import check_layers, check_output
     from .spaces import named_architecture, save_arch
 
-    require(args.layers >= 1, f"layers {args.layers} is not allowed: it must be an integer >= 1")
+    check_layers(args.layers)
+    check_output(args.out, directory=False)
     save_arch(named_architecture(args.name, args.layers), args.out)
     print(f"wrote {args.out}")
     return 0
@@ -437,8 +502,10 @@ def cmd_trial(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .evaluators import train_architecture
     from .io import write_json
+    from .limits import check_layers
     from .spaces import PRESETS, build, check, complete
 
+    check_layers(args.layers)  # bounds the label table the parameters are checked against
     trial_parameters.refuse_exposed_manager()
     params = trial_parameters.receive()  # plain JSON: never NNI's unpickling decoder
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
@@ -459,7 +526,10 @@ def cmd_trial(args: argparse.Namespace) -> int:
 
 def cmd_export_space(args: argparse.Namespace) -> int:
     from .hpo import search_space, write_search_space
+    from .limits import check_layers, check_output
 
+    check_layers(args.layers)
+    check_output(args.out, directory=False)
     write_search_space(args.space, args.layers, args.out)
     print(f"wrote {args.out}: {len(search_space(args.space, args.layers))} choices ({args.space} space, {args.layers} layers)")
     return 0
@@ -468,14 +538,49 @@ def cmd_export_space(args: argparse.Namespace) -> int:
 def cmd_view(args: argparse.Namespace) -> int:
     from . import manager
 
+    require(1 <= args.port <= 65535, f"port {args.port} is not allowed: it must be an integer in [1, 65535]")
+    manager.check_host(args.host)
     top = args.run / "top.json"
     require(top.is_file(), f"run directory {str(args.run)!r} has no top.json: give the --out directory of `nni-lista search --port`")
-    run = json.loads(top.read_text()).get("nni_experiment")
+    try:
+        data = json.loads(top.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read {str(top)!r} ({str(exc).splitlines()[0][:120]}): it is not a top.json written by `nni-lista search`") from None
+    run = data.get("nni_experiment") if isinstance(data, dict) else None
     require(run is not None, f"{str(top)!r} names no NNI experiment: only searches run with --port have one to view")
-    pid = manager.view(run["id"], Path(run["directory"]), args.port, args.host)
+    require(isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("directory"), str),
+            f"{str(top)!r} is damaged: its nni_experiment {short(run)} lacks an id and a directory")
+    try:
+        pid = manager.view(run["id"], Path(run["directory"]), args.port, args.host)
+    except manager.ViewFailed as exc:
+        print(f"nni-lista view: {exc}", file=sys.stderr)
+        return 1
     print(f"NNI web UI: {manager.url(args.host, args.port)} (experiment {run['id']}, manager pid {pid}); "
           f"stop it with: nnictl stop {run['id']}")
     return 0
+
+
+_RESUMABLE = ("train", "compare", "retrain", "study", "make-problem")
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so atomic writes drop their temp files."""
+
+
+def _terminate_on_sigterm():
+    """Make SIGTERM (``kill PID``, a scheduler's preemption) end the command with one line and
+    exit code 143; returns a function that puts the previous handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminated(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
@@ -490,10 +595,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
+    restore = _terminate_on_sigterm() if args.command in _RESUMABLE else None
     try:
         if args.command == "search" and args.config is not None:
             args = _search_config(parser, argv, args)
         return COMMANDS[args.command](args)
+    except _Terminated:
+        print(f"{prog}: terminated (SIGTERM); run the same command again to resume", file=sys.stderr, flush=True)
+        return 143
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -503,6 +612,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
         return 130
+    finally:
+        if restore is not None:
+            restore()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Shims for NNI 3.0 as it is today (archived upstream; STUDY.md section 6). Each with its reason.
+"""Shims for NNI 3.0 as it is today (archived upstream; docs/nni-notes.md). Each with its reason.
 
 1. Importing ``nni.nas.nn.pytorch`` with torch 2.13 warns twice that ``torch.nn.Buffer`` and
    ``LinearCrossEntropyOptions`` are "not a nn.Module": NNI wraps every name in ``torch.nn``

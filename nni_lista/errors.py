@@ -20,7 +20,28 @@ def require(condition: bool, message: str) -> None:
         raise UsageError(message)
 
 
+def _bounded_repr(value: object, limit: int) -> str:
+    """A repr that never builds more than about ``limit`` characters: nested YAML aliases
+    (a "billion laughs" file) make values whose full repr would take gigabytes."""
+    import reprlib
+
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxstring, shown.maxother = 4, max(limit, 12), max(limit, 12)
+    shown.maxlist = shown.maxtuple = shown.maxdict = shown.maxset = shown.maxfrozenset = shown.maxdeque = shown.maxarray = 8
+    if isinstance(value, int) and value.bit_length() > 4096:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        return shown.repr(value)
+    except ValueError:  # an integer too long to print, deep inside
+        return f"<a {type(value).__name__} too large to show>"
+
+
 def short(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for messages: a value a user gave may be huge."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    """``repr(value)`` cut to ``limit`` characters, for messages: a value a user gave may be huge
+    (even a few hundred bytes of YAML aliases), so no more than about ``limit`` characters of it
+    are ever built."""
+    text = _bounded_repr(value, limit)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, (str, bytes)) else ""
+    return f"{text[:limit]}...{size}"

@@ -1,6 +1,6 @@
 """NNI evaluators built from small arguments: a problem *spec* (settings + seed, or a problem
 file path) and a training config as plain dicts -- never tensors, so they travel to trials
-as short JSON (STUDY.md section 6: pickled tensors break the manager engine).
+as short JSON (docs/nni-notes.md: pickled tensors break the manager engine).
 
 * :func:`multi_trial_evaluator` -- a ``FunctionalEvaluator`` for multi-trial strategies: it
   ISTA-initialises the sampled network, trains it with :mod:`nni_lista.training`, reports the

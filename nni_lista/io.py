@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -66,3 +67,22 @@ def json_safe(settings: dict) -> dict:
 def from_json_safe(settings: dict) -> dict:
     """Undo :func:`json_safe`."""
     return {k: (float(v) if v in ("inf", "-inf") else v) for k, v in settings.items()}
+
+
+def remove_orphans(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files :func:`_write_atomic` leaves when killed between writing and
+    renaming (``.NAME.XXXXXXXX.tmp``) in ``directory`` and its ``layers/``; returns them.
+
+    Call it only where one process writes: a run's own output directory."""
+    removed = []
+    for folder in (Path(directory), Path(directory) / "layers"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if _ORPHAN.match(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+_ORPHAN = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")

@@ -2,7 +2,7 @@
 the connectivity and neuron dimensions of the LISTA space: the "beyond" of the study.
 
 D-LADMM unrolls linearised ADMM for ``min ||Z||_1 + lam ||E||_1  s.t.  X = A Z + E`` (sparse
-code ``Z`` plus sparse corruption ``E``; STUDY.md section 5). Layer k (1-based) holds a learned
+code ``Z`` plus sparse corruption ``E``; docs/design-space.md). Layer k (1-based) holds a learned
 ``W_k`` (n x m), step vectors ``beta1_k``, ``beta2_k`` (length m), a threshold ``theta_E`` for
 ``E`` and the neuron of its ``Z`` update, and computes (rows are samples)::
 

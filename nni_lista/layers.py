@@ -4,7 +4,7 @@ Layer k (1-based) computes estimate ``x^k`` from the previous one and earlier on
 
 1. merge: ``u = x^{k-1} + sum_{j on} g_{kj} x^j`` over the chosen skip edges from earlier
    estimates ``x^j`` (1 <= j <= k-2); each edge has a learned gain ``g_{kj}`` that starts at
-   0, so every architecture starts as LISTA, i.e. as ISTA (STUDY.md section 1);
+   0, so every architecture starts as LISTA, i.e. as ISTA (docs/design-space.md);
 2. weight form: ``lista``: ``z = B b + W_k u`` (``B`` shared by all layers, ``W_k`` untied;
    layer 1 has no ``u`` and computes ``z = B b``), ``coupled``:
    ``z = u + W_k^T (b - A u)`` (layer 1: ``z = W_1^T b``), or ``analytic`` (ALISTA, Liu et al.

@@ -1,6 +1,6 @@
 // Preloaded into NNI's manager (NODE_OPTIONS=--require=<this file>): every server it starts
 // listens on one address, $NNI_LISTA_HOST or 127.0.0.1. NNI 3.0 has no option for this and
-// listens on all interfaces (STUDY.md section 6).
+// listens on all interfaces (docs/nni-notes.md).
 const net = require('net');
 const host = process.env.NNI_LISTA_HOST || '127.0.0.1';
 const listen = net.Server.prototype.listen;

@@ -1,7 +1,7 @@
 """Where NNI's manager and web UI listen.
 
 NNI 3.0's manager (a node process) listens on every interface and has no option to change it
-(STUDY.md section 6). :data:`PRELOAD` is a node script that, given to node with
+(docs/nni-notes.md). :data:`PRELOAD` is a node script that, given to node with
 ``NODE_OPTIONS=--require=...``, makes every server it opens listen on ``$NNI_LISTA_HOST``
 (default 127.0.0.1). :func:`bound_to` sets both for the manager that this process starts.
 """
@@ -12,6 +12,8 @@ import contextlib
 import ipaddress
 import json
 import os
+import socket
+import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -67,6 +69,7 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     from nni.experiment import RunMode, launcher
     from nni.nas.experiment.config import NasExperimentConfig
 
+    require(port_free(host, port), f"port {port} on {host} is in use: give another --port")
     stored = None
     if (Path(directory) / experiment_id).is_dir():
         stored = launcher.get_stopped_experiment_config_json(experiment_id, str(directory))
@@ -77,7 +80,38 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     config = NasExperimentConfig(**stored).canonical_copy()
     with bound_to(host):
         process = launcher.start_experiment("view", experiment_id, config, port, False, RunMode.Detach, None)
+    wait_until_serving(process, host, port, f"NNI's manager for experiment {experiment_id} (logs: {directory / experiment_id / 'log'})")
     return process.pid
+
+
+def wait_until_serving(process, host: str, port: int, what: str, timeout: float = 60) -> None:
+    """Return once the manager ``process`` answers its REST API on ``host:port``; raise
+    :class:`ViewFailed` if it ends first or does not answer within ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            rest(port, "check-status", "127.0.0.1" if host in ALL_INTERFACES else host)
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise ViewFailed(f"{what} ended (exit code {process.returncode}) before it served the web UI")
+            time.sleep(0.5)
+    raise ViewFailed(f"{what} did not answer on port {port} within {timeout:.0f} s")
+
+
+class ViewFailed(RuntimeError):
+    """The manager of ``nni-lista view`` ended or never answered."""
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` yet (a bind test on that address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def rest(port: int, path: str, host: str = "127.0.0.1"):

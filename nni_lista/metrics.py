@@ -1,6 +1,6 @@
 """Recovery metrics.
 
-NMSE in dB is a ratio of sums over the whole set (STUDY.md section 2)::
+NMSE in dB is a ratio of sums over the whole set (docs/problem-and-family.md)::
 
     NMSE_dB = 10 log10( sum_i ||x_hat_i - x_i||^2 / sum_i ||x_i||^2 )
 

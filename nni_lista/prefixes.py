@@ -1,4 +1,4 @@
-"""Trained layer prefixes, shared between the architectures of a search (STUDY.md section 4).
+"""Trained layer prefixes, shared between the architectures of a search (docs/training.md).
 
 Under the stage-wise protocol the weights after layer k's last stage depend only on the
 problem, the training config and the architecture of layers 1..k: later layers are untouched

@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .errors import UsageError, require
+from .errors import UsageError, require, short
 from .io import from_json_safe, json_safe, torch_save
 
 FILE_FORMAT = "nni-lista-problem"
@@ -51,7 +51,7 @@ _MATRIX, _VAL, _TEST, _DICTIONARY = 0, 1, 2, 3
 def _check_snr(snr_db: float) -> None:
     require(
         isinstance(snr_db, (int, float)) and not math.isnan(snr_db) and snr_db != -math.inf,
-        f"snr {snr_db!r} is not allowed: give a finite number of dB or 'inf' for noiseless",
+        f"snr {short(snr_db)} is not allowed: give a finite number of dB or 'inf' for noiseless",
     )
 
 
@@ -59,12 +59,12 @@ def _check_count(name: str, value: int, low: int, high: Optional[int] = None) ->
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
     ok = ok and (high is None or value <= high)
     allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-    require(ok, f"{name} {value!r} is not allowed: it must be an integer {allowed}")
+    require(ok, f"{name} {short(value)} is not allowed: it must be an integer {allowed}")
 
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    """Settings of the synthetic problem (STUDY.md section 2)."""
+    """Settings of the synthetic problem (docs/problem-and-family.md)."""
 
     m: int = 250
     n: int = 500
@@ -79,14 +79,14 @@ class SyntheticSettings:
         _check_count("n", self.n, 2)
         _check_count("m", self.m, 1, self.n)
         require(
-            isinstance(self.p, (int, float)) and 0.0 < self.p <= 1.0,
-            f"p {self.p!r} is not allowed: the sparsity must be in (0, 1]",
+            isinstance(self.p, (int, float)) and not isinstance(self.p, bool) and 0.0 < self.p <= 1.0,
+            f"p {short(self.p)} is not allowed: the sparsity must be in (0, 1]",
         )
         _check_snr(self.snr_db)
         require(
             self.kappa is None
             or (isinstance(self.kappa, (int, float)) and math.isfinite(self.kappa) and self.kappa >= 1.0),
-            f"kappa {self.kappa!r} is not allowed: the condition number must be a number >= 1, or none",
+            f"kappa {short(self.kappa)} is not allowed: the condition number must be a number >= 1, or none",
         )
         _check_count("seed", self.seed, 0)
         _check_count("n_val", self.n_val, 1)
@@ -230,6 +230,9 @@ def make_synthetic(settings: SyntheticSettings = SyntheticSettings()) -> Problem
     )
     problem.val = problem.train_batch(settings.n_val, seeded_generator(settings.seed, _VAL))
     problem.test = problem.train_batch(settings.n_test, seeded_generator(settings.seed, _TEST))
+    for name, split in (("validation", problem.val), ("test", problem.test)):
+        require(bool(split.s.any()), f"p {settings.p!r} is too small for n={settings.n}: every signal of the {name} set is zero, "
+                                     "so no NMSE can be measured; give a larger p")
     return problem
 
 
@@ -327,24 +330,76 @@ def load(path: str | os.PathLike) -> Problem:
         raise UsageError(f"problem file {str(path)!r} is not an nni-lista problem; {hint}")
     if data.get("version") != FILE_VERSION:
         raise UsageError(f"problem file {str(path)!r} has version {data.get('version')!r}; this nni-lista reads version {FILE_VERSION}")
-    settings = from_json_safe(data["settings"])
-    return Problem(
-        kind=data["kind"],
-        settings=settings,
-        sensing=data["sensing"],
-        synthesis=data["synthesis"],
-        train_pool=data["train_pool"],
-        val=Split(*data["val"]),
-        test=Split(*data["test"]),
-        p=float(data["p"]),
-        snr_db=float(data["snr_db"]),
-    )
+    problem = _from_file_data(data, f"problem file {str(path)!r}")
+    check_instance(problem, f"problem file {str(path)!r}")
+    return problem
+
+
+def _from_file_data(data: dict, where: str) -> Problem:
+    """The :class:`Problem` of a loaded file's dict; missing or mistyped entries raise :class:`UsageError`."""
+    missing = [k for k in ("kind", "settings", "sensing", "synthesis", "train_pool", "val", "test", "p", "snr_db") if k not in data]
+    require(not missing, f"{where} lacks {', '.join(map(repr, missing))}; it is damaged: make it again with `nni-lista make-problem`")
+    require(data["kind"] in ("synthetic", "image-cs"), f"{where}: kind {short(data['kind'])} is not allowed: synthetic or image-cs")
+    require(isinstance(data["settings"], dict), f"{where}: settings {short(data['settings'])} must be a mapping")
+    for name in ("val", "test"):
+        pair = data[name]
+        require(isinstance(pair, (list, tuple)) and len(pair) == 2, f"{where}: {name} must be a pair of tensors [b, s]")
+    try:
+        p, snr_db = float(data["p"]), float(data["snr_db"])
+    except (TypeError, ValueError):
+        raise UsageError(f"{where}: p {short(data['p'])} and snr_db {short(data['snr_db'])} must be numbers") from None
+    return Problem(kind=data["kind"], settings=from_json_safe(data["settings"]), sensing=data["sensing"], synthesis=data["synthesis"],
+                   train_pool=data["train_pool"], val=Split(*data["val"]), test=Split(*data["test"]), p=p, snr_db=snr_db)
+
+
+def check_instance(problem: Problem, where: str) -> None:
+    """Refuse an instance no model can be trained or scored on: tensors of the wrong kind or
+    shape, non-finite entries, an all-zero operator, or an all-zero validation or test set."""
+    def matrix(name: str, value: object, rows: Optional[int] = None, cols: Optional[int] = None) -> torch.Tensor:
+        ok = isinstance(value, torch.Tensor) and value.dim() == 2 and value.dtype.is_floating_point and value.numel() > 0
+        ok = ok and (rows is None or value.shape[0] == rows) and (cols is None or value.shape[1] == cols)
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        want = f"({'N' if rows is None else rows}, {'N' if cols is None else cols})"
+        require(ok, f"{where}: {name} has shape {short(shape)}, expected a non-empty float matrix of shape {want}")
+        require(bool(torch.isfinite(value).all()), f"{where}: {name} has NaN or infinite entries")
+        return value
+
+    sensing = matrix("the sensing matrix", problem.sensing)
+    m, d = sensing.shape
+    if problem.synthesis is not None:
+        matrix("the synthesis matrix", problem.synthesis, d)
+    n = problem.synthesis.shape[1] if problem.synthesis is not None else d
+    require(bool(problem.A.any()), f"{where}: the operator A ({m}x{n}) is all zero")
+    for name, split in (("validation", problem.val), ("test", problem.test)):
+        b = matrix(f"the {name} measurements", split.b, cols=m)
+        matrix(f"the {name} signals", split.s, b.shape[0], d)
+        require(bool(split.s.any()), f"{where}: every signal of the {name} set is zero, so no NMSE can be measured")
+    if problem.train_pool is not None:
+        matrix("the training pool", problem.train_pool, cols=d)
+    require(problem.train_pool is not None or 0.0 < problem.p <= 1.0, f"{where}: p {problem.p!r} is not in (0, 1]")
+    require(not math.isnan(problem.snr_db) and problem.snr_db != -math.inf, f"{where}: snr_db {problem.snr_db!r} is not allowed")
+
+
+def instance_digest(problem: Problem) -> str:
+    """sha256 of the instance itself (operator, fixed sets, training pool): two files with the same
+    settings but different matrices have different digests, so a checkpoint cannot be resumed on the other."""
+    import hashlib
+
+    h = hashlib.sha256(problem.kind.encode())
+    for tensor in (problem.sensing, problem.synthesis, problem.val.b, problem.val.s, problem.test.b, problem.test.s, problem.train_pool):
+        if tensor is None:
+            h.update(b"none")
+            continue
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def problem_spec(settings: Optional[SyntheticSettings] = None, file: Optional[str] = None) -> dict:
     """The small, JSON-safe description of a problem instance: synthetic settings, or a file.
 
-    NNI evaluators carry this instead of tensors (STUDY.md section 6)."""
+    NNI evaluators carry this instead of tensors (docs/nni-notes.md)."""
     if file is not None:
         return {"file": str(file)}
     settings = settings or SyntheticSettings()

@@ -3,12 +3,14 @@ it learns, scored on the test set, written to ``metrics.json``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
+from .errors import UsageError, short
 from .evaluation import evaluate
 from .family import build
-from .io import json_safe, write_json
+from .io import json_safe, remove_orphans, write_json
 from .problems import Problem
 from .training import TrainConfig, train
 
@@ -20,10 +22,6 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
     ``settings`` holds the problem's settings, the model's size, the whole training config
     (its seed as ``train_seed``) and ``extra_settings``; for ISTA/FISTA ``steps`` is 0.
     """
-    steps, seconds = 0, 0.0
-    if model.learned:
-        result = train(model, problem, config, out_dir, progress)
-        steps, seconds = result.steps, result.seconds
     settings = {
         "problem": problem.kind,
         **json_safe(problem.settings),
@@ -32,6 +30,13 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         **{("train_seed" if k == "seed" else k): v for k, v in config.to_dict().items()},
         **(extra_settings or {}),
     }
+    if out_dir is not None:
+        _check_metrics(Path(out_dir) / "metrics.json", name, settings)
+        remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
+    steps, seconds = 0, 0.0
+    if model.learned:
+        result = train(model, problem, config, out_dir, progress)
+        steps, seconds = result.steps, result.seconds
     metrics = {
         "model": name,
         "settings": settings,
@@ -44,6 +49,24 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
     if out_dir is not None:
         write_json(Path(out_dir) / "metrics.json", metrics)
     return metrics
+
+
+def _check_metrics(path: Path, name: str, settings: dict) -> None:
+    """Refuse to overwrite ``path`` when it holds the results of another run (another model or
+    other settings; the device does not count): they would be lost."""
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        old = None
+    same = isinstance(old, dict) and old.get("model") == name and isinstance(old.get("settings"), dict)
+    drop = lambda values: {k: v for k, v in values.items() if k != "device"}  # noqa: E731
+    same = same and drop(old["settings"]) == json.loads(json.dumps(drop(settings)))
+    if not same:
+        what = f"another run's results (model {short(old.get('model'))})" if isinstance(old, dict) else "a file that is not an nni-lista result"
+        raise UsageError(f"{str(path.parent)!r} already holds {what} in metrics.json; "
+                         "give another --out (or delete that file) so they are not overwritten")
 
 
 def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig, out_dir: Optional[Path],

@@ -31,17 +31,18 @@ import torch
 
 from . import compat  # noqa: F401
 import nni.nas.strategy as nas_strategy
+from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni.nas.oneshot.pytorch.profiler import ExpectationProfilerPenalty, RangeProfilerFilter, SampleProfilerPenalty
 from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
 from nni.nas.strategy.middleware import Chain, Filter
 
-from .errors import require
+from .errors import UsageError, require
 from .evaluators import multi_trial_evaluator, one_shot_evaluator
-from .problems import resolve_problem
+from .problems import instance_digest, resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
-from . import manager
+from . import manager, weight_sharing
 from .backbones import BACKBONES, backbone as get_backbone
 from .runs import run
 from .spaces import LISTASpace
@@ -72,14 +73,10 @@ def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: 
 def strategy_seed(seed: int, problem: dict) -> int:
     """The strategy's random seed: ``--seed`` and the problem together, so that searches on
     different problems do not draw the same samples. A problem file counts by its content
-    (operator and fixed sets), not its path: the same instance anywhere gives the same seed."""
+    (:func:`~nni_lista.problems.instance_digest`), not its path: the same instance anywhere gives the same seed."""
     identity = problem
     if "file" in problem:
-        P = resolve_problem(problem)
-        content = hashlib.sha256()
-        for tensor in (P.A, P.val.b, P.test.b):
-            content.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        identity = {"content_sha256": content.hexdigest()}
+        identity = {"instance": instance_digest(resolve_problem(problem))}
     digest = hashlib.sha256(json.dumps([seed, identity], sort_keys=True, default=str).encode()).hexdigest()
     return int(digest[:8], 16)
 
@@ -106,6 +103,10 @@ STRATEGIES: dict[str, StrategyEntry] = {
     "gumbel-darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "Gumbel-softmax DARTS (SNAS)"),
     "enas": StrategyEntry("one-shot", lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)), "ENAS (Pham et al. 2018)"),
     "proxyless": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)), "ProxylessNAS"),
+    "shared-evolution": StrategyEntry(
+        "weight-sharing", _evolution,
+        "one supernet trained with uniform single-path sampling, then warm-started evolution over its subnets scored with "
+        "inherited weights (Guo et al. 2020)"),
     "random-one-shot": StrategyEntry(
         "one-shot",
         lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
@@ -137,6 +138,7 @@ class SearchRequest:
     backbone: str = "lista"  # nni_lista.backbones.BACKBONES: lista or dladmm
     warm_start: bool = True  # evolution: the family members of the space are its first individuals
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
+    subnets: int = 200  # weight-sharing: subnets scored with inherited weights
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
@@ -145,6 +147,10 @@ class SearchRequest:
                 f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.subnets, int) and 1 <= self.subnets <= 100_000,
+                f"subnets {self.subnets} is not allowed: it must be an integer in 1..100000")
+        require(STRATEGIES[self.strategy].kind != "weight-sharing" or self.backbone == "lista",
+                f"{self.strategy} is available for the lista backbone only")
         require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
                 f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
         for name in ("max_flops", "max_params"):
@@ -183,6 +189,18 @@ class Limits:
         """``(profiler, limit)`` of the first limit, for the one-shot penalties and filters."""
         return None if not self.checks else self.checks[0][1:]
 
+    def check_reachable(self, values: dict, space_name: str) -> None:
+        """Refuse, before any search, limits that no architecture of the space meets. FLOPs and
+        parameters are sums of one term per choice, so the cheapest architecture takes each
+        label's cheapest value."""
+        for name, profiler, limit in self.checks:
+            sample = {label: options[0] for label, options in values.items()}
+            for label, options in values.items():
+                sample[label] = min(options, key=lambda v: float(profiler.profile({**sample, label: v})))
+            least = float(profiler.profile(sample))
+            require(least <= limit, f"no architecture of the {space_name} space meets the limit of {limit:g} {name}: "
+                                    f"the smallest has {least:g}")
+
     def project(self, sample: dict, values: dict) -> dict:
         """Change one choice at a time (the one that lowers the excess most) until it fits."""
         sample = dict(sample)
@@ -194,12 +212,17 @@ class Limits:
         return sample
 
 
+def _trials(request: SearchRequest) -> int:
+    """Architectures the strategy proposes: the budget, or the subnets of a weight-sharing search."""
+    return request.subnets if STRATEGIES[request.strategy].kind == "weight-sharing" else request.budget
+
+
 def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig:
     # Multi-trial strategies use the "simplified" model format: the "raw" format keeps a
     # reference to the sample it was frozen with, which NNI's grid generator then mutates
     # (every model would end up with the last grid point's sample). One-shot strategies need "raw".
     # With a port, trials run as processes under NNI's manager ("ts" engine), which serves the web UI.
-    multi = STRATEGIES[request.strategy].kind == "multi-trial"
+    multi = STRATEGIES[request.strategy].kind != "one-shot"
     if request.port is None:
         config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
     else:
@@ -209,7 +232,7 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
         config._trial_command_params = {"python": f"{sys.executable} -m nni_lista.nas_trial"}
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
     if multi:
-        config.max_trial_number = request.budget
+        config.max_trial_number = _trials(request)
     return config
 
 
@@ -223,15 +246,20 @@ def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
         experiment.run(port=request.port)
 
 
-def explore(request: SearchRequest, out: Path) -> dict:
+def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
     """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "nni_experiment"}``
     where each top item holds a complete architecture (``arch``), its search ``metric``
-    (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates."""
+    (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
+    ``announce()`` is called once the request has passed every check, before the search starts."""
     out = Path(out)
     entry = STRATEGIES[request.strategy]
     family = BACKBONES[request.backbone]
     space = family.make_space(request.space, request.m, request.n, request.layers)
     limits = Limits(space, request.m, request.max_flops, request.max_params)
+    limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
+    _claim(out, request)
+    if announce is not None:
+        announce()
     resolve_problem(request.problem)  # fail early on a bad problem file
     seeds = []
     if request.warm_start and request.backbone == "lista":
@@ -239,12 +267,23 @@ def explore(request: SearchRequest, out: Path) -> dict:
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem)
-    if request.strategy == "evolution":
-        strategy = entry.make(request.budget, seed, limits.constraint(), seeds, request.mutations)
+    if entry.make is _evolution:
+        strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
     started = time.perf_counter()
-    if entry.kind == "multi-trial":
+    supernet = None
+    if entry.kind == "weight-sharing":
+        P = resolve_problem(request.problem)
+        supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
+        trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
+                                                request.seed, progress=sys.stderr.isatty())
+        key = f"supernet-{id(supernet)}"
+        weight_sharing.register(key, supernet, P)
+        evaluator = FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key)
+        if limits:
+            strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
+    elif entry.kind == "multi-trial":
         cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
         evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache)
         if limits:
@@ -256,13 +295,15 @@ def explore(request: SearchRequest, out: Path) -> dict:
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     _explore(experiment, request)
     found = []
-    for model in experiment.strategy.list_models(limit=min(request.top_k, request.budget)) if entry.kind == "multi-trial" else []:
+    for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))) if entry.kind != "one-shot" else []:
         metrics = model.metrics
         found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
     if entry.kind == "one-shot":
         sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
         found.append({"arch": dict(sample), "metric": None})
     experiment.stop()
+    if supernet is not None:
+        weight_sharing.release(key)
     search_seconds = time.perf_counter() - started
 
     values = space.simplify()
@@ -271,12 +312,21 @@ def explore(request: SearchRequest, out: Path) -> dict:
             item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()})
             item["projected"] = True
         item["arch"] = family.complete(item["arch"], request.space, request.layers)
+    if not found and limits:
+        named = ", ".join(f"{name} {value:g}" for name, value in (("max-flops", request.max_flops), ("max-params", request.max_params))
+                          if value is not None)
+        raise UsageError(f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
+                         f"raise the limits or the budget")
     require(found, f"the search found no architecture that trained (budget {request.budget})")
     return {
         "top": found,
         "search_seconds": round(search_seconds, 3),
         "strategy_seed": seed,
-        "warm_start": {"seeds": seeds, "mutations": request.mutations} if request.strategy == "evolution" else None,
+        "warm_start": {"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution else None,
+        "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
+                  "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
+                                    f"({trained['seconds']:.0f} s), no training per subnet" if supernet is not None else None,
+                  "one-shot": "the strategy's own export"}[entry.kind],
         "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
     }
 
@@ -287,12 +337,33 @@ def retrain(backbone: str, arch: dict, problem, config: TrainConfig, lam: float,
     return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), "backbone": backbone})
 
 
-def run_search(request: SearchRequest, out: Path) -> dict:
+def _claim(out: Path, request: SearchRequest) -> None:
+    """Record the search's options in ``out/search.json``; refuse, before any work, a directory
+    that holds a search made with other options (its results would be mixed)."""
+    options = {"strategy": request.strategy, "problem": request.problem, "layers": request.layers, "space": request.space,
+               "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
+               "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
+               "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
+               "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets}
+    options = json.loads(json.dumps(options, default=str))
+    kept = out / "search.json"
+    if kept.is_file():
+        try:
+            previous = json.loads(kept.read_text())
+        except (OSError, ValueError):
+            previous = None
+        require(previous == options, f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "
+                                     "or the same options to run it again")
+    else:
+        write_json(kept, options)
+
+
+def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
     """Run the search, retrain the best architecture and the backbone's plain network (LISTA,
     D-LADMM) from scratch, write ``out/top.json`` and ``out/best_arch.json``."""
     out = Path(out)
     entry = STRATEGIES[request.strategy]
-    explored = explore(request, out)
+    explored = explore(request, out, announce)
     P = resolve_problem(request.problem)
     best = explored["top"][0]["arch"]
     plain = "lista" if request.backbone == "lista" else request.backbone

@@ -13,7 +13,7 @@ label                      values                                 dimension
 =========================  =====================================  ==============================
 
 Every skip is its own on/off ``LayerChoice``: the one encoding that every NNI strategy, both
-profilers, TPE and the classic HPO format accept (STUDY.md section 6; a multi-input
+profilers, TPE and the classic HPO format accept (docs/nni-notes.md; a multi-input
 ``InputChoice`` is not). Several inputs are merged by adding gated copies to the
 predecessor's estimate (see :mod:`nni_lista.layers`). A dimension with one value is fixed and
 has no label.
@@ -38,6 +38,7 @@ from torch import nn
 
 from . import compat  # noqa: F401
 from nni.nas.nn.pytorch import ModelSpace
+from nni.nas.space import current_model
 
 from .errors import UsageError, require, short
 from .family import DEFAULT_LAM
@@ -80,10 +81,17 @@ class LISTASpace(ModelSpace):
         super().__init__()
         self.layers = layers
         self.lam = DEFAULT_LAM
+        self.arch_sample: dict = dict(current_model() or {})  # the sample it was frozen with ({} unfrozen; see freeze)
         self.measure = MeasurementMap(m, n) if "lista" in weight_forms else None
         self.blocks = nn.ModuleList(
             UnrolledLayer(k, m, n, tuple(neurons), skips, tuple(weight_forms)) for k in range(1, layers + 1)
         )
+
+    def freeze(self, sample: dict) -> "LISTASpace":
+        """NNI's freeze; the network keeps its sample as ``arch_sample`` (evaluators read it)."""
+        model = super().freeze(sample)
+        model.arch_sample = dict(sample)
+        return model
 
     @classmethod
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "LISTASpace":

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .backbones import BACKBONES
-from .errors import UsageError, require
+from .errors import UsageError, require, short
 from .family import DEFAULT_LAM, MODELS
 from .io import json_safe, write_json, write_text
+from .limits import check_layers, check_name
 from .search import STRATEGIES, SearchRequest, explore, retrain
 from .training import TrainConfig
 
@@ -39,15 +40,32 @@ PROBLEM_KEYS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs"
 def _section(name: str, values: object, allowed: tuple[str, ...]) -> dict:
     """``values`` as a dict whose keys are all in ``allowed`` (else a one-line error)."""
     values = {} if values is None else values
-    require(isinstance(values, dict), f"config section {name!r} must be a mapping, not {type(values).__name__}")
+    require(isinstance(values, dict), f"config section {short(name)} must be a mapping, not {type(values).__name__}")
     for key in values:
-        require(key in allowed, f"unknown key {key!r} in config section {name!r}: allowed are {', '.join(allowed)}")
+        require(isinstance(key, str) and key in allowed,
+                f"unknown key {short(key)} in config section {short(name)}: allowed are {', '.join(map(str, allowed))}")
     return dict(values)
 
 
 def _training(name: str, values: object, defaults: dict) -> TrainConfig:
     keys = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "target_db"))
     return TrainConfig.from_dict({**defaults, **_section(name, values, keys)})
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_preset(backbone: str, space: object) -> None:
+    require(isinstance(space, str), f"space {short(space)} is not allowed: choose one of {', '.join(BACKBONES[backbone].presets)}")
+    BACKBONES[backbone].check_preset(space)
+
+
+def _names(where: str, values: object) -> list:
+    """``values`` as a list of strings (a YAML list), else a one-line error."""
+    require(isinstance(values, list) and all(isinstance(v, str) for v in values),
+            f"{where} {short(values)} is not allowed: give a list of names")
+    return values
 
 
 @dataclass(frozen=True)
@@ -63,14 +81,16 @@ class SearchPlan:
     retrain_top: Optional[int] = None
 
     def __post_init__(self) -> None:
-        require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
-        BACKBONES["lista"].check_preset(self.space)
-        require(isinstance(self.budget, int) and self.budget >= 1, f"budget {self.budget!r} is not allowed: it must be an integer >= 1")
-        require(isinstance(self.top_k, int) and self.top_k >= 1, f"top_k {self.top_k!r} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.strategy, str) and self.strategy in STRATEGIES,
+                f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        _check_preset("lista", self.space)
+        require(_is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+        require(_is_int(self.budget) and self.budget >= 1, f"budget {short(self.budget)} is not allowed: it must be an integer >= 1")
+        require(_is_int(self.top_k) and self.top_k >= 1, f"top_k {short(self.top_k)} is not allowed: it must be an integer >= 1")
         if self.retrain_top is None:
             object.__setattr__(self, "retrain_top", self.top_k)
-        require(isinstance(self.retrain_top, int) and 1 <= self.retrain_top <= self.top_k,
-                f"retrain_top {self.retrain_top!r} is not allowed: it must be an integer in [1, top_k]")
+        require(_is_int(self.retrain_top) and 1 <= self.retrain_top <= self.top_k,
+                f"retrain_top {short(self.retrain_top)} is not allowed: it must be an integer in [1, top_k]")
 
 
 @dataclass(frozen=True)
@@ -97,23 +117,34 @@ class StudyConfig:
             data = yaml.safe_load(Path(path).read_text())
         except FileNotFoundError:
             raise UsageError(f"config file {str(path)!r} does not exist") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config file {str(path)!r} is not a text file: give a YAML study config") from None
         except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"cannot read config file {str(path)!r}: {str(exc).splitlines()[0]}") from None
-        return cls.from_dict(data, str(path))
+            raise UsageError(f"cannot read config file {str(path)!r}: {str(exc).splitlines()[0][:200]}") from None
+        try:
+            return cls.from_dict(data, str(path))
+        except UsageError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:  # a shape from_dict did not foresee
+            raise UsageError(f"config file {str(path)!r} is not a valid study config ({short(str(exc), 120)})") from None
 
     @classmethod
     def from_dict(cls, data: object, where: str = "config") -> "StudyConfig":
         top = _section(where, data, ("problem", "layers", "lam", "settings", "baselines", "search", "retrain",
                                      "consistency", "distributions", "dladmm"))
+        for name in top.get("settings") if isinstance(top.get("settings"), dict) else ():
+            check_name(name, "setting")  # it becomes part of file names
         settings = _section("settings", top.get("settings"), tuple(top.get("settings") or ()))
         require(settings, "config section 'settings' must name at least one setting")
         for name, overrides in settings.items():
             problem_settings(top.get("problem") or {}, overrides or {}, name)  # check every setting now
-        layers = top.get("layers", 16)
-        require(isinstance(layers, int) and layers >= 3, f"layers {layers!r} is not allowed: it must be an integer >= 3")
-        baselines = tuple(top.get("baselines", MODELS))
+        layers = check_layers(top.get("layers", 16), low=3)
+        lam = top.get("lam", DEFAULT_LAM)
+        require(isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam >= 0,
+                f"lam {short(lam)} is not allowed: it must be a number >= 0")
+        baselines = tuple(_names("baselines", top.get("baselines", list(MODELS))))
         unknown = [b for b in baselines if b not in MODELS]
-        require(not unknown, f"baseline {unknown[0] if unknown else ''!r} is not allowed: choose from {', '.join(MODELS)}")
+        require(not unknown, f"baseline {short(unknown[0]) if unknown else ''} is not allowed: choose from {', '.join(MODELS)}")
         search = _section("search", top.get("search"), ("strategy", "space", "budget", "top_k", "retrain_top", "seed", "training"))
         plan = SearchPlan(**{k: v for k, v in search.items() if k != "training"})
         search_training = _training("search.training", search.get("training"), {"protocol": "e2e", "max_steps": 1000, "eval_every": 250})
@@ -125,21 +156,24 @@ class StudyConfig:
                 return None
             section = _section(name, top[name], allowed)
             section.setdefault("setting", first)
-            require(section["setting"] in settings, f"{name}.setting {section['setting']!r} is not allowed: choose one of {', '.join(settings)}")
+            require(isinstance(section["setting"], str) and section["setting"] in settings,
+                    f"{name}.setting {short(section['setting'])} is not allowed: choose one of {', '.join(settings)}")
             return section
 
         consistency = optional("consistency", ("setting", "seeds", "strategies"))
         if consistency is not None:
-            for strategy in consistency.setdefault("strategies", []):
+            for strategy in _names("consistency.strategies", consistency.setdefault("strategies", [])):
                 SearchPlan(strategy=strategy, space=plan.space)
-            consistency.setdefault("seeds", [])
+            seeds = consistency.setdefault("seeds", [])
+            require(isinstance(seeds, list) and all(_is_int(v) and v >= 0 for v in seeds),
+                    f"consistency.seeds {short(seeds)} is not allowed: give a list of integers >= 0")
         distributions = optional("distributions", ("setting", "samples", "spaces", "training"))
         if distributions is not None:
             distributions.setdefault("spaces", ["lista", "connectivity", "neurons", "paper"])
-            for space in distributions["spaces"]:
+            for space in _names("distributions.spaces", distributions["spaces"]):
                 BACKBONES["lista"].check_preset(space)
             samples = distributions.setdefault("samples", 8)
-            require(isinstance(samples, int) and samples >= 2, f"distributions.samples {samples!r} is not allowed: it must be an integer >= 2")
+            require(_is_int(samples) and 2 <= samples <= 100_000, f"distributions.samples {short(samples)} is not allowed: it must be an integer in [2, 100000]")
             distributions["training"] = _training("distributions.training", distributions.get("training"), search_training.to_dict())
         dladmm = optional("dladmm", ("setting", "strategy", "space", "budget"))
         if dladmm is not None:
@@ -147,10 +181,33 @@ class StudyConfig:
             dladmm.setdefault("space", "paper")
             dladmm.setdefault("budget", plan.budget)
             SearchPlan(strategy=dladmm["strategy"], budget=dladmm["budget"])
-            BACKBONES["dladmm"].check_preset(dladmm["space"])
-        return cls(settings=settings, problem=top.get("problem") or {}, layers=layers, lam=float(top.get("lam", DEFAULT_LAM)),
+            _check_preset("dladmm", dladmm["space"])
+        return cls(settings=settings, problem=top.get("problem") or {}, layers=layers, lam=float(lam),
                    baselines=baselines, search=plan, search_training=search_training, retrain=retrain,
                    consistency=consistency, distributions=distributions, dladmm=dladmm)
+
+    def check_memory(self) -> None:
+        """One-line refusal when a setting's problem and models would not fit in memory."""
+        _check_study_memory(self)
+
+
+def _check_study_memory(config: "StudyConfig") -> None:
+    """Refuse a study whose largest problem, depth and batch do not fit in the memory available."""
+    from .limits import check_memory
+    from .problems import ImageCSSettings, SyntheticSettings
+
+    trainings = [config.search_training, config.retrain] + ([config.distributions["training"]] if config.distributions else [])
+    batch = max(t.batch for t in trainings)
+    for name in config.settings:
+        kind, args = problem_settings(config.problem, config.settings[name] or {}, name)
+        if kind == "synthetic":
+            p = SyntheticSettings(**args)
+            m, n, d, fixed = p.m, p.n, p.n, p.n_val + p.n_test
+        else:
+            p = ImageCSSettings(**args)
+            m, n, d, fixed = p.m, p.n_atoms, p.patch**2, p.n_val + p.n_test + p.n_train_patches
+        check_memory(f"setting {name!r} (a {m}x{n} problem with {config.layers} layers and batch {batch})",
+                     m, n, config.layers, batch, fixed, d)
 
 
 def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:
@@ -161,7 +218,7 @@ def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tupl
     (only ``seed`` comes from ``base`` then)."""
     overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(PROBLEM_KEYS["synthetic"]) | set(PROBLEM_KEYS["image-cs"]))))
     kind = overrides.pop("kind", "synthetic")
-    require(kind in PROBLEM_KEYS, f"settings.{name}.kind {kind!r} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
+    require(isinstance(kind, str) and kind in PROBLEM_KEYS, f"settings.{name}.kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
     base = _section("problem", base, PROBLEM_KEYS["synthetic"])
     values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
     for key in values:
@@ -172,7 +229,7 @@ def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tupl
         try:
             args["snr_db"] = float(args["snr_db"])
         except (TypeError, ValueError):
-            raise UsageError(f"setting {name!r}: snr {args['snr_db']!r} is not allowed: give a number of dB or 'inf'") from None
+            raise UsageError(f"setting {name!r}: snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'") from None
     from .problems import ImageCSSettings, SyntheticSettings
 
     try:
@@ -205,7 +262,15 @@ class Study:
 
     def done(self, key: str) -> Optional[dict]:
         path = self.unit_path(key)
-        return json.loads(path.read_text())["result"] if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            result = data["result"] if isinstance(data, dict) else None
+        except (OSError, UnicodeDecodeError, ValueError, KeyError):
+            result = None
+        require(isinstance(result, dict), f"unit file {str(path)!r} is damaged: delete it and run the same command again to redo that unit")
+        return result
 
     def work_dir(self, key: str) -> Path:
         return self.out / "work" / key
@@ -352,7 +417,7 @@ class Study:
 
         units = self.units()
         started = time.perf_counter()
-        finished = sum(self.unit_path(u.key).is_file() for u in units)
+        finished = sum(self.done(u.key) is not None for u in units)  # a damaged unit file is refused before any work
         if finished:
             print(f"resuming: {finished} of {len(units)} units already done", file=sys.stderr, flush=True)
         with tqdm(total=len(units), initial=finished, desc="study", unit="unit", disable=not self.progress, dynamic_ncols=True) as bar:
@@ -388,7 +453,8 @@ def summarise(study: Study, run_seconds: float = 0.0) -> dict:
     for unit in study.units():
         path = study.unit_path(unit.key)
         if path.is_file():
-            seconds[unit.key] = json.loads(path.read_text())["seconds"]
+            study.done(unit.key)  # a damaged file is named, not a traceback
+            seconds[unit.key] = json.loads(path.read_text()).get("seconds", 0.0)
     results: dict = {}
     searches: dict = {}
     for setting in c.settings:

@@ -1,6 +1,6 @@
 """Training protocols: the stage-wise protocol of the LISTA literature and a fast end-to-end mode.
 
-Stage-wise (Chen et al. 2018; STUDY.md section 4). For layer t = 1..T, with the loss on
+Stage-wise (Chen et al. 2018; docs/training.md). For layer t = 1..T, with the loss on
 layer t's output:
 
 1. train only layer t's new parameters (Adam, ``stage_lrs[0]`` = 5e-4);
@@ -35,16 +35,27 @@ from typing import Callable, Optional
 import torch
 from tqdm.auto import tqdm
 
-from .errors import TrainingDiverged, UsageError, require
+from .errors import TrainingDiverged, UsageError, require, short
 from .evaluation import layer_estimates, layer_nmse_db
 from .metrics import nmse_db_per_layer
 from .family import UnrolledModel
-from .io import torch_save
+from .io import remove_orphans, torch_save
 from .device import resolve_device
 from .problems import Problem, seeded_generator
 
 # generator purposes (see problems.seeded_generator)
 _STAGE_STREAM, _E2E_STREAM = 100, 101
+
+
+MAX_BATCH = 1 << 20
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -64,12 +75,19 @@ class TrainConfig:
     device: str = "cpu"  # a resolved device (nni_lista.device.resolve_device); not part of a run's identity
 
     def __post_init__(self) -> None:
-        require(self.protocol in PROTOCOLS, f"protocol {self.protocol!r} is not allowed: choose one of {', '.join(PROTOCOLS)}")
+        require(isinstance(self.protocol, str) and self.protocol in PROTOCOLS, f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}")
         for name in ("max_steps", "batch", "eval_every", "patience"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} {value!r} is not allowed: it must be an integer >= 1")
-        require(isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0, f"lr {self.lr!r} is not allowed: it must be a number > 0")
-        require(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} is not allowed: it must be an integer >= 0")
+            require(_is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
+        require(self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]")
+        require(_is_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
+        require(_is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+        lrs = self.stage_lrs
+        require(isinstance(lrs, tuple) and len(lrs) == 3 and all(_is_number(v) and v >= 0 for v in lrs),
+                f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0")
+        require(_is_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
+        require(self.target_db is None or _is_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
+        require(isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N")
         object.__setattr__(self, "device", resolve_device(self.device))
 
     def to_dict(self) -> dict:
@@ -122,16 +140,32 @@ class CheckpointStore:
         return None if self.directory is None else self.directory / "checkpoint.pt"
 
     def describe(self) -> str:
-        return "no checkpoint is kept without an output directory" if self.path is None else f"the last good checkpoint is {self.path}"
+        """Where the last good state is, as far as the disk says (a message must not name a missing file)."""
+        if self.path is None:
+            return "no checkpoint is kept without an output directory"
+        if not self.path.is_file():
+            return f"no checkpoint was written to {self.directory} yet, so the next run starts from scratch"
+        return f"the last good checkpoint is {self.path}"
 
     def load(self) -> Optional[dict]:
+        """The checkpoint of this run, ``None`` when there is none; another run's or an unreadable
+        one raises :class:`UsageError` (never unpickled beyond tensors: ``weights_only``)."""
         if self.path is None or not self.path.exists():
             return None
-        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        hint = "delete it or give another --out"
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a bad file (or one holding more than tensors)
+            raise UsageError(f"checkpoint {str(self.path)!r} cannot be read ({type(exc).__name__}): it is not a checkpoint "
+                             f"written by nni-lista; {hint}") from None
+        require(isinstance(state, dict), f"checkpoint {str(self.path)!r} is not an nni-lista checkpoint; {hint}")
         if state.get("fingerprint") != self.fingerprint:
             raise UsageError(
-                f"{self.directory} holds a checkpoint of a different run; give another --out or delete {self.path}"
+                f"{self.directory} holds a checkpoint of a different run (another model, problem instance or "
+                f"training config); give another --out or delete {self.path}"
             )
+        require(isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
+                f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}")
         return state
 
     def save(self, state: dict) -> None:
@@ -144,10 +178,13 @@ class CheckpointStore:
 
 
 def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> dict:
-    """What identifies a run for resuming: model class and size, problem settings, config."""
+    """What identifies a run for resuming: model class and size, problem settings and the
+    instance itself (a hash of its operator and fixed sets), config."""
+    from .problems import instance_digest
+
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
     return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
-            "problem": settings, "config": config.identity()}
+            "problem": settings, "instance": instance_digest(problem), "config": config.identity()}
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
@@ -313,6 +350,8 @@ def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: 
     shows a progress bar only on a terminal.
     """
     store = CheckpointStore(out_dir, fingerprint(model, problem, config))
+    if out_dir is not None:
+        remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
     model.to(config.device)  # and stays there: evaluation follows the model's device
     problem = problem.to(config.device)
     with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,

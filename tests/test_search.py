@@ -71,7 +71,7 @@ def test_search_from_a_config_file_with_overrides(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     top = json.loads((tmp_path / "top.json").read_text())
-    assert top["strategy"] == "evolution" and top["budget"] == 3 and top["space"] == "paper" and top["layers"] == T
+    assert top["strategy"] == "evolution" and top["budget"] == 3 and top["space"] == "full" and top["layers"] == T
     assert "| searched |" in out and "| lista |" in out.replace("   ", " ").replace("  ", " ")
 
 

@@ -1,0 +1,425 @@
+"""Hostile input and faults (issue #16, items 2-6): every bad input ends with exactly one line
+on stderr and exit code 2, before any work starts and without writing outside --out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from nni_lista import cli, problems
+from nni_lista.limits import MAX_LAYERS
+from nni_lista.study import StudyConfig
+from nni_lista.training import CheckpointStore
+
+TINY = ["--m", "12", "--n", "24", "--layers", "2", "--max-steps", "5", "--eval-every", "5", "--batch", "16",
+        "--protocol", "e2e", "--device", "cpu"]
+STUDY = {
+    "problem": {"m": 12, "n": 24},
+    "layers": 3,
+    "settings": {"a": {}},
+    "baselines": ["ista"],
+    "search": {"strategy": "random", "space": "paper", "budget": 2, "top_k": 1, "training": {"max_steps": 5, "eval_every": 5}},
+    "retrain": {"max_steps": 5, "eval_every": 5},
+}
+
+
+def _main(argv: list) -> int:
+    try:
+        return cli.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own errors (one line, exit 2)
+        return exc.code
+
+
+def _one_line(capsys, code: int, argv: list, *needles: str) -> str:
+    """Run the CLI in-process; check the exit code, one stderr line, and the words it must hold."""
+    assert _main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert err and err.count("\n") == 0, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+# ----------------------------------------------------------------------------- A. sizes bounded
+
+def test_deep_arch_file_is_refused_before_building_tables(tmp_path, capsys):
+    arch = tmp_path / "deep.json"
+    arch.write_text(json.dumps({"layer200000/neuron": "soft"}))
+    started = time.perf_counter()
+    _one_line(capsys, 2, ["retrain", "--arch", arch, "--out", tmp_path / "out", *TINY[:4]], "200000", str(MAX_LAYERS))
+    assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["arch", "export-space"])
+def test_too_many_layers_for_files(tmp_path, capsys, command):
+    extra = ["--name", "dense"] if command == "arch" else []
+    _one_line(capsys, 2, [command, *extra, "--layers", "100000", "--out", tmp_path / "x.json"], "100000", str(MAX_LAYERS))
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("options, needle", [
+    (["--m", "100000", "--n", "100000"], "100000x100000"),
+    (["--batch", "1000000000"], "1000000000"),
+    (["--layers", "100000"], "100000"),
+])
+def test_sizes_beyond_memory_or_caps(tmp_path, capsys, options, needle):
+    base = dict(zip(TINY[::2], TINY[1::2]))
+    base.update(dict(zip(options[::2], options[1::2])))
+    argv = ["train", "--model", "lista", "--out", tmp_path / "out", *[x for kv in base.items() for x in kv]]
+    _one_line(capsys, 2, argv, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_estimate_names_the_limit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("nni_lista.limits.available_bytes", lambda: 1000)
+    _one_line(capsys, 2, ["train", "--model", "lista", "--out", tmp_path / "out", *TINY], "12x24", "GiB", "available")
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"layers": 100000}, f"[3, {MAX_LAYERS}]"),
+    ({"problem": {"m": 100000, "n": 100000}}, "GiB"),
+])
+def test_study_sizes_are_bounded(tmp_path, capsys, change, needle):
+    config = tmp_path / "big.yml"
+    config.write_text(yaml.safe_dump({**STUDY, **change}))
+    _one_line(capsys, 2, ["study", "--config", config, "--out", tmp_path / "out"], needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_billion_laughs_message_stays_short(tmp_path, capsys):
+    levels = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"&{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    config = tmp_path / "laughs.yml"
+    config.write_text("problem:\n  m: [" + ", ".join(levels) + "]\nsettings: {a: {}}\n")
+    assert config.stat().st_size < 700  # 9^9 'lol's once expanded
+    started = time.perf_counter()
+    err = _one_line(capsys, 2, ["study", "--config", config, "--out", tmp_path / "out"], "m [")
+    assert len(err) < 400 and time.perf_counter() - started < 5, len(err)
+    assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------- B. resume bound to the instance
+
+def test_resume_is_refused_on_another_instance_with_the_same_settings(tmp_path, capsys):
+    a, b = tmp_path / "A.pt", tmp_path / "B.pt"
+    assert _main(["make-problem", "--m", "12", "--n", "24", "--seed", "1", "--out", a]) == 0
+    other = problems.load(a)
+    other.sensing = other.sensing.flip(1).contiguous()  # same settings, another matrix
+    problems.save(other, b)
+    rest = [x for x in TINY if x not in ("--m", "12", "--n", "24")]
+    out = tmp_path / "D"
+    assert _main(["train", "--model", "lista", "--problem", a, "--out", out, *map(str, rest)]) == 0
+    capsys.readouterr()
+    (out / "metrics.json").unlink()  # only the checkpoint is left to tell the runs apart
+    _one_line(capsys, 2, ["train", "--model", "lista", "--problem", b, "--out", out, *rest], str(out), "different run")
+
+
+# ----------------------------------------------------------------------------- C. output paths
+
+def test_out_paths_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    before = _tree(tmp_path)
+    (tmp_path / "link").symlink_to("/proc")
+    for out, needle in ((afile, "existing file"), (afile / "sub", "is a file"), ("/proc/nni-lista-test", "/proc"),
+                        ("/sys/nni-lista-test", "/sys"), (tmp_path / "link" / "x", "/proc")):
+        _one_line(capsys, 2, ["train", "--model", "lista", "--out", out, *TINY], needle)
+    config = tmp_path / "study.yml"
+    config.write_text(yaml.safe_dump(STUDY))
+    _one_line(capsys, 2, ["study", "--config", config, "--out", afile], "existing file")
+    _one_line(capsys, 2, ["make-problem", "--out", tmp_path], "is a directory")
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    before = _tree(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr("nni_lista.limits.os.access",  # root may write anywhere: ask as a user would
+                        lambda path, mode: False if Path(path) == readonly else real_access(path, mode))
+    _one_line(capsys, 2, ["train", "--model", "lista", "--out", readonly / "out", *TINY], "not writable")
+    assert _tree(tmp_path) == before
+
+
+def test_another_models_metrics_are_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _main(["train", "--model", "lista", "--out", out, *TINY]) == 0
+    capsys.readouterr()
+    kept = (out / "metrics.json").read_bytes()
+    _one_line(capsys, 2, ["train", "--model", "ista", "--out", out, *TINY], "'lista'", str(out))
+    assert (out / "metrics.json").read_bytes() == kept
+    assert _main(["train", "--model", "lista", "--out", out, *TINY]) == 0  # the same run again is fine
+
+
+def test_orphan_temp_files_are_removed(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    orphan = out / ".checkpoint.pt.k3j9x_2a.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    keep = out / "notes.tmp"
+    keep.write_text("mine")
+    assert _main(["train", "--model", "lista", "--out", out, *TINY]) == 0
+    assert not orphan.exists() and keep.exists()
+    orphan = tmp_path / "ista" / ".metrics.json.a1b2c3d4.tmp"  # a model that does not train cleans up too
+    orphan.parent.mkdir()
+    orphan.write_text("{")
+    assert _main(["train", "--model", "ista", "--out", orphan.parent, *TINY]) == 0
+    assert not orphan.exists()
+
+
+def test_sigterm_during_train_is_one_line_and_143(tmp_path):
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "nni_lista", "train", "--model", "lista", "--out", str(out), *TINY]
+    argv[argv.index("--max-steps") + 1] = "10000000"
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "checkpoint.pt").exists():
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert err.strip().count("\n") == 0 and "terminated (SIGTERM)" in err and "resume" in err, err
+    assert not list(out.glob(".*.tmp"))
+
+
+# ----------------------------------------------------------------------------- D. corrupt inputs
+
+def test_corrupt_checkpoint(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(os.urandom(4096))
+    _one_line(capsys, 2, ["train", "--model", "lista", "--out", out, *TINY], "checkpoint", "cannot be read")
+
+
+def test_malicious_checkpoint_is_not_unpickled(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    torch.save({"fingerprint": Evil()}, out / "checkpoint.pt")
+    _one_line(capsys, 2, ["train", "--model", "lista", "--out", out, *TINY], "cannot be read")
+    assert not (tmp_path / "pwned").exists()
+
+
+def _damaged(data: dict, how: str) -> dict:
+    if how == "missing key":
+        data.pop("val")
+    elif how == "wrong shape":
+        data["val"] = [data["val"][0][:, :5], data["val"][1]]
+    elif how == "nan":
+        data["sensing"] = data["sensing"].clone()
+        data["sensing"][0, 0] = float("nan")
+    elif how == "all-zero matrix":
+        data["sensing"] = torch.zeros_like(data["sensing"])
+    elif how == "all-zero test set":
+        data["test"] = [torch.zeros_like(data["test"][0]), torch.zeros_like(data["test"][1])]
+    elif how == "not a tensor":
+        data["sensing"] = "abc"
+    return data
+
+
+@pytest.mark.parametrize("how, needle", [("missing key", "lacks 'val'"), ("wrong shape", "shape"), ("nan", "NaN"),
+                                         ("all-zero matrix", "all zero"), ("all-zero test set", "test set is zero"),
+                                         ("not a tensor", "shape")])
+def test_damaged_problem_files(tmp_path, capsys, how, needle):
+    good = tmp_path / "good.pt"
+    assert _main(["make-problem", "--m", "12", "--n", "24", "--out", good]) == 0
+    capsys.readouterr()
+    data = torch.load(good, weights_only=True)
+    bad = tmp_path / "bad.pt"
+    torch.save(_damaged(data, how), bad)
+    rest = [x for x in TINY if x not in ("--m", "12", "--n", "24")]
+    _one_line(capsys, 2, ["train", "--model", "ista", "--problem", bad, "--out", tmp_path / "out", *rest], str(bad), needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_tiny_p_is_refused_not_nan(tmp_path, capsys):
+    argv = ["train", "--model", "ista", "--out", tmp_path / "out", *TINY, "--p", "1e-12"]
+    _one_line(capsys, 2, argv, "1e-12", "larger p")
+
+
+def test_view_port_and_damaged_top_json(tmp_path, capsys):
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "99999"], "99999", "65535")
+    (tmp_path / "top.json").write_text('{"nni_experiment": ')
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "top.json")
+    (tmp_path / "top.json").write_text('[1, 2]')
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "names no NNI experiment")
+    (tmp_path / "top.json").write_text('{"nni_experiment": {"id": 5}}')
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "damaged")
+
+
+def test_damaged_unit_file_in_a_study(tmp_path, capsys):
+    config = tmp_path / "study.yml"
+    config.write_text(yaml.safe_dump(STUDY))
+    out = tmp_path / "out"
+    unit = out / "units" / "baseline" / "a" / "ista.json"
+    unit.parent.mkdir(parents=True)
+    (out / "config.yml").write_text(config.read_text())
+    unit.write_text('{"result": ')
+    before = _tree(out)
+    _one_line(capsys, 2, ["study", "--config", config, "--out", out, "--no-progress", "--device", "cpu"], str(unit), "delete it")
+    assert _tree(out) == before
+
+
+# ----------------------------------------------------------------------------- E. messages tell the truth
+
+def test_divergence_names_only_an_existing_checkpoint(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["train", "--model", "lista", "--out", out, *TINY, "--lr", "1e30"]
+    err = _one_line(capsys, 1, argv, "diverged")
+    if "last good checkpoint is" in err:
+        assert (out / "checkpoint.pt").is_file(), err
+    else:
+        assert "no checkpoint was written" in err and not (out / "checkpoint.pt").exists(), err
+
+
+def test_describe_follows_the_disk(tmp_path):
+    store = CheckpointStore(tmp_path, {})
+    assert "no checkpoint was written" in store.describe()
+    store.save({"model": {}, "steps": 0})
+    assert f"the last good checkpoint is {tmp_path / 'checkpoint.pt'}" in store.describe()
+    assert "without an output directory" in CheckpointStore(None, {}).describe()
+
+
+# ----------------------------------------------------------------------------- F. study configs checked completely
+
+@pytest.mark.parametrize("change, needle", [
+    ({"search": {**STUDY["search"], "seed": -1}}, "seed -1"),
+    ({"consistency": {"seeds": ["abc"]}}, "consistency.seeds ['abc']"),
+    ({"lam": -5}, "lam -5"),
+    ({"lam": "abc"}, "lam 'abc'"),
+    ({"search": {**STUDY["search"], "strategy": ["random"]}}, "strategy ['random']"),
+    ({"search": {**STUDY["search"], "space": {"a": 1}}}, "space {'a': 1}"),
+    ({"baselines": "ista"}, "baselines 'ista'"),
+    ({"consistency": {"setting": ["a"]}}, "consistency.setting ['a']"),
+    ({"consistency": {"strategies": "evolution"}}, "consistency.strategies 'evolution'"),
+    ({"distributions": {"spaces": [["paper"]]}}, "distributions.spaces"),
+    ({"retrain": {"decay": "abc"}}, "decay 'abc'"),
+    ({"retrain": {"stage_lrs": "abc"}}, "stage_lrs"),
+    ({"retrain": {"max_steps": True}}, "max-steps True"),
+    ({"settings": {"../../escaped": {}}}, "'../../escaped'"),
+    ({"settings": {".hidden": {}}}, "'.hidden'"),
+    ({"settings": {"a": {"kind": ["image-cs"]}}}, "kind ['image-cs']"),
+    ({"settings": {"a": {"p": True}}}, "p True"),
+    ({"search": {**STUDY["search"], "training": {"protocol": ["e2e"]}}}, "protocol ('e2e',)"),
+    ({"settings": {1: {}}}, "setting name 1"),
+])
+def test_study_config_is_checked_before_anything_is_written(tmp_path, capsys, change, needle):
+    config = tmp_path / "bad.yml"
+    config.write_text(yaml.safe_dump({**STUDY, **change}))
+    out = tmp_path / "out"
+    _one_line(capsys, 2, ["study", "--config", config, "--out", out], needle)
+    assert not out.exists()
+    good = tmp_path / "good.yml"
+    good.write_text(yaml.safe_dump(STUDY))
+    StudyConfig.load(good)  # the corrected config is accepted: nothing was kept in out
+
+
+def test_binary_study_config(tmp_path, capsys):
+    config = tmp_path / "bin.yml"
+    config.write_bytes(bytes(range(256)) * 4)
+    _one_line(capsys, 2, ["study", "--config", config, "--out", tmp_path / "out"], str(config))
+    assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------- search, trial, view
+
+SEARCH = ["search", "--strategy", "random", "--space", "paper", "--m", "12", "--n", "24", "--layers", "3", "--batch", "16",
+          "--budget", "2", "--max-steps", "5", "--eval-every", "5"]
+
+
+def test_search_limit_no_architecture_meets_is_named_before_work(tmp_path, capsys):
+    _one_line(capsys, 2, [*SEARCH, "--max-params", "1", "--out", tmp_path / "s"],
+              "no architecture of the paper space meets the limit of 1 parameters", "the smallest has")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_second_search_with_other_options_is_refused_before_work(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert _main([*SEARCH, "--out", out]) == 0
+    capsys.readouterr()
+    before = _tree(out)
+    started = time.perf_counter()
+    _one_line(capsys, 2, [*SEARCH[:-6], "--budget", "3", "--max-steps", "5", "--eval-every", "5", "--out", out],
+              "holds a search made with other options")
+    assert time.perf_counter() - started < 30 and _tree(out) == before
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "is not a text file"),
+    (b"strategy: [evolution, random]\n", "give one value"),
+    (b"budget: {a: 1}\n", "give one value"),
+    (b"strategy: nope\n", "invalid choice"),
+    (b"warm-start: maybe\n", "give true or false"),
+    (b"colour: red\n", "unknown key 'colour'"),
+    (b"- a\n- b\n", "must hold a mapping"),
+])
+def test_bad_search_config_files(tmp_path, capsys, content, needle):
+    config = tmp_path / "bad.yml"
+    config.write_bytes(content)
+    _one_line(capsys, 2, ["search", "--config", config, "--out", tmp_path / "s"], needle)
+    assert not (tmp_path / "s").exists()
+
+
+def test_search_config_values_are_options_and_the_command_line_wins(tmp_path):
+    config = tmp_path / "ok.yml"
+    config.write_text("strategy: random\nbudget: 7\nwarm-start: false\nsnr: .inf\nkappa: none\nout: runs/x\n")
+    parser = cli.build_parser()
+    args = parser.parse_args(["search", "--config", str(config), "--budget", "3"])
+    args = cli._search_config(parser, ["search", "--config", str(config), "--budget", "3"], args)
+    assert (args.strategy, args.budget, args.warm_start, args.kappa, str(args.out)) == ("random", 3, False, None, "runs/x")
+
+
+def test_search_out_and_layers_are_checked_first(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    _one_line(capsys, 2, [*SEARCH, "--out", tmp_path / "f"], "is an existing file")
+    _one_line(capsys, 2, [*SEARCH[:9], "--layers", "100000", "--out", tmp_path / "s"], "layers 100000 is not allowed")
+
+
+def test_trial_layers_are_bounded_before_parameters_are_read(tmp_path, capsys):
+    _one_line(capsys, 2, ["trial", "--layers", "100000"], "layers 100000 is not allowed")
+
+
+def test_view_on_a_busy_port(tmp_path, capsys):
+    import socket
+
+    top = tmp_path / "top.json"
+    top.write_text(json.dumps({"nni_experiment": {"id": "abc", "directory": str(tmp_path)}}))
+    (tmp_path / "abc").mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        err = _one_line(capsys, 2, ["view", tmp_path, "--port", port], f"port {port} on 127.0.0.1 is in use")
+    assert "Traceback" not in err
+
+
+def test_view_reports_a_manager_that_died(tmp_path):
+    from nni_lista import manager
+
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait()
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(manager.ViewFailed, match="ended \\(exit code 3\\) before it served"):
+        manager.wait_until_serving(dead, "127.0.0.1", port, "the manager", timeout=10)

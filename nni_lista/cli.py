@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "individuals, so the search never ends worse than the best of them on the proxy (default on)")
     search.add_argument("--subnets", type=int, default=200,
                         help="weight-sharing strategies: subnets scored with the supernet's weights (default %(default)s)")
+    search.add_argument("--retrain-seeds", type=int, default=1,
+                        help="retrain the best architecture and LISTA with this many training seeds (--seed, --seed+1, ...) and "
+                             "report mean and spread (default %(default)s)")
     search.add_argument("--mutations", type=int, default=3,
                         help="evolution: a child changes 1..MUTATIONS labels of its parent (default %(default)s)")
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
@@ -392,6 +395,17 @@ def _architecture_table(result: dict) -> str:
     return markdown_table(["rank", "val NMSE dB (search)", "skips on", "most common neuron"], rows)
 
 
+def _replicate_table(replicates: dict) -> str:
+    from .tables import markdown_table
+
+    rows = []
+    for name, row in replicates["models"].items():
+        gain = "" if "searched_gain_db" not in row else f"{row['searched_gain_db']:+.2f} (spread {row['larger_spread_db']:.2f})"
+        rows.append([name, f"{row['mean']:.2f} +- {row['std']:.2f}", ", ".join(f"{v:.2f}" for v in row["nmse_db"]), gain])
+    seeds = ", ".join(map(str, replicates["training_seeds"]))
+    return markdown_table(["model", f"test NMSE dB, mean +- std over seeds {seeds}", "per seed", "searched better by dB"], rows)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .search import SearchRequest, run_search
 
@@ -412,7 +426,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
-        subnets=args.subnets,
+        subnets=args.subnets, retrain_seeds=args.retrain_seeds,
     )
     result = run_search(request, args.out, announce=lambda: print(
         f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
@@ -423,6 +437,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(_layer_table(retrained))
     print()
     print(_summary_table(retrained))
+    if len(result["replicates"]["training_seeds"]) > 1:
+        print()
+        print(_replicate_table(result["replicates"]))
     print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
     if args.port is not None:
         print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")

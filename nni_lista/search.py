@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -139,6 +139,7 @@ class SearchRequest:
     warm_start: bool = True  # evolution: the family members of the space are its first individuals
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
     subnets: int = 200  # weight-sharing: subnets scored with inherited weights
+    retrain_seeds: int = 1  # the best architecture and the plain network are retrained with this many training seeds
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
@@ -147,6 +148,8 @@ class SearchRequest:
                 f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
+                f"retrain-seeds {self.retrain_seeds} is not allowed: it must be an integer in 1..100")
         require(isinstance(self.subnets, int) and 1 <= self.subnets <= 100_000,
                 f"subnets {self.subnets} is not allowed: it must be an integer in 1..100000")
         require(STRATEGIES[self.strategy].kind != "weight-sharing" or self.backbone == "lista",
@@ -344,7 +347,7 @@ def _claim(out: Path, request: SearchRequest) -> None:
                "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
                "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
                "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
-               "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets}
+               "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
     options = json.loads(json.dumps(options, default=str))
     kept = out / "search.json"
     if kept.is_file():
@@ -358,6 +361,25 @@ def _claim(out: Path, request: SearchRequest) -> None:
         write_json(kept, options)
 
 
+def replicate_summary(runs: dict[str, list[dict]], seeds: list[int]) -> dict:
+    """Test NMSE of each retrained model over its training seeds: the values, their mean and
+    sample standard deviation, and the gap of the searched network's mean to each other model's
+    with the larger of the two spreads beside it."""
+    summary = {"training_seeds": seeds, "models": {}}
+    for name, found in runs.items():
+        values = [r["nmse_db"] for r in found]
+        mean = sum(values) / len(values)
+        spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        summary["models"][name] = {"nmse_db": values, "mean": mean, "std": spread}
+    searched = summary["models"]["searched"]
+    for name, row in summary["models"].items():
+        if name != "searched":
+            spreads = [v for v in (row["std"], searched["std"]) if v is not None]
+            row["searched_gain_db"] = row["mean"] - searched["mean"]
+            row["larger_spread_db"] = max(spreads) if spreads else None
+    return summary
+
+
 def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
     """Run the search, retrain the best architecture and the backbone's plain network (LISTA,
     D-LADMM) from scratch, write ``out/top.json`` and ``out/best_arch.json``."""
@@ -366,12 +388,14 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
     explored = explore(request, out, announce)
     P = resolve_problem(request.problem)
     best = explored["top"][0]["arch"]
-    plain = "lista" if request.backbone == "lista" else request.backbone
-    compared = {
-        "searched": retrain(request.backbone, best, P, request.training, request.lam, out / "retrain" / "searched"),
-        plain: retrain(request.backbone, BACKBONES[request.backbone].plain(request.layers), P, request.training, request.lam,
-                       out / "retrain" / plain),
-    }
+    plain = request.backbone
+    archs = {"searched": best, plain: BACKBONES[request.backbone].plain(request.layers)}
+    seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
+    runs = {name: [retrain(request.backbone, arch, P, replace(request.training, seed=seed), request.lam,
+                           out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"))
+                   for k, seed in enumerate(seeds)]
+            for name, arch in archs.items()}
+    compared = {name: found[0] for name, found in runs.items()}
     result = {
         "strategy": request.strategy,
         "kind": entry.kind,
@@ -386,6 +410,7 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
         **explored,
         "retrained": compared,
+        "replicates": replicate_summary(runs, seeds),
     }
     write_json(out / "top.json", result)
     write_json(out / "best_arch.json", best)

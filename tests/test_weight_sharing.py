@@ -47,7 +47,7 @@ def test_training_the_supernet_improves_the_family_paths(problem):
 def test_shared_evolution_search_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["search", "--strategy", "shared-evolution", "--budget", "200", "--subnets", "12", "--m", str(M), "--n", str(N),
-            "--layers", "3", "--batch", "16", "--max-steps", "20", "--eval-every", "10", "--out", str(out)]
+            "--layers", "3", "--batch", "16", "--max-steps", "20", "--eval-every", "10", "--retrain-seeds", "2", "--out", str(out)]
     assert cli.main(argv) == 0
     top = json.loads((out / "top.json").read_text())
     assert top["kind"] == "weight-sharing" and "inherited weights" in top["proxy"]
@@ -55,3 +55,10 @@ def test_shared_evolution_search_from_the_command_line(tmp_path, capsys):
     metrics = [item["metric"] for item in top["top"]]
     assert metrics == sorted(metrics, reverse=True) and len(metrics) == 5
     assert set(top["retrained"]) == {"searched", "lista"}
+    replicates = top["replicates"]
+    assert replicates["training_seeds"] == [0, 1]
+    lista = replicates["models"]["lista"]
+    assert len(lista["nmse_db"]) == 2 and lista["nmse_db"][0] == top["retrained"]["lista"]["nmse_db"]
+    assert lista["nmse_db"][0] != lista["nmse_db"][1]  # another training seed: other batches, other numbers
+    assert abs(lista["searched_gain_db"] - (lista["mean"] - replicates["models"]["searched"]["mean"])) < 1e-12
+    assert "mean +- std over seeds 0, 1" in capsys.readouterr().out

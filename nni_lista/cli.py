@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
                              "one-shot and weight-sharing strategies: supernet training batches (default 10)")
     search.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
-                        help="evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) are its first "
-                             "individuals, so the search never ends worse than the best of them on the proxy (default on)")
+                        help="evolution, random and shared-evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, "
+                             "ALISTA, dense) are tried first, so the search never ends worse than the best of them on the proxy "
+                             "(default on)")
     search.add_argument("--subnets", type=int, default=200,
                         help="weight-sharing strategies: subnets scored with the supernet's weights (default %(default)s)")
     search.add_argument("--retrain-seeds", type=int, default=1,

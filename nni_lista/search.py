@@ -47,7 +47,7 @@ from .backbones import BACKBONES, backbone as get_backbone
 from .runs import run
 from .spaces import LISTASpace
 from .training import TrainConfig
-from .warm_start import WarmStartEvolution, family_seeds
+from .warm_start import WarmStartEvolution, WarmStartRandom, family_seeds
 
 _log = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: 
     population = max(2, len(seeds), min(20, budget // 2))
     return WarmStartEvolution(seeds=seeds, max_mutations=mutations, population_size=population,
                               sample_size=max(2, population // 3), seed=seed)
+
+
+def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's random search, the family members of the space tried first (:mod:`nni_lista.warm_start`)."""
+    return WarmStartRandom(seeds=seeds, seed=seed)
 
 
 def strategy_seed(seed: int, problem: dict) -> int:
@@ -94,7 +99,7 @@ def _penalty(kind: type, constraint):
 
 
 STRATEGIES: dict[str, StrategyEntry] = {
-    "random": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.Random(seed=s), "random sampling"),
+    "random": StrategyEntry("multi-trial", _random, "random sampling (the family members of the space first)"),
     "grid": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.GridSearch(seed=s), "every architecture in turn (small spaces)"),
     "evolution": StrategyEntry("multi-trial", _evolution, "regularized evolution (Real et al. 2019)"),
     "tpe": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.TPE(optimize_mode="maximize", seed=s), "tree-structured Parzen estimator"),
@@ -270,7 +275,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem)
-    if entry.make is _evolution:
+    if entry.make in (_evolution, _random):
         strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
@@ -325,7 +330,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         "top": found,
         "search_seconds": round(search_seconds, 3),
         "strategy_seed": seed,
-        "warm_start": {"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution else None,
+        "warm_start": ({"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution
+                       else {"seeds": seeds} if entry.make is _random else None),
         "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
                   "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
                                     f"({trained['seconds']:.0f} s), no training per subnet" if supernet is not None else None,

@@ -1,5 +1,6 @@
-"""Searches that start from what is known: the LISTA family as the first individuals of NNI's
-regularized evolution, and mutations that change a few labels, not a tenth of them.
+"""Searches that start from what is known: the LISTA family as the first samples of NNI's
+regularized evolution and random search, and mutations that change a few labels, not a tenth
+of them.
 
 NNI's :class:`~nni.nas.strategy.RegularizedEvolution` (Real et al., AAAI 2019) draws its first
 ``population_size`` individuals at random and changes each label of a parent with probability
@@ -13,7 +14,8 @@ lineage. :class:`WarmStartEvolution` is NNI's strategy with two changes:
   set to a value other than the parent's (the "one mutation at a time" of the paper).
 
 Everything else (tournament selection of size ``sample_size``, ageing, deduplication, NNI's
-engine, events and ``list_models``) is NNI's own.
+engine, events and ``list_models``) is NNI's own. :class:`WarmStartRandom` is NNI's
+:class:`~nni.nas.strategy.Random` that tries the seeds before its random samples.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 
 from nni.nas.space import ExecutableModelSpace
-from nni.nas.strategy import RegularizedEvolution
+from nni.nas.strategy import Random, RegularizedEvolution
 from nni.nas.strategy.utils import DuplicationError
 
 from .spaces import NAMED_ARCHITECTURES, SpaceConfig, complete, labels, named_architecture
@@ -39,6 +41,34 @@ def family_seeds(config: SpaceConfig, layers: int) -> list[dict[str, str]]:
         if complete(sample, layers, config) == arch and sample not in seeds:
             seeds.append(sample)
     return seeds
+
+
+def _next_seed(seeds: list[dict], dedup) -> dict | None:
+    """Pop the next seed not tried before (``None`` when none is left)."""
+    while seeds:
+        sample = seeds.pop(0)
+        try:
+            if dedup is not None:
+                dedup.dedup(sample)
+        except DuplicationError:
+            continue
+        return sample
+    return None
+
+
+class WarmStartRandom(Random):
+    """NNI's random search, trying ``seeds`` (samples of the space) before random samples."""
+
+    def __init__(self, *, seeds: list[dict] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = [dict(s) for s in seeds]
+
+    def random(self, model_space: ExecutableModelSpace) -> ExecutableModelSpace:
+        sample = _next_seed(self.seeds, self._dedup_helper)
+        if sample is None:
+            return super().random(model_space)
+        _log.info("Seed: %s", sample)
+        return model_space.freeze(sample)
 
 
 class WarmStartEvolution(RegularizedEvolution):
@@ -67,17 +97,12 @@ class WarmStartEvolution(RegularizedEvolution):
 
     def random(self) -> ExecutableModelSpace:
         """The next seed while any is left, then a random sample (NNI's)."""
-        while self.seeds:
-            sample = self.seeds.pop(0)
-            try:
-                if self._dedup_helper is not None:
-                    self._dedup_helper.dedup(sample)
-            except DuplicationError:
-                continue
-            self._individual_counter += 1
-            _log.info("[Individual %4d] Seed: %s", self._individual_counter, sample)
-            return self.model_space.freeze(sample)
-        return super().random()
+        sample = _next_seed(self.seeds, self._dedup_helper)
+        if sample is None:
+            return super().random()
+        self._individual_counter += 1
+        _log.info("[Individual %4d] Seed: %s", self._individual_counter, sample)
+        return self.model_space.freeze(sample)
 
     def new_individual(self) -> ExecutableModelSpace:
         """The best of a tournament with ``k`` of its labels changed."""

@@ -10,7 +10,7 @@ from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni_lista import cli, spaces
 from nni_lista.search import strategy_seed
 from nni_lista.spaces import PRESETS, LISTASpace
-from nni_lista.warm_start import WarmStartEvolution, family_seeds
+from nni_lista.warm_start import WarmStartEvolution, WarmStartRandom, family_seeds
 
 T = 6
 
@@ -53,6 +53,23 @@ def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
         assert 1 <= distance <= 2
     best = next(iter(strategy.list_models(limit=1)))
     assert best.metrics.final >= 3 * T  # ALISTA's score: never worse than the best seed
+
+
+def test_random_search_tries_the_seeds_first():
+    space = LISTASpace.from_preset("paper", 8, 16, T)
+
+    def evaluate(model):
+        import nni
+
+        nni.report_final_result(0.0)
+
+    seeds = family_seeds(PRESETS["paper"], T)
+    strategy = WarmStartRandom(seeds=seeds, seed=3)
+    config = NasExperimentConfig("sequential", "simplified")
+    config.max_trial_number = 6
+    NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
+    tried = [dict(m.sample) for m in strategy.list_models(sort=False)]
+    assert len(tried) == 6 and tried[:2] == seeds and all(t not in seeds for t in tried[2:])
 
 
 def test_different_problems_get_different_strategy_seeds():

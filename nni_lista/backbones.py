@@ -31,6 +31,7 @@ class Backbone:
     make_space: Callable  # (preset, m, n, layers) -> NNI ModelSpace
     build: Callable  # (arch, m, n, A, lam) -> initialised network
     plain_preset: str  # the preset with nothing to choose
+    validate: Callable  # (arch) -> T, or UsageError: is it an architecture of this backbone?
 
     def check_preset(self, preset: str) -> None:
         require(preset in self.presets,
@@ -51,8 +52,9 @@ class Backbone:
 
 BACKBONES: dict[str, Backbone] = {
     "lista": Backbone("lista", dict(spaces.PRESETS), spaces.PRESETS["full"], spaces.LISTASpace.from_preset,
-                      spaces.build, "lista"),
-    "dladmm": Backbone("dladmm", dict(ladmm.PRESETS), spaces.PRESETS["paper"], ladmm.DLADMMSpace.from_preset, ladmm.build, "plain"),
+                      spaces.build, "lista", spaces.validate),
+    "dladmm": Backbone("dladmm", dict(ladmm.PRESETS), spaces.PRESETS["paper"], ladmm.DLADMMSpace.from_preset, ladmm.build, "plain",
+                       ladmm.validate),
 }
 
 

@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--arch", type=Path, required=True, metavar="FILE", help="a JSON label map (best_arch.json, or `nni-lista arch`)")
     _add_problem_options(retrain, with_file=True)
     _add_training_options(retrain, with_layers=False)  # the architecture file fixes T
+    retrain.add_argument("--layers", type=int, default=None,
+                         help="optional: the architecture file fixes T; given, it must equal the file's depth")
+    retrain.add_argument("--backbone", choices=list(BACKBONES), default="lista",
+                         help="the space the architecture belongs to: lista, or dladmm for a best_arch.json of "
+                              "`search --backbone dladmm` (default %(default)s)")
     retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
 
     trial = commands.add_parser("trial", help="one NNI trial: read the architecture from NNI, train, report (nnictl's trialCommand)")
@@ -447,17 +452,39 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_architecture_of(path: Path, backbone: str) -> bool:
+    from .backbones import BACKBONES
+    from .spaces import load_arch
+
+    try:
+        load_arch(path, BACKBONES[backbone].validate)
+    except UsageError:
+        return False
+    return True
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
     from .limits import check_output, check_arch_file
     from .runs import run_architecture
+    from .backbones import BACKBONES
     from .spaces import layers_of, load_arch
 
     check_output(args.out)
     check_arch_file(args.arch)  # its depth bounded before the space builds its label table
-    arch = load_arch(args.arch)
+    try:
+        arch = load_arch(args.arch, BACKBONES[args.backbone].validate)
+    except UsageError as exc:
+        if args.backbone == "lista" and _is_architecture_of(args.arch, "dladmm"):
+            raise UsageError(f"{exc} (it is an architecture of the dladmm backbone: add --backbone dladmm)") from None
+        raise
+    depth = layers_of(arch)
+    require(args.layers is None or args.layers == depth,
+            f"--layers {args.layers} does not match {str(args.arch)!r}, whose architecture has {depth} layers: "
+            f"leave --layers out or give {depth}")
+    args.layers = None  # the file fixes T (and _train_config checks a given one only)
     config = _train_config(args)
-    problem = _problem_from_args(args, layers=layers_of(arch))
-    result = run_architecture(arch, problem, config, args.lam, args.out, _extra_settings(args))
+    problem = _problem_from_args(args, layers=depth)
+    result = run_architecture(arch, problem, config, args.lam, args.out, _extra_settings(args), backbone=args.backbone)
     print(_layer_table({"arch": result}))
     print()
     print(_summary_table({"arch": result}))

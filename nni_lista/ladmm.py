@@ -119,11 +119,17 @@ class DLADMMSpace(ModelSpace):
         return estimates
 
 
+def validate(arch: object) -> int:
+    """Check that ``arch`` is a D-LADMM architecture (a label map of the ``paper`` labels); returns T."""
+    layers = layers_of(arch)
+    check(arch, layers, "paper")
+    return layers
+
+
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> DLADMMSpace:
     """The D-LADMM network of ``arch`` (a label map of the ``paper`` labels, validated),
     initialised for ``A``."""
-    layers = layers_of(arch)
-    check(arch, layers, "paper")
+    layers = validate(arch)
     model = DLADMMSpace.from_preset("paper", m, n, layers).freeze(arch)
     model.arch = dict(arch)
     return model if A is None else model.initialise(A, lam)

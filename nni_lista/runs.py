@@ -76,10 +76,11 @@ def run_model(name: str, problem: Problem, layers: int, lam: float, config: Trai
 
 
 def run_architecture(arch: dict, problem: Problem, config: TrainConfig, lam: float, out_dir: Optional[Path],
-                     extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
-    """:func:`run` for a full-space architecture, trained from its ISTA initialisation;
-    ``settings["arch"]`` records the label map."""
-    from .spaces import build as build_arch
+                     extra_settings: Optional[dict] = None, progress: Optional[bool] = None, backbone: str = "lista") -> dict:
+    """:func:`run` for an architecture of ``backbone``'s space (:data:`nni_lista.backbones.BACKBONES`),
+    trained from its initialisation; ``settings`` records the label map and the backbone."""
+    from .backbones import BACKBONES
 
-    model = build_arch(arch, problem.m, problem.n, problem.A, lam)
-    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), **(extra_settings or {})}, progress)
+    model = BACKBONES[backbone].build(arch, problem.m, problem.n, problem.A, lam)
+    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), "backbone": backbone, **(extra_settings or {})},
+               progress)

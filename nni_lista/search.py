@@ -44,7 +44,7 @@ from .family import DEFAULT_LAM
 from .io import write_json
 from . import manager, weight_sharing
 from .backbones import BACKBONES, backbone as get_backbone
-from .runs import run
+from .runs import run_architecture
 from .spaces import LISTASpace
 from .training import TrainConfig
 from .warm_start import WarmStartEvolution, WarmStartRandom, family_seeds
@@ -340,12 +340,6 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     }
 
 
-def retrain(backbone: str, arch: dict, problem, config: TrainConfig, lam: float, out_dir: Optional[Path]) -> dict:
-    """Train architecture ``arch`` of ``backbone`` from its initialisation and test it (``metrics.json``)."""
-    model = BACKBONES[backbone].build(arch, problem.m, problem.n, problem.A, lam)
-    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), "backbone": backbone})
-
-
 def _claim(out: Path, request: SearchRequest) -> None:
     """Record the search's options in ``out/search.json``; refuse, before any work, a directory
     that holds a search made with other options (its results would be mixed)."""
@@ -397,8 +391,8 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
     plain = request.backbone
     archs = {"searched": best, plain: BACKBONES[request.backbone].plain(request.layers)}
     seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
-    runs = {name: [retrain(request.backbone, arch, P, replace(request.training, seed=seed), request.lam,
-                           out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"))
+    runs = {name: [run_architecture(arch, P, replace(request.training, seed=seed), request.lam,
+                                    out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"), backbone=request.backbone)
                    for k, seed in enumerate(seeds)]
             for name, arch in archs.items()}
     compared = {name: found[0] for name, found in runs.items()}

@@ -222,8 +222,9 @@ def save_arch(arch: dict, path: str | os.PathLike) -> Path:
     return write_json(path, dict(arch))
 
 
-def load_arch(path: str | os.PathLike) -> dict[str, str]:
-    """Read and validate an architecture file; problems raise :class:`UsageError`."""
+def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:
+    """Read an architecture file and validate it with ``check_arch`` (default :func:`validate`,
+    the full LISTA space; see ``nni_lista.backbones``); problems raise :class:`UsageError`."""
     try:
         arch = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -231,7 +232,7 @@ def load_arch(path: str | os.PathLike) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read architecture file {str(path)!r}: {exc}") from None
     try:
-        validate(arch)
+        (check_arch or validate)(arch)
     except UsageError as exc:
         raise UsageError(f"architecture file {str(path)!r}: {exc}") from None
     return arch

@@ -31,7 +31,8 @@ from .errors import UsageError, require, short
 from .family import DEFAULT_LAM, MODELS
 from .io import json_safe, write_json, write_text
 from .limits import check_layers, check_name
-from .search import STRATEGIES, SearchRequest, explore, retrain
+from .runs import run_architecture
+from .search import STRATEGIES, SearchRequest, explore
 from .training import TrainConfig
 
 PROBLEM_KEYS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
@@ -369,8 +370,8 @@ class Study:
             archs = self.top_archs(setting)
             if rank >= len(archs):  # a one-shot strategy exports its top-1 only
                 return {"skipped": f"the search returned {len(archs)} architecture(s)"}
-            return retrain("lista", archs[rank], self.problem(setting), self._config(self.config.retrain), self.config.lam,
-                           self.work_dir(f"retrain/{setting}/top{rank + 1}"))
+            return run_architecture(archs[rank], self.problem(setting), self._config(self.config.retrain), self.config.lam,
+                                    self.work_dir(f"retrain/{setting}/top{rank + 1}"))
         return work
 
     def _sample(self, space: str, index: int) -> Callable[[], dict]:
@@ -381,7 +382,7 @@ class Study:
             arch = backbone.complete(sample, space, self.config.layers)
             setting = self.config.distributions["setting"]
             config = self._config(self.config.distributions["training"], seed=index)
-            return retrain("lista", arch, self.problem(setting), config, self.config.lam, self.work_dir(f"distribution/{space}/{index}"))
+            return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(f"distribution/{space}/{index}"))
         return work
 
     def _dladmm_search(self, setting: str) -> Callable[[], dict]:
@@ -406,8 +407,8 @@ class Study:
 
     def _dladmm_run(self, setting: str, which: str) -> Callable[[], dict]:
         def work() -> dict:
-            return retrain("dladmm", self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain),
-                           self.config.lam, self.work_dir(f"dladmm/{setting}/{which}"))
+            return run_architecture(self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain),
+                                    self.config.lam, self.work_dir(f"dladmm/{setting}/{which}"), backbone="dladmm")
         return work
 
     # -- driver

@@ -56,6 +56,19 @@ def test_search_the_dladmm_space_from_the_command_line(tmp_path, capsys):
     header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| layer"))
     assert header.split("|")[2:4] == [" searched ", " dladmm "]
 
+    # what the search wrote, `retrain` takes back: with --backbone dladmm it is the same network and numbers
+    common = ["--m", str(M), "--n", str(N), "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--protocol", "e2e"]
+    assert main(["retrain", "--arch", str(out / "best_arch.json"), *common, "--out", str(tmp_path / "lista-backbone")]) == 2
+    assert "add --backbone dladmm" in capsys.readouterr().err
+    assert main(["retrain", "--arch", str(out / "best_arch.json"), "--backbone", "dladmm", "--layers", str(T), *common,
+                 "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert again["settings"]["backbone"] == "dladmm" and again["nmse_db"] == top["retrained"]["searched"]["nmse_db"]
+    assert main(["retrain", "--arch", str(out / "best_arch.json"), "--backbone", "dladmm", "--layers", str(T + 1), *common,
+                 "--out", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--layers {T + 1} does not match" in err and f"has {T} layers" in err
+
 
 def test_a_lista_only_space_is_refused_for_dladmm(capsys):
     with pytest.raises(Exception, match="not allowed for the dladmm backbone"):

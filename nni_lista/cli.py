@@ -425,8 +425,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_layers(args.layers)
     if args.space is None:
         args.space = "full" if args.backbone == "lista" else "paper"
+    problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
-    problem = resolve_problem(spec)
     request = SearchRequest(
         strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
@@ -558,8 +558,8 @@ def cmd_trial(args: argparse.Namespace) -> int:
     arch = complete(params, args.layers, PRESETS[args.space])
     from .problems import resolve_problem
 
+    problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
-    problem = resolve_problem(spec)
     config = _train_config(args)
     model = build(arch, problem.m, problem.n)
     final = train_architecture(model, spec, config.to_dict(), args.lam)

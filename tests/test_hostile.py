@@ -423,3 +423,8 @@ def test_view_reports_a_manager_that_died(tmp_path):
         port = s.getsockname()[1]
     with pytest.raises(manager.ViewFailed, match="ended \\(exit code 3\\) before it served"):
         manager.wait_until_serving(dead, "127.0.0.1", port, "the manager", timeout=10)
+
+
+def test_search_sizes_beyond_memory(tmp_path, capsys):
+    _one_line(capsys, 2, ["search", "--strategy", "random", "--m", "100000", "--n", "100000", "--out", tmp_path / "s"],
+              "GiB of memory")

@@ -289,17 +289,15 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         key = f"supernet-{id(supernet)}"
         weight_sharing.register(key, supernet, P)
         evaluator = FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key)
-        if limits:
-            strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
     elif entry.kind == "multi-trial":
         cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
         evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache)
-        if limits:
-            strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
     else:
         epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
         evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
                                        request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device)
+    if limits and entry.kind != "one-shot":  # proposed architectures over a limit are never trained or scored
+        strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     _explore(experiment, request)
     found = []

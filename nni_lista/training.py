@@ -287,14 +287,15 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
     return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history, reused_layers=reused)
 
 
-def _cosine(total: int) -> Callable[[int], float]:
+def cosine_decay(total: int) -> Callable[[int], float]:
+    """Learning-rate factor at step k: cosine from 1 to 1 % over ``total`` steps, then 1 %."""
     return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
     optimizer = adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.max_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(config.max_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []

@@ -30,7 +30,7 @@ from .evaluation import layer_estimates
 from .metrics import nmse_db_per_layer
 from .problems import Problem, seeded_generator
 from .spaces import LISTASpace
-from .training import adam, layer_loss
+from .training import adam, cosine_decay, layer_loss
 
 _SUPERNET_STREAM = 103
 _SUPERNETS: dict[str, tuple[LISTASpace, Problem]] = {}
@@ -59,7 +59,7 @@ def train_supernet(space: LISTASpace, problem: Problem, steps: int, batch: int, 
     from tqdm import tqdm
 
     optimizer = adam(space.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * min(k, steps) / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(steps))
     generator = seeded_generator(seed, _SUPERNET_STREAM)
     rng = np.random.RandomState(seed)
     started = time.perf_counter()

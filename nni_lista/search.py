@@ -43,6 +43,7 @@ from .problems import instance_digest, resolve_problem
 from .family import DEFAULT_LAM
 from .io import write_json
 from . import manager, weight_sharing
+from .chronicle import Chronicle
 from .backbones import BACKBONES, backbone as get_backbone
 from .runs import run_architecture
 from .spaces import LISTASpace
@@ -255,8 +256,9 @@ def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
 
 
 def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
-    """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "nni_experiment"}``
-    where each top item holds a complete architecture (``arch``), its search ``metric``
+    """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "history", "nni_experiment", ...}``
+    where ``history`` lists every architecture the strategy scored, in finishing order, as
+    ``{"seconds", "metric"}`` (:mod:`nni_lista.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
     (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
     ``announce()`` is called once the request has passed every check, before the search starts."""
     out = Path(out)
@@ -296,8 +298,10 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
         evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
                                        request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device)
-    if limits and entry.kind != "one-shot":  # proposed architectures over a limit are never trained or scored
-        strategy = Chain(strategy, Filter(lambda model: limits.fits(model.sample)))
+    chronicle = None
+    if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
+        chronicle = Chronicle(started)
+        strategy = Chain(strategy, *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     _explore(experiment, request)
     found = []
@@ -327,6 +331,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     return {
         "top": found,
         "search_seconds": round(search_seconds, 3),
+        "history": [] if chronicle is None else [{"seconds": e["seconds"], "metric": e["metric"]} for e in chronicle.events],
         "strategy_seed": seed,
         "warm_start": ({"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution
                        else {"seeds": seeds} if entry.make is _random else None),

@@ -40,6 +40,15 @@ def test_every_strategy_searches_and_retrains(strategy, tmp_path):
         metrics = [item["metric"] for item in top["top"]]
         assert metrics == sorted(metrics, reverse=True)  # best (highest -NMSE) first
         assert all(len(item["intermediates"]) == T for item in top["top"])
+    if STRATEGIES[strategy].kind != "one-shot":
+        # the anytime record: every scored architecture, in finishing order, its best the top metric
+        history = top["history"]
+        assert len(history) == result["budget"] if STRATEGIES[strategy].kind == "multi-trial" else len(history) == 200
+        seconds = [event["seconds"] for event in history]
+        assert seconds == sorted(seconds) and seconds[-1] <= top["search_seconds"]
+        assert max(event["metric"] for event in history) == top["top"][0]["metric"]
+    else:
+        assert top["history"] == []
     # the exported best architecture was retrained from scratch, like LISTA, and scored on the test set
     for name in ("searched", "lista"):
         metrics = json.loads((tmp_path / "retrain" / name / "metrics.json").read_text())

@@ -72,6 +72,10 @@ class TrainConfig:
     lr: float = 5e-4
     seed: int = 0
     target_db: Optional[float] = None  # end-to-end: stop once the validation NMSE is at or below this
+    # end-to-end stopping rule: stop once the best validation NMSE improved by less than
+    # plateau_db over the last plateau_steps steps (max_steps stays the cap); off when None
+    plateau_db: Optional[float] = None
+    plateau_steps: int = 1000
     device: str = "cpu"  # a resolved device (nni_lista.device.resolve_device); not part of a run's identity
 
     def __post_init__(self) -> None:
@@ -87,12 +91,20 @@ class TrainConfig:
                 f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0")
         require(_is_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
         require(self.target_db is None or _is_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
+        require(self.plateau_db is None or (_is_number(self.plateau_db) and self.plateau_db >= 0),
+                f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
+        require(_is_int(self.plateau_steps) and self.plateau_steps >= 1,
+                f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
         require(isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N")
         object.__setattr__(self, "device", resolve_device(self.device))
 
     def to_dict(self) -> dict:
-        """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back. Without a
+        plateau rule its two fields are left out (runs recorded before the rule existed match)."""
+        values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        if self.plateau_db is None:
+            del values["plateau_db"], values["plateau_steps"]
+        return values
 
     def identity(self) -> dict:
         """:meth:`to_dict` without the device: what makes two runs the same run."""
@@ -159,11 +171,14 @@ class CheckpointStore:
             raise UsageError(f"checkpoint {str(self.path)!r} cannot be read ({type(exc).__name__}): it is not a checkpoint "
                              f"written by nni-lista; {hint}") from None
         require(isinstance(state, dict), f"checkpoint {str(self.path)!r} is not an nni-lista checkpoint; {hint}")
-        if state.get("fingerprint") != self.fingerprint:
-            raise UsageError(
-                f"{self.directory} holds a checkpoint of a different run (another model, problem instance or "
-                f"training config); give another --out or delete {self.path}"
-            )
+        theirs = state.get("fingerprint")
+        if theirs != self.fingerprint:
+            differ = sorted(k for k in self.fingerprint if not isinstance(theirs, dict) or theirs.get(k) != self.fingerprint[k])
+            if isinstance(theirs, dict) and set(differ) <= {"problem", "instance"}:
+                raise UsageError(f"{self.directory} holds a checkpoint of a run on a different problem instance: give another "
+                                 f"--out for this problem, or the same problem file (or problem options) to resume that run")
+            raise UsageError(f"{self.directory} holds a checkpoint of a different run (other {', '.join(differ) or 'fields'}): "
+                             f"give another --out or delete {self.path}")
         require(isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
                 f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}")
         return state
@@ -207,9 +222,10 @@ class _Stage:
 
     def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
             best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None,
-            target: Optional[float] = None) -> tuple[int, float]:
-        """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``);
-        returns (steps taken, best validation NMSE)."""
+            target: Optional[float] = None, plateau: Optional[Callable[[int, float], bool]] = None) -> tuple[int, float]:
+        """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``,
+        or ``plateau(step, best)`` says the run has stopped improving); returns (steps taken,
+        best validation NMSE)."""
         cfg = self.config
         if best is None:
             best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
@@ -234,6 +250,8 @@ class _Stage:
                 if on_validate is not None:
                     on_validate(step, value, (best_value, best_state, best_step))
                 if step - best_step >= cfg.patience or (target is not None and value <= target):
+                    break
+                if plateau is not None and plateau(step, best_value):
                     break
         self.model.load_state_dict(best_state)
         return step - start, best_value
@@ -292,6 +310,19 @@ def cosine_decay(total: int) -> Callable[[int], float]:
     return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
+def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int, float], bool]:
+    """The plateau stopping rule: at a validation at step ``t``, stop when the best NMSE so far
+    improved by less than ``gain_db`` since step ``t - window``, i.e.
+    ``min_{s <= t-window} v_s - min_{s <= t} v_s < gain_db`` (``v_s`` the validations in
+    ``history``, which the checkpoint keeps, so a resumed run stops where an unbroken one does)."""
+
+    def stop(step: int, best_now: float) -> bool:
+        earlier = [h["val_nmse_db"] for h in history if h["step"] <= step - window]
+        return bool(earlier) and min(earlier) - best_now < gain_db
+
+    return stop
+
+
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
     optimizer = adam(model.parameters(), lr=config.lr)
@@ -322,7 +353,8 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
         })
 
     runner = _Stage(model, problem, config, store, bar, model.layers - 1, "end-to-end")
-    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db)
+    plateau = None if config.plateau_db is None else plateaued(history, config.plateau_db, config.plateau_steps)
+    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau)
     seconds += time.perf_counter() - started
     store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
     if on_layer is not None:

@@ -52,6 +52,37 @@ def test_patience_ends_a_stage_early(small_problem):
     assert all(h["steps"] == 10 for h in result.history)
 
 
+def test_plateau_rule_stops_when_the_best_improves_too_little(small_problem):
+    # any gain below 100 dB counts as a plateau: the first validation a full window after
+    # another one stops the run (validations at 10, 20, 30: at 30 the window reaches back to 10)
+    _, stopped = _train(small_problem, "e2e", max_steps=120, plateau_db=100.0, plateau_steps=20)
+    assert stopped.steps == 30
+    # a gain can never be below 0 dB: the rule never fires and the cap holds
+    _, capped = _train(small_problem, "e2e", max_steps=120, plateau_db=0.0, plateau_steps=20)
+    assert capped.steps == 120
+    # the rule is computed from the recorded validations: the gain at the stop is below the threshold
+    values = {h["step"]: h["val_nmse_db"] for h in capped.history}
+    gain_at_30 = values[10] - min(values[s] for s in (10, 20, 30))
+    _, rule = _train(small_problem, "e2e", max_steps=120, plateau_db=gain_at_30 + 1e-9, plateau_steps=20)
+    assert rule.steps == 30
+
+
+def test_plateau_rule_resumes_to_the_same_stop(small_problem, tmp_path, monkeypatch):
+    _, reference = _train(small_problem, "e2e", max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100)
+    assert 100 < reference.steps < 400  # the rule fired (otherwise this test shows nothing)
+    with monkeypatch.context() as patch:
+        _interrupt_after(small_problem, patch, reference.steps - 30)
+        with pytest.raises(_Interrupt):
+            _train(small_problem, "e2e", out=tmp_path, max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100)
+    _, resumed = _train(small_problem, "e2e", out=tmp_path, max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100)
+    assert resumed.resumed and resumed.steps == reference.steps
+
+
+def test_a_config_without_the_plateau_rule_keeps_its_recorded_identity():
+    assert "plateau_db" not in _config("e2e").to_dict()
+    assert _config("e2e", plateau_db=0.1).to_dict()["plateau_steps"] == 1000
+
+
 class _Interrupt(Exception):
     pass
 

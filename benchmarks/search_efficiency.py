@@ -16,7 +16,9 @@ problem (default 250x500, T=16, noiseless):
   multi-trial proxy is the horizontal line;
 - the **retrained result**: each strategy's best architecture and LISTA retrained from scratch
   (``--retrain-steps`` end-to-end steps) with the same training seeds (``--seeds``), test NMSE
-  as mean +- sample standard deviation, and the gain over LISTA beside the larger spread.
+  as mean +- sample standard deviation, and the gain over LISTA beside the larger spread; and,
+  for reference, the best family members LISTA-CPSS and ALISTA retrained the same way (they are
+  points of the ``full`` space, not of ``connectivity`` or ``paper``).
 
 Every finished piece (a search, a retraining) is written atomically under ``DIR/units/``;
 running the command again resumes, keeping what is done. Writes ``DIR/results.json``,
@@ -45,6 +47,9 @@ from nni_lista.search import SearchRequest, explore
 from nni_lista.spaces import named_architecture
 from nni_lista.tables import markdown_table
 from nni_lista.training import TrainConfig
+
+# family members retrained beside LISTA: the best of the family on this problem (points of the full space)
+FAMILY = ("lista-cpss", "alista")
 
 # name shown -> (NNI strategy of nni-lista search, warm start from the family)
 STRATEGIES = {
@@ -176,6 +181,9 @@ def main() -> None:
         lista, problem, config(args.proxy_steps, args.seed), DEFAULT_LAM, None, progress=False)["val_nmse_db"])
     lista_runs = [unit(units / f"lista-seed{seed}.json", lambda seed=seed: retrain(args, problem, lista, seed))
                   for seed in args.seeds]
+    family = {name: [unit(units / f"{name}-seed{seed}.json",
+                          lambda name=name, seed=seed: retrain(args, problem, named_architecture(name, args.layers), seed))
+                     for seed in args.seeds] for name in FAMILY}
     jobs = [(space, name) for space in args.spaces for name in args.strategies]
     results = {"spaces": {space: {} for space in args.spaces}}
     for space, name in tqdm(jobs, desc="searches"):
@@ -188,6 +196,11 @@ def main() -> None:
     lista_mean, lista_std = spread([r["test_nmse_db"] for r in lista_runs])
     rows = [["LISTA", "any", "1", "", f"{lista_proxy:.2f}",
              f"{lista_mean:.2f} +- {lista_std:.2f}" if lista_std is not None else f"{lista_mean:.2f}", ""]]
+    for name, runs in family.items():  # the best family members, retrained like everything else
+        mean, std = spread([r["test_nmse_db"] for r in runs])
+        rows.append([name.upper(), "full", "", "", "", f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
+                     f"{lista_mean - mean:+.2f}"])
+        family[name] = {"runs": runs, "mean": mean, "std": std}
     for space, found_by_name in results["spaces"].items():
         for name, found in found_by_name.items():
             mean, std = spread([r["test_nmse_db"] for r in found["retrained"]])
@@ -204,7 +217,7 @@ def main() -> None:
                f"training seeds {args.seeds}")
     header = ["strategy", "space", "archs scored", "search s", "best proxy val dB", "retrained test dB", "gain vs LISTA dB"]
     table = markdown_table(header, rows)
-    results.update({"setting": setting, "lista_proxy_val_db": lista_proxy, "lista": lista_runs,
+    results.update({"setting": setting, "lista_proxy_val_db": lista_proxy, "lista": lista_runs, "family": family,
                     "lista_test_nmse_db": {"mean": lista_mean, "std": lista_std}, "seconds_this_run": round(time.perf_counter() - started, 1)})
     write_json(args.out / "results.json", results)
     (args.out / "table.md.tmp").write_text(f"{setting}\n\n{table}\n")

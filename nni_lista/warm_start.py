@@ -16,14 +16,22 @@ lineage. :class:`WarmStartEvolution` is NNI's strategy with two changes:
 Everything else (tournament selection of size ``sample_size``, ageing, deduplication, NNI's
 engine, events and ``list_models``) is NNI's own. :class:`WarmStartRandom` is NNI's
 :class:`~nni.nas.strategy.Random` that tries the seeds before its random samples.
+:class:`WarmStartTPE` is NNI's TPE strategy (its ``HPOTunerStrategy`` around NNI's
+``TpeTuner``, Bergstra et al. 2011) whose tuner proposes the seeds as its first parameters:
+they are its own trials, so their results enter the Parzen estimators like any other.
+NNI's policy-based RL has no such hook (its policy network samples every label) and is not
+warm-started.
 """
 
 from __future__ import annotations
 
 import logging
 
+from nni.algorithms.hpo.tpe_tuner import TpeTuner
+from nni.common.hpo_utils import deformat_parameters, format_parameters
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Random, RegularizedEvolution
+from nni.nas.strategy.hpo import HPOTunerStrategy
 from nni.nas.strategy.utils import DuplicationError
 
 from .spaces import NAMED_ARCHITECTURES, SpaceConfig, complete, labels, named_architecture
@@ -121,3 +129,31 @@ class WarmStartEvolution(RegularizedEvolution):
         self._individual_counter += 1
         _log.info("[Individual %4d] Mutated %d labels: %s", self._individual_counter, count, child)
         return self.model_space.freeze(child)
+
+
+class _SeededTpeTuner(TpeTuner):
+    """NNI's TPE tuner whose first parameters are the ``seeds``, recorded as its own trials."""
+
+    def __init__(self, seeds: list[dict], **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = [dict(s) for s in seeds]
+
+    def generate_parameters(self, parameter_id, **kwargs):
+        while self.seeds:
+            params = format_parameters(self.seeds.pop(0), self.space)
+            if self.dedup(params) is not params:  # tried before (the deduplicator offered another)
+                continue
+            self.dedup.add_history(params)
+            self._params[parameter_id] = params
+            self._running_params[parameter_id] = params
+            _log.info("Seed %d: %s", parameter_id, params)
+            return deformat_parameters(params, self.space)
+        return super().generate_parameters(parameter_id, **kwargs)
+
+
+class WarmStartTPE(HPOTunerStrategy):
+    """NNI's TPE strategy trying ``seeds`` (samples of the space) first; ``**kwargs`` go to
+    NNI's ``TpeTuner`` (``optimize_mode``, ``seed``, ``tpe_args``)."""
+
+    def __init__(self, *, seeds: list[dict] = (), **kwargs):
+        super().__init__(_SeededTpeTuner(seeds, **kwargs))

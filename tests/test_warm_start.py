@@ -10,7 +10,7 @@ from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni_lista import cli, spaces
 from nni_lista.search import strategy_seed
 from nni_lista.spaces import PRESETS, LISTASpace
-from nni_lista.warm_start import WarmStartEvolution, WarmStartRandom, family_seeds
+from nni_lista.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
 
 T = 6
 
@@ -70,6 +70,33 @@ def test_random_search_tries_the_seeds_first():
     NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
     tried = [dict(m.sample) for m in strategy.list_models(sort=False)]
     assert len(tried) == 6 and tried[:2] == seeds and all(t not in seeds for t in tried[2:])
+
+
+def test_tpe_tries_the_seeds_first_and_learns_from_them():
+    space = LISTASpace.from_preset("full", 8, 16, T)
+    scores = []
+
+    def evaluate(model):
+        import nni
+
+        from nni_lista.layers import AnalyticForm
+
+        score = float(sum(isinstance(m, AnalyticForm) for m in model.modules()))
+        scores.append(score)
+        nni.report_final_result(score)
+
+    seeds = family_seeds(PRESETS["full"], T)
+    strategy = WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=2)
+    config = NasExperimentConfig("sequential", "simplified")
+    config.max_trial_number = 7
+    NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
+    tried = [dict(m.sample) for m in strategy.list_models(sort=False)]
+    assert len(tried) == 7 and tried[:5] == seeds and all(t not in seeds for t in tried[5:])
+    # the seeds are the tuner's own trials: their results are in its history, ALISTA's among them
+    history = strategy.tuner._history[("layer1/weight_form",)]  # the tuner keys labels by their path
+    assert len(history) == 7 and min(record.loss for record in history) == -scores[3] == -T
+    best = next(iter(strategy.list_models(limit=1)))
+    assert best.metrics.final >= T  # never worse than the best seed
 
 
 def test_different_problems_get_different_strategy_seeds():

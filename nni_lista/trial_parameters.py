@@ -154,5 +154,5 @@ def refuse_exposed_manager() -> None:
         return  # cannot see the sockets here (another OS, no /proc): nothing to decide on
     bad = exposed(addresses)
     require(not bad, f"NNI's manager on port {port} listens on {', '.join(bad)}: anyone who reaches it can add trials and stop "
-                     f"the experiment; start it with NODE_OPTIONS=--require=<repo>/nni_lista/localhost.js (README), "
+                     f"the experiment; start it with NODE_OPTIONS=--require=<repo>/nni_lista/localhost.js (docs/searching.md), "
                      f"or set {ALLOW_EXPOSED}=1 to run anyway")

@@ -278,9 +278,11 @@ def _summary_table(results: dict) -> str:
 def cmd_make_problem(args: argparse.Namespace) -> int:
     from . import problems
 
+    from .io import remove_orphans_of
     from .limits import check_output
 
     check_output(args.out, directory=False)
+    remove_orphans_of(args.out)  # temporary files of a make-problem killed between writing and renaming
     if args.kind == "synthetic":
         settings = _synthetic_settings(args)
         _check_memory(args, settings.m, settings.n, 1, settings.n_val + settings.n_test)

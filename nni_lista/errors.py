@@ -1,13 +1,20 @@
 """Errors that carry a one-line message meant for the user.
 
-The CLI prints ``nni-lista: error: <message>`` for :class:`UsageError` and exits with
-code 2; for :class:`TrainingDiverged` it exits with code 1 after the last good
-checkpoint has been kept.
+The CLI prints ``nni-lista: error: <message>`` for :class:`UsageError` (and so for
+:class:`WriteFailed`) and exits with code 2; for :class:`TrainingDiverged` it exits with code 1
+after the last good checkpoint has been kept.
 """
 
 
 class UsageError(ValueError):
     """Bad input: the message names the bad value and what is allowed."""
+
+
+class WriteFailed(UsageError):
+    """A file could not be written (a full disk, a file-size limit, a file where a directory
+    belongs, no permission): the message names the file and why. Like a bad ``--out`` it ends
+    the command with one line and exit code 2; the file's previous version, if any, is unchanged
+    and no temporary file is left (:mod:`nni_lista.io`)."""
 
 
 class TrainingDiverged(RuntimeError):

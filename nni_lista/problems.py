@@ -249,7 +249,10 @@ def make_image_cs(settings: ImageCSSettings = ImageCSSettings()) -> Problem:
     The dictionary (``n_atoms`` unit-norm atoms) is learned by scikit-learn's
     ``MiniBatchDictionaryLearning`` on patches of ``flower.jpg``; training, validation and
     test patches come from three disjoint vertical bands (60/20/20 %) of ``china.jpg``.
-    Pixels are in [0, 1]; PSNR uses peak 1.
+    Every patch is mean-centred (its own mean subtracted, as in the LISTA-CPSS reference code,
+    Chen et al. 2018): the networks recover the patch's variation around its mean, which is
+    side information added back for display. Pixels are in [0, 1]; PSNR uses peak 1, and the
+    error of a centred patch is the error of the patch with its mean added back.
     """
     from sklearn.decomposition import MiniBatchDictionaryLearning
     from sklearn.feature_extraction.image import extract_patches_2d
@@ -259,7 +262,11 @@ def make_image_cs(settings: ImageCSSettings = ImageCSSettings()) -> Problem:
     rng = np.random.RandomState(settings.seed)
     d = settings.patch**2
 
-    dict_patches = extract_patches_2d(flower, size, max_patches=settings.n_dictionary_patches, random_state=rng)
+    def centred(patches: np.ndarray) -> np.ndarray:
+        flat = patches.reshape(-1, d)
+        return flat - flat.mean(axis=1, keepdims=True)
+
+    dict_patches = centred(extract_patches_2d(flower, size, max_patches=settings.n_dictionary_patches, random_state=rng))
     learner = MiniBatchDictionaryLearning(
         n_components=settings.n_atoms,
         alpha=0.1,
@@ -267,7 +274,7 @@ def make_image_cs(settings: ImageCSSettings = ImageCSSettings()) -> Problem:
         max_iter=5,
         random_state=settings.seed,
     )
-    learner.fit(dict_patches.reshape(-1, d))
+    learner.fit(dict_patches)
     D = torch.from_numpy(learner.components_.T.copy())  # (d, n_atoms)
     D = D / D.norm(dim=0, keepdim=True).clamp_min(1e-12)
 
@@ -276,7 +283,7 @@ def make_image_cs(settings: ImageCSSettings = ImageCSSettings()) -> Problem:
     bands = [china[:, cuts[i] : cuts[i + 1]] for i in range(3)]
     counts = [settings.n_train_patches, settings.n_val, settings.n_test]
     train, val, test = (
-        torch.from_numpy(extract_patches_2d(band, size, max_patches=count, random_state=rng).reshape(-1, d)).float()
+        torch.from_numpy(centred(extract_patches_2d(band, size, max_patches=count, random_state=rng))).float()
         for band, count in zip(bands, counts)
     )
     g = seeded_generator(settings.seed, _MATRIX)
@@ -358,10 +365,11 @@ def check_instance(problem: Problem, where: str) -> None:
     def matrix(name: str, value: object, rows: Optional[int] = None, cols: Optional[int] = None) -> torch.Tensor:
         ok = isinstance(value, torch.Tensor) and value.dim() == 2 and value.dtype.is_floating_point and value.numel() > 0
         ok = ok and (rows is None or value.shape[0] == rows) and (cols is None or value.shape[1] == cols)
-        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        found = (f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {short(tuple(value.shape))}"
+                 if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
         want = f"({'N' if rows is None else rows}, {'N' if cols is None else cols})"
-        require(ok, f"{where}: {name} has shape {short(shape)}, expected a non-empty float matrix of shape {want}")
-        require(bool(torch.isfinite(value).all()), f"{where}: {name} has NaN or infinite entries")
+        require(ok, f"{where}: expected {name} to be a non-empty float matrix of shape {want}, found {found}")
+        require(bool(torch.isfinite(value).all()), f"{where}: there are NaN or infinite entries in {name}")
         return value
 
     sensing = matrix("the sensing matrix", problem.sensing)

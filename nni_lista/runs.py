@@ -31,7 +31,8 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         **(extra_settings or {}),
     }
     if out_dir is not None:
-        _check_metrics(Path(out_dir) / "metrics.json", name, settings)
+        _check_metrics(Path(out_dir) / "metrics.json", name, settings,
+                       frozenset({"problem", "problem_file", *problem.settings}))
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
     steps, seconds = 0, 0.0
     if model.learned:
@@ -51,22 +52,35 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
     return metrics
 
 
-def _check_metrics(path: Path, name: str, settings: dict) -> None:
+def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozenset = frozenset()) -> None:
     """Refuse to overwrite ``path`` when it holds the results of another run (another model or
-    other settings; the device does not count): they would be lost."""
+    other settings; the device does not count): they would be lost. The message says what
+    differs; ``problem_keys`` are the settings that describe the problem instance."""
     if not path.exists():
         return
     try:
         old = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError):
         old = None
-    same = isinstance(old, dict) and old.get("model") == name and isinstance(old.get("settings"), dict)
+    out = str(path.parent)
+    keep = "give another --out (or delete metrics.json) so its results are not overwritten"
+    if not isinstance(old, dict) or not isinstance(old.get("settings"), dict):
+        raise UsageError(f"{out!r} holds a metrics.json that is not an nni-lista result; {keep}")
+    if old.get("model") != name:
+        raise UsageError(f"{out!r} holds the results of model {short(old.get('model'))}, not {name!r}: {keep}")
     drop = lambda values: {k: v for k, v in values.items() if k != "device"}  # noqa: E731
-    same = same and drop(old["settings"]) == json.loads(json.dumps(drop(settings)))
-    if not same:
-        what = f"another run's results (model {short(old.get('model'))})" if isinstance(old, dict) else "a file that is not an nni-lista result"
-        raise UsageError(f"{str(path.parent)!r} already holds {what} in metrics.json; "
-                         "give another --out (or delete that file) so they are not overwritten")
+    before, now = drop(old["settings"]), json.loads(json.dumps(drop(settings)))
+    changed = [k for k in sorted(set(before) | set(now)) if k not in before or k not in now or before[k] != now[k]]
+    if not changed:
+        return
+    value = lambda values, k: short(values[k], 80) if k in values else "(none)"  # noqa: E731
+    shown = "; ".join(f"{k} was {value(before, k)}, now {value(now, k)}" for k in changed[:3])
+    shown += f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+    if set(changed) <= problem_keys:
+        raise UsageError(f"{out!r} holds a run of {name!r} on a different problem instance ({shown}): give another --out "
+                         "for this problem, or the same problem file (or problem options) to resume that run")
+    raise UsageError(f"{out!r} holds a run of {name!r} made with other settings ({shown}): give another --out, "
+                     "or the same options to resume that run")
 
 
 def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig, out_dir: Optional[Path],

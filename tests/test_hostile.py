@@ -3,6 +3,7 @@ on stderr and exit code 2, before any work starts and without writing outside --
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -125,8 +126,17 @@ def test_resume_is_refused_on_another_instance_with_the_same_settings(tmp_path, 
     out = tmp_path / "D"
     assert _main(["train", "--model", "lista", "--problem", a, "--out", out, *map(str, rest)]) == 0
     capsys.readouterr()
-    (out / "metrics.json").unlink()  # only the checkpoint is left to tell the runs apart
-    _one_line(capsys, 2, ["train", "--model", "lista", "--problem", b, "--out", out, *rest], str(out), "different run")
+    kept = (out / "metrics.json").read_bytes()
+    _one_line(capsys, 2, ["train", "--model", "lista", "--problem", b, "--out", out, *rest],
+              f"{str(out)!r} holds a run of 'lista' on a different problem instance (problem_file was {str(a)!r}, now {str(b)!r})",
+              "give another --out for this problem, or the same problem file")
+    assert (out / "metrics.json").read_bytes() == kept
+    (out / "metrics.json").unlink()  # a run killed before its metrics: only the checkpoint tells the runs apart
+    _one_line(capsys, 2, ["train", "--model", "lista", "--problem", b, "--out", out, *rest],
+              f"{out} holds a checkpoint of a run on a different problem instance", "the same problem file")
+    copy = tmp_path / "copy-of-A.pt"
+    problems.save(problems.load(a), copy)  # the same instance in another file: resumes
+    assert _main(["train", "--model", "lista", "--problem", copy, "--out", out, *map(str, rest)]) == 0
 
 
 # ----------------------------------------------------------------------------- C. output paths
@@ -235,9 +245,13 @@ def _damaged(data: dict, how: str) -> dict:
     return data
 
 
-@pytest.mark.parametrize("how, needle", [("missing key", "lacks 'val'"), ("wrong shape", "shape"), ("nan", "NaN"),
-                                         ("all-zero matrix", "all zero"), ("all-zero test set", "test set is zero"),
-                                         ("not a tensor", "shape")])
+@pytest.mark.parametrize("how, needle", [
+    ("missing key", "lacks 'val'"),
+    ("wrong shape", "expected the validation measurements to be a non-empty float matrix of shape (N, 12), found a float32 tensor of shape (1000, 5)"),
+    ("nan", "there are NaN or infinite entries in the sensing matrix"),
+    ("all-zero matrix", "all zero"), ("all-zero test set", "test set is zero"),
+    ("not a tensor", "expected the sensing matrix to be a non-empty float matrix of shape (N, N), found a str"),
+])
 def test_damaged_problem_files(tmp_path, capsys, how, needle):
     good = tmp_path / "good.pt"
     assert _main(["make-problem", "--m", "12", "--n", "24", "--out", good]) == 0
@@ -265,11 +279,19 @@ def test_view_port_and_damaged_top_json(tmp_path, capsys):
     _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "damaged")
 
 
+def _first_unit(config: Path, out: Path) -> Path:
+    """The unit file of the first unit a study of ``config`` runs (the study names its units)."""
+    from nni_lista.study import Study
+
+    study = Study(StudyConfig.load(config), out, "cpu", progress=False)
+    return study.unit_path(study.units()[0].key)
+
+
 def test_damaged_unit_file_in_a_study(tmp_path, capsys):
     config = tmp_path / "study.yml"
     config.write_text(yaml.safe_dump(STUDY))
     out = tmp_path / "out"
-    unit = out / "units" / "baseline" / "a" / "ista.json"
+    unit = _first_unit(config, out)
     unit.parent.mkdir(parents=True)
     (out / "config.yml").write_text(config.read_text())
     unit.write_text('{"result": ')
@@ -428,3 +450,285 @@ def test_view_reports_a_manager_that_died(tmp_path):
 def test_search_sizes_beyond_memory(tmp_path, capsys):
     _one_line(capsys, 2, ["search", "--strategy", "random", "--m", "100000", "--n", "100000", "--out", tmp_path / "s"],
               "GiB of memory")
+
+
+# ----------------------------------------------------------------------------- G. write failures (issue #16 review)
+
+def _outside(root: Path, out: Path) -> dict:
+    """The tree under ``root`` without ``out``: what must not change."""
+    return {k: v for k, v in _tree(root).items() if not (root / k == out or out in (root / k).parents)}
+
+
+def test_a_write_failure_at_the_first_checkpoint_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "layers").write_text("not a directory")  # where the stage-wise run keeps each trained layer
+    before = _outside(tmp_path, out)
+    argv = ["train", "--model", "lista", "--out", out, *TINY, "--protocol", "stagewise", "--max-steps", "12", "--eval-every", "2"]
+    _one_line(capsys, 2, argv, f"cannot write {str(out / 'layers' / 'layer01.pt')!r}",
+              f"{str(out / 'layers')!r} is a file, not a directory")
+    assert _outside(tmp_path, out) == before
+    assert not list(out.rglob("*.tmp")) and (out / "layers").read_text() == "not a directory"
+
+
+def _no_larger_files_than(limit: int):
+    """preexec_fn: a file-size limit (what a full disk looks like to a writer), with SIGXFSZ
+    ignored so that the write fails with EFBIG instead of killing the process."""
+    import resource
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_full_disk_during_make_problem_is_one_line_and_leaves_no_file(tmp_path):
+    target = tmp_path / "p.pt"
+    before = _tree(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "nni_lista", "make-problem", "--m", "12", "--n", "24", "--out", str(target)],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, preexec_fn=_no_larger_files_than(4096))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr, out.stderr
+    assert f"nni-lista make-problem: error: cannot write {str(target)!r}" in out.stderr and "file-size limit" in out.stderr
+    assert _tree(tmp_path) == before  # no problem file, no temporary file
+
+
+def test_atomic_writes_report_what_is_in_the_way(tmp_path):
+    from nni_lista.errors import UsageError, WriteFailed
+    from nni_lista.io import torch_save, write_json
+
+    assert issubclass(WriteFailed, UsageError)  # the CLI ends with one line and exit code 2, as for a bad --out
+
+    (tmp_path / "metrics.json").mkdir()
+    with pytest.raises(WriteFailed, match="cannot write .*metrics.json': it is a directory"):
+        write_json(tmp_path / "metrics.json", {})
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(WriteFailed, match="'.*/f' is a file, not a directory"):
+        torch_save(tmp_path / "f" / "sub" / "c.pt", {"a": torch.zeros(2)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "metrics.json"]
+
+
+# ----------------------------------------------------------------------------- H. orphan temporary files everywhere we write
+
+ORPHAN_NAME = ".{}.k3j9x_2a.tmp"  # what tempfile.mkstemp makes for nni_lista.io's atomic writes
+
+
+def test_make_problem_removes_only_its_own_orphans(tmp_path, capsys):
+    target = tmp_path / "p.pt"
+    mine = tmp_path / ORPHAN_NAME.format("p.pt")
+    mine.write_bytes(b"half a problem")
+    others = [tmp_path / ORPHAN_NAME.format("q.pt"),  # another target's: another make-problem may be writing it
+              tmp_path / ".p.pt.TOOLONG12.tmp", tmp_path / "p.pt.tmp", tmp_path / ".p.pt.k3j9x.tmp"]
+    for path in others:
+        path.write_text("not ours to delete")
+    assert _main(["make-problem", "--m", "12", "--n", "24", "--out", target]) == 0
+    assert not mine.exists() and all(path.exists() for path in others) and target.is_file()
+
+
+def test_a_search_removes_orphans_under_its_out_and_prefix_cache(tmp_path, capsys):
+    out = tmp_path / "s"
+    orphans = [out / ORPHAN_NAME.format("top.json"), out / "prefix-cache" / ORPHAN_NAME.format("0123abcd.pt"),
+               out / "retrain" / "lista" / ORPHAN_NAME.format("checkpoint.pt")]
+    kept = [out / "nni-experiments" / "abc" / ORPHAN_NAME.format("x"),  # NNI's folder: not ours
+            out / "notes.tmp"]
+    for path in orphans + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half a file")
+    argv = [*SEARCH, "--protocol", "stagewise", "--max-steps", "6", "--eval-every", "2", "--out", out]
+    assert _main(argv) == 0
+    assert not any(path.exists() for path in orphans) and all(path.exists() for path in kept)
+    assert list(out.rglob(".*.tmp")) == kept[:1]  # only the one in NNI's folder is left
+    assert any((out / "prefix-cache").glob("*.pt"))  # the stage-wise search did use the prefix cache
+
+
+def test_a_study_removes_orphans_under_its_out_before_work(tmp_path, capsys):
+    config = tmp_path / "study.yml"
+    config.write_text(yaml.safe_dump(STUDY))
+    out = tmp_path / "out"
+    (out / "problems").mkdir(parents=True)
+    (out / "config.yml").write_text(config.read_text())
+    unit = _first_unit(config, out)
+    orphans = [out / ORPHAN_NAME.format("study.json"), out / "problems" / ORPHAN_NAME.format("a.pt"),
+               unit.parent / ORPHAN_NAME.format(unit.name)]
+    for path in orphans:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half a file")
+    unit.write_text('{"result": ')  # ends the run with one line right after the clean-up, before any work
+    _one_line(capsys, 2, ["study", "--config", config, "--out", out, "--no-progress", "--device", "cpu"], str(unit))
+    assert not any(path.exists() for path in orphans)
+
+
+def test_remove_orphans_matches_only_the_atomic_write_pattern(tmp_path):
+    from nni_lista.io import remove_orphans, remove_orphans_of
+
+    names = {".checkpoint.pt.abcdefgh.tmp": True, ".m.json.a_1b2c3d.tmp": True, ".m.json.ABCDEFGH.tmp": False,
+             ".m.json.abc.tmp": False, "m.json.abcdefgh.tmp": False, ".m.json.abcdefgh.tmp.png": False}
+    for name in names:
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".link.abcdefgh.tmp").symlink_to(tmp_path / "m.json.abcdefgh.tmp")
+    assert sorted(p.name for p in remove_orphans(tmp_path)) == sorted(n for n, gone in names.items() if gone)
+    assert (tmp_path / ".link.abcdefgh.tmp").is_symlink()  # links are not ours to delete
+    (tmp_path / ".a.pt.abcdefgh.tmp").write_text("x")
+    (tmp_path / ".b.pt.abcdefgh.tmp").write_text("x")
+    assert [p.name for p in remove_orphans_of(tmp_path / "a.pt")] == [".a.pt.abcdefgh.tmp"]
+    assert remove_orphans_of(tmp_path / "missing" / "a.pt") == []
+
+
+# ----------------------------------------------------------------------------- I. an exposed manager, a dead manager
+
+class _TouchFile:
+    """Unpickling this creates the file ``path`` (a shell command: code ran)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def _listener(host: str):
+    import socket
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+def test_a_trial_refuses_an_exposed_manager_on_the_parameter_file_route(tmp_path):
+    """NNI 3.0's local trial runtime gives a trial NNI_PLATFORM, NNI_SYS_DIR (parameter.cfg's
+    folder) and NNI_TRIAL_COMMAND_CHANNEL (the manager's URL) together. A real socket on 0.0.0.0
+    plays the manager's port; psutil is not faked. The trial refuses before reading parameter.cfg,
+    whose payload would create a marker file under NNI's own decoder."""
+    import base64
+    import pickle
+
+    sysdir = tmp_path / "trial"
+    sysdir.mkdir()
+    payload = base64.b64encode(pickle.dumps(_TouchFile(tmp_path / "pwned"))).decode()
+    record = {"parameter_id": 0, "parameters": {"layer1/neuron": {"__nni_obj__": payload}}}
+    (sysdir / "parameter.cfg").write_text(json.dumps(record))
+    before = _tree(tmp_path)
+    before.pop("trial", None)  # the folder's time changes when NNI's runtime adds trial.log
+    with _listener("0.0.0.0") as manager:
+        port = manager.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NNI_")}
+        env.update(NNI_PLATFORM="local", NNI_SYS_DIR=str(sysdir), NNI_OUTPUT_DIR=str(sysdir), NNI_TRIAL_JOB_ID="exposed",
+                   NNI_EXP_ID="exposed", NNI_TRIAL_COMMAND_CHANNEL=f"http://localhost:{port}/env/exposed/exposed")
+        out = subprocess.run([sys.executable, "-m", "nni_lista", "trial", "--space", "paper", "--layers", "4", "--m", "12", "--n", "24"],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr, out.stderr
+    assert f"NNI's manager on port {port} listens on 0.0.0.0" in out.stderr and "NNI_LISTA_ALLOW_EXPOSED_MANAGER=1" in out.stderr
+    assert not (tmp_path / "pwned").exists()
+    # parameter.cfg untouched, no metrics, nothing else written (NNI's runtime opens its own trial.log there)
+    assert {k: v for k, v in _tree(tmp_path).items() if k not in ("trial", "trial/trial.log")} == before
+
+
+def test_the_exposed_manager_check_sees_real_sockets(monkeypatch):
+    from nni_lista import trial_parameters
+
+    monkeypatch.delenv(trial_parameters.ALLOW_EXPOSED, raising=False)
+    for host, refused in (("0.0.0.0", True), ("127.0.0.1", False)):
+        with _listener(host) as manager:
+            monkeypatch.setenv("NNI_TRIAL_COMMAND_CHANNEL", f"http://localhost:{manager.getsockname()[1]}/env/e/t")
+            if refused:
+                with pytest.raises(trial_parameters.UsageError, match="listens on 0.0.0.0"):
+                    trial_parameters.refuse_exposed_manager()
+                monkeypatch.setenv(trial_parameters.ALLOW_EXPOSED, "1")
+                trial_parameters.refuse_exposed_manager()  # the user opted in
+                monkeypatch.delenv(trial_parameters.ALLOW_EXPOSED)
+            else:
+                trial_parameters.refuse_exposed_manager()
+
+
+def _stored_experiment(run: Path, params) -> Path:
+    """A run directory with top.json naming experiment 'abcd1234', whose NNI database stores ``params``."""
+    import sqlite3
+
+    experiments = run / "nni-experiments"
+    (experiments / "abcd1234" / "db").mkdir(parents=True)
+    with sqlite3.connect(experiments / "abcd1234" / "db" / "nni.sqlite") as db:
+        db.execute("create table ExperimentProfile (params text, id text, revision integer)")
+        db.execute("insert into ExperimentProfile values (?, 'abcd1234', 1)", (params if isinstance(params, str) else json.dumps(params),))
+    db.close()
+    (run / "top.json").write_text(json.dumps({"nni_experiment": {"id": "abcd1234", "directory": str(experiments)}}))
+    return experiments
+
+
+def _nas_config(run: Path) -> dict:
+    """What NNI's manager stores for a `search --port` experiment (a local NAS experiment)."""
+    from nni.nas.experiment.config import NasExperimentConfig
+
+    config = NasExperimentConfig("ts", "simplified", "local")
+    config.trial_concurrency = 1
+    config.experiment_working_directory = str(run / "nni-experiments")
+    return config.json()
+
+
+def test_view_when_its_manager_dies_is_one_line_through_the_cli(tmp_path, capfd, monkeypatch):
+    import psutil
+
+    from nni_manager import free_port
+
+    _stored_experiment(tmp_path, _nas_config(tmp_path))
+    dies = tmp_path / "dies.js"
+    dies.write_text("process.exit(7);\n")  # loaded by node before the manager's code: the manager ends at once
+    monkeypatch.setenv("NODE_OPTIONS", f"--require={dies}")
+    port = free_port()
+    try:
+        code = _main(["view", tmp_path, "--port", port])
+        captured = capfd.readouterr()
+    finally:  # a manager that answered after all is ours to stop, by its PID
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "abcd1234" in " ".join(child.cmdline()):
+                    child.kill()
+    assert code == 1, captured
+    err = captured.err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert err.startswith("nni-lista view: NNI's manager for experiment abcd1234") and f"port {port}" in err, err
+    assert "http://" not in captured.out + captured.err
+
+
+def _crafted_config(run: Path, marker: Path) -> dict:
+    import base64
+    import pickle
+
+    config = _nas_config(run)
+    config["trialCommand"] = {"__nni_obj__": base64.b64encode(pickle.dumps(_TouchFile(marker))).decode()}
+    return config
+
+
+def test_nni_own_reader_would_run_a_crafted_experiment_database(tmp_path):
+    """The premise of the next test: NNI's reader of a stopped experiment's config (what `nnictl
+    view` and NNI's launcher use) runs the payload (if this fails, NNI changed)."""
+    from nni.experiment import launcher
+
+    experiments = _stored_experiment(tmp_path, _crafted_config(tmp_path, tmp_path / "pwned"))
+    launcher.get_stopped_experiment_config_json("abcd1234", str(experiments))
+    assert (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("how, needle", [
+    ("marker", "which NNI would decode as an object"),
+    ("not json", "is not JSON"),
+    ("no row", "holds no config"),
+    ("not a database", "cannot read"),
+])
+def test_view_refuses_a_crafted_or_damaged_experiment_database(tmp_path, capsys, how, needle):
+    params = {"marker": _crafted_config(tmp_path, tmp_path / "pwned"), "not json": "{'a': 1"}.get(how, _nas_config(tmp_path))
+    experiments = _stored_experiment(tmp_path, params)
+    db = experiments / "abcd1234" / "db" / "nni.sqlite"
+    if how == "no row":
+        import sqlite3
+
+        with sqlite3.connect(db) as connection:
+            connection.execute("delete from ExperimentProfile")
+        connection.close()
+    elif how == "not a database":
+        db.write_bytes(os.urandom(2048))
+    before = _tree(tmp_path)
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], needle)
+    assert not (tmp_path / "pwned").exists() and _tree(tmp_path) == before

@@ -99,7 +99,11 @@ def test_image_cs_problem(tmp_path):
     P = problems.make_image_cs(settings)
     assert P.kind == "image-cs" and P.A.shape == (32, 48)
     assert P.synthesis.shape == (64, 48) and P.sensing.shape == (32, 64)
-    assert P.test.s.shape == (60, 64) and 0.0 <= P.test.s.min() and P.test.s.max() <= 1.0
+    assert P.test.s.shape == (60, 64) and -1.0 <= P.test.s.min() and P.test.s.max() <= 1.0
+    # mean-centred patches (the LISTA-CPSS recipe): every patch, of every split, has mean 0
+    for split in (P.val.s, P.test.s, P.train_pool):
+        assert split.mean(dim=1).abs().max() < 1e-5
+    assert P.test.s.std() > 0.01  # and still carries the texture
     assert torch.allclose(P.test.b, P.test.s @ P.sensing.T, atol=1e-5)
     # the code domain is decoded back to patches
     assert P.decode(torch.zeros(3, 48)).shape == (3, 64)

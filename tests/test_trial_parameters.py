@@ -57,8 +57,10 @@ def test_the_rest_route_runs_nothing(tmp_path):
         assert wait_done(port)["status"] == "DONE"
         statuses = sorted(t["status"] for t in trial_metrics(port).values())
         assert statuses == ["FAILED", "SUCCEEDED"]
-        errors = [p.read_text() for p in (tmp_path / "nni").rglob("trial.stderr")]
-        assert any("layer1/neuron" in text and "is not allowed" in text for text in errors), errors
+        errors = [p.read_text() for p in (tmp_path / "nni").rglob("trial.stderr")]  # NNI keeps each trial's stderr
+        refused = [text for text in errors if "layer1/neuron" in text]
+        assert len(refused) == 1 and "is not allowed" in refused[0], errors
+        assert refused[0].strip().count("\n") == 0 and "Traceback" not in refused[0], refused[0]  # one line
     finally:
         stop(experiment_id)
     assert not marker.exists()

@@ -4,7 +4,8 @@
 
 For every strategy (NNI's random search, regularized evolution, TPE, policy-based RL, DARTS,
 the weight-sharing ``shared-evolution``, and evolution / random search without the family
-warm start, marked ``-cold``) on each space (``connectivity``, ``paper``) of one synthetic
+warm start, marked ``-cold``; random, evolution, TPE and shared-evolution start from the family
+members the space can express, RL and DARTS have no such start) on each space (``connectivity``, ``paper``) of one synthetic
 problem (default 250x500, T=16, noiseless):
 
 - the **anytime curve**: the best validation NMSE the strategy has found by its own proxy,
@@ -57,7 +58,7 @@ STRATEGIES = {
     "random-cold": ("random", False),
     "evolution": ("evolution", True),
     "evolution-cold": ("evolution", False),
-    "tpe": ("tpe", False),
+    "tpe": ("tpe", True),
     "rl": ("rl", False),
     "darts": ("darts", False),
     "shared-evolution": ("shared-evolution", True),

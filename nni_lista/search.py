@@ -41,14 +41,14 @@ from .errors import UsageError, require
 from .evaluators import multi_trial_evaluator, one_shot_evaluator
 from .problems import instance_digest, resolve_problem
 from .family import DEFAULT_LAM
-from .io import write_json
+from .io import remove_orphans, write_json
 from . import manager, weight_sharing
 from .chronicle import Chronicle
 from .backbones import BACKBONES, backbone as get_backbone
 from .runs import run_architecture
 from .spaces import LISTASpace
 from .training import TrainConfig
-from .warm_start import WarmStartEvolution, WarmStartRandom, family_seeds
+from .warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: 
 def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
     """NNI's random search, the family members of the space tried first (:mod:`nni_lista.warm_start`)."""
     return WarmStartRandom(seeds=seeds, seed=seed)
+
+
+def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's TPE (maximising), the family members of the space its first trials (:mod:`nni_lista.warm_start`)."""
+    return WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=seed)
 
 
 def strategy_seed(seed: int, problem: dict) -> int:
@@ -103,7 +108,7 @@ STRATEGIES: dict[str, StrategyEntry] = {
     "random": StrategyEntry("multi-trial", _random, "random sampling (the family members of the space first)"),
     "grid": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.GridSearch(seed=s), "every architecture in turn (small spaces)"),
     "evolution": StrategyEntry("multi-trial", _evolution, "regularized evolution (Real et al. 2019)"),
-    "tpe": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.TPE(optimize_mode="maximize", seed=s), "tree-structured Parzen estimator"),
+    "tpe": StrategyEntry("multi-trial", _tpe, "tree-structured Parzen estimator (the family members of the space first)"),
     "rl": StrategyEntry("multi-trial", _rl, "policy-based RL (PPO, Zoph & Le 2017)"),
     "darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.DARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "DARTS (Liu et al. 2019)"),
     "gumbel-darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "Gumbel-softmax DARTS (SNAS)"),
@@ -258,7 +263,7 @@ def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
 def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
     """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "history", "nni_experiment", ...}``
     where ``history`` lists every architecture the strategy scored, in finishing order, as
-    ``{"seconds", "metric"}`` (:mod:`nni_lista.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
+    ``{"seconds", "metric", "arch"}`` (the sample) (:mod:`nni_lista.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
     (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
     ``announce()`` is called once the request has passed every check, before the search starts."""
     out = Path(out)
@@ -268,6 +273,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     limits = Limits(space, request.m, request.max_flops, request.max_params)
     limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
     _claim(out, request)
+    remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
     if announce is not None:
         announce()
     resolve_problem(request.problem)  # fail early on a bad problem file
@@ -277,7 +283,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem)
-    if entry.make in (_evolution, _random):
+    if entry.make in (_evolution, _random, _tpe):
         strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
@@ -331,10 +337,10 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     return {
         "top": found,
         "search_seconds": round(search_seconds, 3),
-        "history": [] if chronicle is None else [{"seconds": e["seconds"], "metric": e["metric"]} for e in chronicle.events],
+        "history": [] if chronicle is None else chronicle.events,
         "strategy_seed": seed,
         "warm_start": ({"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution
-                       else {"seeds": seeds} if entry.make is _random else None),
+                       else {"seeds": seeds} if entry.make in (_random, _tpe) else None),
         "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
                   "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
                                     f"({trained['seconds']:.0f} s), no training per subnet" if supernet is not None else None,

@@ -12,11 +12,13 @@ with the averaged LISTA pattern grafted on, and searched directly.
 Every piece of work is a *unit* whose result is written atomically to ``DIR/units/KEY.json``;
 a rerun skips finished units and resumes unfinished training from its checkpoints under
 ``DIR/work/KEY/``. :func:`summarise` then gathers everything into ``DIR/study.json`` (every
-number with its settings and seeds) and writes the tables and figures.
+number with its settings and seeds) and writes the tables and figures; :mod:`nni_lista.study_summary`
+tests the paper's four claims.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -29,7 +31,7 @@ from typing import Callable, Optional
 from .backbones import BACKBONES
 from .errors import UsageError, require, short
 from .family import DEFAULT_LAM, MODELS
-from .io import json_safe, write_json, write_text
+from .io import remove_orphans, write_json
 from .limits import check_layers, check_name
 from .runs import run_architecture
 from .search import STRATEGIES, SearchRequest, explore
@@ -106,9 +108,11 @@ class StudyConfig:
     search: SearchPlan = SearchPlan()
     search_training: TrainConfig = TrainConfig(protocol="e2e", max_steps=1000, eval_every=250)
     retrain: TrainConfig = TrainConfig(protocol="e2e", max_steps=3000, eval_every=500)
-    consistency: Optional[dict] = None  # {setting, seeds: [...], strategies: [...]}
+    consistency: Optional[dict] = None  # {setting, seeds: [...], strategies: [...], null_draws}
     distributions: Optional[dict] = None  # {setting, samples, spaces: [...], training: TrainConfig}
-    dladmm: Optional[dict] = None  # {setting, strategy, space, budget}
+    dladmm: Optional[dict] = None  # {setting, strategy, space, budget, random_grafts}
+    neurons: Optional[dict] = None  # {setting}: one neuron type throughout, each of the seven (claim 2)
+    training_seeds: tuple[int, ...] = (0, 1)  # every learned model of the table is trained once per seed
 
     @classmethod
     def load(cls, path: Path) -> "StudyConfig":
@@ -132,7 +136,7 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, data: object, where: str = "config") -> "StudyConfig":
         top = _section(where, data, ("problem", "layers", "lam", "settings", "baselines", "search", "retrain",
-                                     "consistency", "distributions", "dladmm"))
+                                     "consistency", "distributions", "dladmm", "neurons", "training_seeds"))
         for name in top.get("settings") if isinstance(top.get("settings"), dict) else ():
             check_name(name, "setting")  # it becomes part of file names
         settings = _section("settings", top.get("settings"), tuple(top.get("settings") or ()))
@@ -161,8 +165,15 @@ class StudyConfig:
                     f"{name}.setting {short(section['setting'])} is not allowed: choose one of {', '.join(settings)}")
             return section
 
-        consistency = optional("consistency", ("setting", "seeds", "strategies"))
+        training_seeds = top.get("training_seeds", [0, 1])
+        require(isinstance(training_seeds, list) and 1 <= len(training_seeds) <= 20 and all(_is_int(v) and v >= 0 for v in training_seeds)
+                and len(set(training_seeds)) == len(training_seeds),
+                f"training_seeds {short(training_seeds)} is not allowed: give a list of 1 to 20 different integers >= 0")
+        consistency = optional("consistency", ("setting", "seeds", "strategies", "null_draws"))
         if consistency is not None:
+            draws = consistency.setdefault("null_draws", 1000)
+            require(_is_int(draws) and 10 <= draws <= 100_000,
+                    f"consistency.null_draws {short(draws)} is not allowed: it must be an integer in [10, 100000]")
             for strategy in _names("consistency.strategies", consistency.setdefault("strategies", [])):
                 SearchPlan(strategy=strategy, space=plan.space)
             seeds = consistency.setdefault("seeds", [])
@@ -176,8 +187,11 @@ class StudyConfig:
             samples = distributions.setdefault("samples", 8)
             require(_is_int(samples) and 2 <= samples <= 100_000, f"distributions.samples {short(samples)} is not allowed: it must be an integer in [2, 100000]")
             distributions["training"] = _training("distributions.training", distributions.get("training"), search_training.to_dict())
-        dladmm = optional("dladmm", ("setting", "strategy", "space", "budget"))
+        neurons = optional("neurons", ("setting",))
+        dladmm = optional("dladmm", ("setting", "strategy", "space", "budget", "random_grafts"))
         if dladmm is not None:
+            grafts = dladmm.setdefault("random_grafts", 2)
+            require(_is_int(grafts) and 0 <= grafts <= 100, f"dladmm.random_grafts {short(grafts)} is not allowed: it must be an integer in [0, 100]")
             dladmm.setdefault("strategy", plan.strategy)
             dladmm.setdefault("space", "paper")
             dladmm.setdefault("budget", plan.budget)
@@ -185,7 +199,8 @@ class StudyConfig:
             _check_preset("dladmm", dladmm["space"])
         return cls(settings=settings, problem=top.get("problem") or {}, layers=layers, lam=float(lam),
                    baselines=baselines, search=plan, search_training=search_training, retrain=retrain,
-                   consistency=consistency, distributions=distributions, dladmm=dladmm)
+                   consistency=consistency, distributions=distributions, dladmm=dladmm, neurons=neurons,
+                   training_seeds=tuple(training_seeds))
 
     def check_memory(self) -> None:
         """One-line refusal when a setting's problem and models would not fit in memory."""
@@ -211,17 +226,29 @@ def _check_study_memory(config: "StudyConfig") -> None:
                      m, n, config.layers, batch, fixed, d)
 
 
+def setting_seed(seed: int, setting: str) -> int:
+    """The problem seed of a setting that does not give its own: ``seed`` and the setting's name
+    hashed together (``sha256``, 31 bits), so that no two settings share an instance."""
+    digest = hashlib.sha256(json.dumps([seed, setting]).encode()).hexdigest()
+    return int(digest[:8], 16) % 2**31
+
+
 def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:
     """The problem kind and its settings (dataclass arguments) of one setting.
 
     ``base`` holds defaults for synthetic settings (``m n p snr kappa seed``); a setting may
     override any of them, or say ``kind: image-cs`` and give ``m patch atoms snr seed``
-    (only ``seed`` comes from ``base`` then)."""
+    (only ``seed`` comes from ``base`` then). A setting without its own ``seed`` gets
+    :func:`setting_seed` of the base seed and its name."""
     overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(PROBLEM_KEYS["synthetic"]) | set(PROBLEM_KEYS["image-cs"]))))
     kind = overrides.pop("kind", "synthetic")
     require(isinstance(kind, str) and kind in PROBLEM_KEYS, f"settings.{name}.kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
     base = _section("problem", base, PROBLEM_KEYS["synthetic"])
     values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
+    if "seed" not in overrides:  # each setting its own instance (an explicit seed is kept as given)
+        seed = values.get("seed", 0)
+        require(_is_int(seed) and seed >= 0, f"problem seed {short(seed)} is not allowed: it must be an integer >= 0")
+        values["seed"] = setting_seed(seed, name)
     for key in values:
         require(key in PROBLEM_KEYS[kind], f"key {key!r} does not apply to setting {name!r} ({kind}): allowed are {', '.join(PROBLEM_KEYS[kind])}")
     renamed = {"snr": "snr_db", "atoms": "n_atoms"}
@@ -299,30 +326,68 @@ class Study:
     def _config(self, config: TrainConfig, seed: int = 0) -> TrainConfig:
         return TrainConfig.from_dict({**config.to_dict(), "device": self.device, "seed": seed})
 
+    # -- unit keys: every key is made here
+    @staticmethod
+    def search_key(setting: str, strategy: str, seed: int) -> str:
+        return f"search/{setting}/{strategy}-seed{seed}"
+
+    @staticmethod
+    def baseline_key(setting: str, model: str, seed: int) -> str:
+        return f"baseline/{setting}/{model}/seed{seed}"
+
+    @staticmethod
+    def retrain_key(setting: str, rank: int, seed: int) -> str:
+        return f"retrain/{setting}/top{rank + 1}/seed{seed}"
+
+    @staticmethod
+    def neuron_key(setting: str, neuron: str, seed: int) -> str:
+        return f"neuron/{setting}/{neuron}/seed{seed}"
+
+    @staticmethod
+    def sample_key(space: str, index: int) -> str:
+        return f"distribution/{space}/{index}"
+
+    @staticmethod
+    def dladmm_key(setting: str, which: str, seed: Optional[int] = None) -> str:
+        return f"dladmm/{setting}/{which}" + ("" if seed is None else f"/seed{seed}")
+
+    def seeds_of(self, model: str) -> tuple[int, ...]:
+        """Training seeds of a baseline: all of them when it learns, the first when it does not."""
+        return self.config.training_seeds if MODELS[model].learned else self.config.training_seeds[:1]
+
+    def dladmm_variants(self) -> list[str]:
+        grafts = self.config.dladmm["random_grafts"] if self.config.dladmm else 0
+        return ["plain", "lista-pattern", *(f"random-graft{i + 1}" for i in range(grafts)), "searched"]
+
     # -- the plan
     def units(self) -> list[Unit]:
         c = self.config
+        seeds = c.training_seeds
         units: list[Unit] = []
         for setting in c.settings:
             for model in c.baselines:
-                units.append(Unit(f"baseline/{setting}/{model}", self._baseline(setting, model)))
+                units += [Unit(self.baseline_key(setting, model, seed), self._baseline(setting, model, seed)) for seed in self.seeds_of(model)]
             units.append(Unit(self.search_key(setting, c.search.strategy, c.search.seed), self._search(setting, c.search.strategy, c.search.seed)))
             for rank in range(c.search.retrain_top):
-                units.append(Unit(f"retrain/{setting}/top{rank + 1}", self._retrain(setting, rank)))
+                units += [Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed)) for seed in seeds]
         if c.consistency is not None:
             setting = c.consistency["setting"]
             for strategy, seed in self.consistency_runs()[1:]:
                 units.append(Unit(self.search_key(setting, strategy, seed), self._search(setting, strategy, seed)))
+        if c.neurons is not None:
+            from .neurons import NEURONS
+
+            for neuron in NEURONS:
+                units += [Unit(self.neuron_key(c.neurons["setting"], neuron, seed), self._uniform_neuron(neuron, seed)) for seed in seeds]
         if c.distributions is not None:
             for space in c.distributions["spaces"]:
                 for index in range(c.distributions["samples"]):
-                    units.append(Unit(f"distribution/{space}/{index}", self._sample(space, index)))
+                    units.append(Unit(self.sample_key(space, index), self._sample(space, index)))
         if c.dladmm is not None:
             setting = c.dladmm["setting"]
-            units.append(Unit(f"dladmm/{setting}/plain", self._dladmm_run(setting, "plain")))
-            units.append(Unit(f"dladmm/{setting}/lista-pattern", self._dladmm_run(setting, "lista-pattern")))
-            units.append(Unit(f"dladmm/{setting}/search", self._dladmm_search(setting)))
-            units.append(Unit(f"dladmm/{setting}/searched", self._dladmm_run(setting, "searched")))
+            units.append(Unit(self.dladmm_key(setting, "search"), self._dladmm_search(setting)))
+            for which in self.dladmm_variants():
+                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed)) for seed in seeds]
         return units
 
     def consistency_runs(self) -> list[tuple[str, int]]:
@@ -334,17 +399,14 @@ class Study:
             runs += [(s, c.search.seed) for s in c.consistency["strategies"]]
         return list(dict.fromkeys(runs))
 
-    @staticmethod
-    def search_key(setting: str, strategy: str, seed: int) -> str:
-        return f"search/{setting}/{strategy}-seed{seed}"
-
     # -- work
-    def _baseline(self, setting: str, model: str) -> Callable[[], dict]:
+    def _baseline(self, setting: str, model: str, seed: int) -> Callable[[], dict]:
         def work() -> dict:
             from .runs import run_model
 
-            return run_model(model, self.problem(setting), self.config.layers, self.config.lam, self._config(self.config.retrain),
-                             self.work_dir(f"baseline/{setting}/{model}"), progress=self.progress)
+            key = self.baseline_key(setting, model, seed)
+            return run_model(model, self.problem(setting), self.config.layers, self.config.lam, self._config(self.config.retrain, seed),
+                             self.work_dir(key), progress=self.progress)
         return work
 
     def _request(self, setting: str, strategy: str, seed: int, space: str, budget: int, backbone: str = "lista") -> SearchRequest:
@@ -365,13 +427,25 @@ class Study:
         require(found is not None, f"the search of setting {setting!r} has not run yet")
         return [item["arch"] for item in found["top"]]
 
-    def _retrain(self, setting: str, rank: int) -> Callable[[], dict]:
+    def _retrain(self, setting: str, rank: int, seed: int) -> Callable[[], dict]:
         def work() -> dict:
             archs = self.top_archs(setting)
             if rank >= len(archs):  # a one-shot strategy exports its top-1 only
                 return {"skipped": f"the search returned {len(archs)} architecture(s)"}
-            return run_architecture(archs[rank], self.problem(setting), self._config(self.config.retrain), self.config.lam,
-                                    self.work_dir(f"retrain/{setting}/top{rank + 1}"))
+            return run_architecture(archs[rank], self.problem(setting), self._config(self.config.retrain, seed), self.config.lam,
+                                    self.work_dir(self.retrain_key(setting, rank, seed)))
+        return work
+
+    def _uniform_neuron(self, neuron: str, seed: int) -> Callable[[], dict]:
+        """LISTA with one neuron type in every layer (claim 2: are soft thresholds preferred?)."""
+        def work() -> dict:
+            from .spaces import named_architecture
+
+            setting = self.config.neurons["setting"]
+            arch = {label: (neuron if label.endswith("/neuron") else value)
+                    for label, value in named_architecture("lista", self.config.layers).items()}
+            return run_architecture(arch, self.problem(setting), self._config(self.config.retrain, seed), self.config.lam,
+                                    self.work_dir(self.neuron_key(setting, neuron, seed)))
         return work
 
     def _sample(self, space: str, index: int) -> Callable[[], dict]:
@@ -382,33 +456,43 @@ class Study:
             arch = backbone.complete(sample, space, self.config.layers)
             setting = self.config.distributions["setting"]
             config = self._config(self.config.distributions["training"], seed=index)
-            return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(f"distribution/{space}/{index}"))
+            return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(self.sample_key(space, index)))
         return work
 
     def _dladmm_search(self, setting: str) -> Callable[[], dict]:
         def work() -> dict:
             d = self.config.dladmm
             request = self._request(setting, d["strategy"], self.config.search.seed, d["space"], d["budget"], backbone="dladmm")
-            return explore(request, self.work_dir(f"dladmm/{setting}/search"))
+            return explore(request, self.work_dir(self.dladmm_key(setting, "search")))
         return work
 
     def dladmm_arch(self, setting: str, which: str) -> dict:
-        """``plain`` D-LADMM, the ``lista-pattern`` grafted from LISTA's top-k, or the ``searched`` best."""
+        """``plain`` D-LADMM; the ``lista-pattern``: the skips on in at least half of LISTA's
+        top-k, soft thresholds everywhere; ``random-graftI``: as many skips, on edges drawn at
+        random (seeded by I), soft thresholds; or the ``searched`` best."""
         from .analysis import graft
 
         backbone, layers = BACKBONES["dladmm"], self.config.layers
+        labels = backbone.labels("paper", layers)
         if which == "plain":
             return backbone.plain(layers)
+        if which == "searched":
+            found = self.done(self.dladmm_key(setting, "search"))
+            require(found is not None, "the D-LADMM search has not run yet")
+            return found["top"][0]["arch"]
+        soft = {label: ("soft" if label.endswith("/neuron") else value)
+                for label, value in graft(self.top_archs(setting), labels).items()}
         if which == "lista-pattern":
-            return graft(self.top_archs(setting), backbone.labels("paper", layers))
-        found = self.done(f"dladmm/{setting}/search")
-        require(found is not None, "the D-LADMM search has not run yet")
-        return found["top"][0]["arch"]
+            return soft
+        edges = sorted(label for label in labels if "/skip_from" in label)
+        on = sum(soft[label] == "on" for label in edges)
+        chosen = set(random.Random(f"dladmm/{which}").sample(edges, on))
+        return {label: ("on" if label in chosen else "off") if label in edges else value for label, value in soft.items()}
 
-    def _dladmm_run(self, setting: str, which: str) -> Callable[[], dict]:
+    def _dladmm_run(self, setting: str, which: str, seed: int) -> Callable[[], dict]:
         def work() -> dict:
-            return run_architecture(self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain),
-                                    self.config.lam, self.work_dir(f"dladmm/{setting}/{which}"), backbone="dladmm")
+            return run_architecture(self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain, seed),
+                                    self.config.lam, self.work_dir(self.dladmm_key(setting, which, seed)), backbone="dladmm")
         return work
 
     # -- driver
@@ -417,6 +501,7 @@ class Study:
         from tqdm import tqdm
 
         units = self.units()
+        remove_orphans(self.out, recursive=True)  # temporary files of a study killed between writing and renaming
         started = time.perf_counter()
         finished = sum(self.done(u.key) is not None for u in units)  # a damaged unit file is refused before any work
         if finished:
@@ -431,130 +516,6 @@ class Study:
                 result = unit.work()
                 write_json(self.unit_path(unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
                 bar.update(1)
+        from .study_summary import summarise
+
         return summarise(self, run_seconds=time.perf_counter() - started)
-
-
-# ----------------------------------------------------------------------------- summary
-
-def _row(metrics: dict) -> dict:
-    """One table entry: test NMSE (and PSNR), validation NMSE, per-layer curve, work, and every
-    setting of the run (problem, model size, training config with its seed)."""
-    keep = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
-    return {k: metrics[k] for k in keep if k in metrics}
-
-
-def summarise(study: Study, run_seconds: float = 0.0) -> dict:
-    """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it."""
-    from . import analysis
-    from .plots import plot_edfs, plot_heatmaps, plot_nmse_vs_layer, plot_table
-    from .tables import markdown_table
-
-    c, out = study.config, study.out
-    seconds = {}
-    for unit in study.units():
-        path = study.unit_path(unit.key)
-        if path.is_file():
-            study.done(unit.key)  # a damaged file is named, not a traceback
-            seconds[unit.key] = json.loads(path.read_text()).get("seconds", 0.0)
-    results: dict = {}
-    searches: dict = {}
-    for setting in c.settings:
-        rows = {model: _row(study.done(f"baseline/{setting}/{model}")) for model in c.baselines}
-        retrained = [study.done(f"retrain/{setting}/top{r + 1}") for r in range(c.search.retrain_top)]
-        retrained = [r for r in retrained if r is not None and "skipped" not in r]
-        best = min(retrained, key=lambda r: r["val_nmse_db"])  # selected on validation, reported on test
-        rows["searched"] = {**_row(best), "rank_in_search": retrained.index(best) + 1}
-        rows["searched mean"] = {"nmse_db": sum(r["nmse_db"] for r in retrained) / len(retrained), "k": len(retrained)}
-        results[setting] = rows
-        searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
-    settings_info = {name: dict(zip(("kind", "settings"), problem_settings(c.problem, c.settings[name] or {}, name))) for name in c.settings}
-    for info in settings_info.values():
-        info["settings"] = json_safe(info["settings"])
-
-    dladmm = None
-    if c.dladmm is not None:
-        setting = c.dladmm["setting"]
-        dladmm = {"setting": setting, **c.dladmm}
-        for which, label in (("plain", "d-ladmm"), ("lista-pattern", "d-ladmm + LISTA pattern"), ("searched", "d-ladmm searched")):
-            metrics = study.done(f"dladmm/{setting}/{which}")
-            dladmm[which] = _row(metrics)
-            results[setting][label] = dladmm[which]
-        dladmm["search"] = study.done(f"dladmm/{setting}/search")
-
-    # averaged architectures
-    layers = c.layers
-    top = {setting: study.top_archs(setting) for setting in c.settings}
-    pooled = [arch for archs in top.values() for arch in archs]
-    patterns = {name: {"skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
-                       "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(), "k": len(archs)}
-                for name, archs in {**top, "all settings": pooled}.items()}
-    from .neurons import NEURONS
-
-    plot_heatmaps({f"{name} (top {len(archs)})": analysis.skip_frequency(archs, layers) for name, archs in {**top, "all settings": pooled}.items()},
-                  out / "averaged-architecture.png", "origin layer j (estimate x^j)", "destination layer k",
-                  title=f"Averaged architecture: fraction of the top-{c.search.top_k} with each edge\n({c.search.strategy}, {c.search.space} space; the predecessor edge is always on)")
-    plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
-                  xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
-
-    consistency = None
-    if c.consistency is not None:
-        setting = c.consistency["setting"]
-        runs = study.consistency_runs()
-        names = [f"{strategy} seed {seed}" for strategy, seed in runs]
-        archs = [study.top_archs(setting, strategy, seed) for strategy, seed in runs]
-        matrix = [[analysis.pattern_correlation(a, b, layers) for b in archs] for a in archs]
-        consistency = {"setting": setting, "runs": names,
-                       "pairs": [{"a": names[i], "b": names[j], "correlation": matrix[i][j]}
-                                 for i in range(len(runs)) for j in range(i + 1, len(runs))],
-                       "patterns": {name: analysis.skip_frequency(a, layers).round(4).tolist() for name, a in zip(names, archs)}}
-        import numpy as np
-
-        grid = np.array([[math.nan if v is None else v for v in row] for row in matrix])
-        plot_heatmaps({"pattern correlation": grid}, out / "consistency.png", "", "", xticks=names, yticks=names, vmin=-1.0, vmax=1.0,
-                      cmap="coolwarm", annotate=True,
-                      title=f"Consistency of the averaged architecture ({setting}):\nPearson correlation of skip and neuron frequencies")
-        plot_heatmaps({name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)}, out / "consistency-patterns.png",
-                      "origin layer j", "destination layer k", title=f"Averaged architectures of each search ({setting})")
-
-    distributions = None
-    if c.distributions is not None:
-        d = c.distributions
-        distributions = {"setting": d["setting"], "training": d["training"].to_dict(), "samples": d["samples"], "metric": "val_nmse_db",
-                         "values": {space: [study.done(f"distribution/{space}/{i}")["val_nmse_db"] for i in range(d["samples"])]
-                                    for space in d["spaces"]}}
-        plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
-                  f"Design-space error distributions ({d['setting']}, {d['training'].max_steps} steps each)")
-
-    # the table: final test NMSE dB per model (rows) and setting (columns)
-    models = list(dict.fromkeys(model for rows in results.values() for model in rows))
-    headers = ["model", *c.settings]
-    table_rows = [[model, *(results[s][model]["nmse_db"] if model in results[s] else "" for s in c.settings)] for model in models]
-    image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
-    psnr_rows = [[model, *(results[s][model].get("psnr_db", "") if model in results[s] else "" for s in image_settings)] for model in models
-                 if any("psnr_db" in results[s].get(model, {}) for s in image_settings)]
-    table = markdown_table(headers, table_rows)
-    if image_settings:
-        table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
-    write_text(out / "table.md", table + "\n")
-    plot_table(headers, table_rows, out / "table.png", "final-layer test NMSE (dB) per model and setting")
-    for setting in c.settings:
-        curves = {model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row}
-        plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer")
-
-    summary = {
-        "config": {**{k: getattr(c, k) for k in ("settings", "problem", "layers", "lam", "baselines", "consistency", "dladmm")},
-                   "search": vars(c.search), "search_training": c.search_training.identity(), "retrain": c.retrain.identity(),
-                   "distributions": None if distributions is None else {k: v for k, v in c.distributions.items() if k != "training"}},
-        "device": study.device,
-        "problems": settings_info,
-        "results": results,
-        "searches": searches,
-        "patterns": patterns,
-        "consistency": consistency,
-        "distributions": distributions,
-        "dladmm": dladmm,
-        "table": {"headers": headers, "rows": table_rows},
-        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
-    }
-    write_json(out / "study.json", summary)
-    return summary

@@ -18,11 +18,15 @@ TINY = {
     "settings": {"noiseless": {}, "images": {"kind": "image-cs", "patch": 4, "atoms": 20, "m": 8}},
     "baselines": ["ista", "lista", "lista-cpss"],
     "search": {"strategy": "random", "space": "paper", "budget": 3, "top_k": 2, "training": {"max_steps": 20, "eval_every": 10}},
-    "retrain": {"max_steps": 30, "eval_every": 15},
-    "consistency": {"seeds": [1], "strategies": ["evolution"]},
+    # the plateau rule at its loosest: every retraining stops at its second validation (step 30)
+    "retrain": {"max_steps": 60, "eval_every": 15, "plateau_db": 100.0, "plateau_steps": 15},
+    "training_seeds": [0, 1],
+    "consistency": {"seeds": [1], "strategies": ["evolution"], "null_draws": 50},
     "distributions": {"samples": 2, "spaces": ["lista", "paper"], "training": {"max_steps": 20, "eval_every": 20}},
-    "dladmm": {"budget": 2},
+    "dladmm": {"budget": 2, "random_grafts": 1},
+    "neurons": {"setting": "noiseless"},
 }
+DLADMM = ["plain", "lista-pattern", "random-graft1", "searched"]
 
 ARTEFACTS = ["study.json", "table.md", "table.png", "averaged-architecture.png", "neuron-frequency.png", "consistency.png",
              "consistency-patterns.png", "error-distributions.png", "curves-noiseless.png", "curves-images.png", "config.yml"]
@@ -56,32 +60,96 @@ def test_study_writes_every_artefact(finished):
         for model in [*TINY["baselines"], "searched", "searched mean"]:
             assert math.isfinite(results[setting][model]["nmse_db"]), (setting, model)
         assert len(results[setting]["searched"]["nmse_db_per_layer"]) == TINY["layers"]
-    for model in ("d-ladmm", "d-ladmm + LISTA pattern", "d-ladmm searched"):
-        assert math.isfinite(results["noiseless"][model]["nmse_db"])
+    for which in DLADMM:
+        assert math.isfinite(results["noiseless"][f"d-ladmm {which}"]["nmse_db"])
     assert "psnr_db" in results["images"]["lista"] and "psnr_db" not in results["noiseless"]["lista"]
-    # the searched row is the retrained top-k architecture with the best validation NMSE
-    retrained = [json.loads((out / "units" / "retrain" / "noiseless" / f"top{r}.json").read_text())["result"] for r in (1, 2)]
-    best = min(retrained, key=lambda r: r["val_nmse_db"])
-    assert results["noiseless"]["searched"]["nmse_db"] == best["nmse_db"]
-    # the averaged architecture is the skip frequency over the search's top-k
+    table = (out / "table.md").read_text()
+    assert "d-ladmm lista-pattern" in table and "PSNR dB" in table and " +- " in table
+
+
+def _unit(out, key):
+    return json.loads((out / "units" / f"{key}.json").read_text())["result"]
+
+
+def test_every_learned_model_has_one_run_per_training_seed_and_a_spread(finished):
+    _, out, summary = finished
+    lista = summary["results"]["noiseless"]["lista"]
+    runs = [_unit(out, f"baseline/noiseless/lista/seed{s}") for s in (0, 1)]
+    assert [r["settings"]["train_seed"] for r in runs] == [0, 1] and lista["settings"]["train_seeds"] == [0, 1]
+    assert lista["nmse_db_seeds"] == [r["nmse_db"] for r in runs] and runs[0]["nmse_db"] != runs[1]["nmse_db"]
+    assert lista["nmse_db"] == pytest.approx(sum(lista["nmse_db_seeds"]) / 2)
+    assert lista["nmse_db_std"] == pytest.approx(abs(runs[0]["nmse_db"] - runs[1]["nmse_db"]) / math.sqrt(2))
+    assert summary["results"]["noiseless"]["ista"]["nmse_db_std"] is None  # not learned: one run
+    # the searched row is the retrained top-k architecture with the best mean validation NMSE, over both seeds
+    ranks = [[_unit(out, f"retrain/noiseless/top{r}/seed{s}") for s in (0, 1)] for r in (1, 2)]
+    best = min(ranks, key=lambda runs: sum(x["val_nmse_db"] for x in runs))
+    assert summary["results"]["noiseless"]["searched"]["nmse_db_seeds"] == [x["nmse_db"] for x in best]
+    # claim 1: the gain over LISTA beside the larger spread, and the rule's verdict
+    claim = summary["claims"]["1_searched_beats_lista"]["noiseless"]
+    searched = summary["results"]["noiseless"]["searched"]
+    assert claim["gain_db"] == pytest.approx(lista["nmse_db"] - searched["nmse_db"])
+    assert claim["spread_db"] == max(lista["nmse_db_std"], searched["nmse_db_std"])
+    assert claim["verdict"] == ("win" if claim["gain_db"] > claim["spread_db"] else
+                                "loss" if -claim["gain_db"] > claim["spread_db"] else "within spread")
+
+
+def test_settings_and_searches_are_independent(finished):
+    _, _, summary = finished
+    problems = summary["seeds"]["problems"]
+    assert len(set(problems.values())) == len(problems)  # no two settings share an instance
+    strategies = summary["seeds"]["strategies"]
+    assert len(set(strategies.values())) == len(strategies)  # nor a search's draws
+
+
+def test_the_stopping_rule_ends_every_retraining_the_same_way(finished):
+    _, out, summary = finished
+    for setting in TINY["settings"]:
+        for model in ("lista", "lista-cpss", "searched"):
+            assert summary["results"][setting][model]["steps"] == [30, 30], (setting, model)
+
+
+def test_the_claims_are_tested_against_their_nulls(finished):
+    _, out, summary = finished
+    claims = summary["claims"]
+    # claim 2: LISTA with each neuron type throughout, and the neuron frequencies of the top-k against the population
+    assert len(claims["2_soft_thresholds"]["uniform"]) == 7
+    enrichment = claims["2_soft_thresholds"]["enrichment"]
+    assert {row["neuron"] for row in enrichment} == set(claims["2_soft_thresholds"]["uniform"])
+    assert all(row["p_value"] is None or 0 < row["p_value"] <= 1 for row in enrichment)
+    # claim 3: skip-only and neuron-only correlations, each with its null and p-value
+    pairs = claims["3_consistent_patterns"]["pairs"]
+    assert len(pairs) == 3  # random seed 0, random seed 1, evolution seed 0
+    for pair in pairs:
+        for part in ("skips", "neurons"):
+            test = pair[part]
+            assert test["n_null"] > 0 and (test["p_value"] is None or 0 < test["p_value"] <= 1)
+    assert claims["3_consistent_patterns"]["edge_summary"]["edges"] == 3  # optional edges at T = 4
+    # claim 4: the grafted pattern keeps the averaged skips with soft thresholds; a random graft has as many skips
     top = [item["arch"] for item in summary["searches"]["noiseless"]["top"]]
-    assert len(top) == 2
-    assert summary["patterns"]["noiseless"]["skip_frequency"] == analysis.skip_frequency(top, 4).round(4).tolist()
-    # the grafted D-LADMM network carries the averaged LISTA pattern
-    grafted = summary["dladmm"]["lista-pattern"]["settings"]["arch"]
+    grafted = claims["4_transfer_to_dladmm"]["lista-pattern"]["settings"]["arch"]
+    random_graft = claims["4_transfer_to_dladmm"]["random-graft1"]["settings"]["arch"]
     for label, value in grafted.items():
         if "skip_from" in label:
             assert value == ("on" if 2 * sum(a[label] == "on" for a in top) >= len(top) else "off")
-    assert all(p["correlation"] is None or -1 <= p["correlation"] <= 1 for p in summary["consistency"]["pairs"])
-    assert len(summary["consistency"]["pairs"]) == 3  # random seed 0, random seed 1, evolution seed 0
-    assert set(summary["distributions"]["values"]) == {"lista", "paper"}
-    table = (out / "table.md").read_text()
-    assert "d-ladmm + LISTA pattern" in table and "PSNR dB" in table
+        else:
+            assert value == "soft"
+    count = lambda arch: sum(v == "on" for label, v in arch.items() if "skip_from" in label)  # noqa: E731
+    assert count(random_graft) == count(grafted)
+    assert set(claims["4_transfer_to_dladmm"]["versus_plain"]) == set(DLADMM) - {"plain"}
+
+
+def test_every_learned_model_improves_on_ista_on_images(finished):
+    _, _, summary = finished
+    checks = summary["images_better_than_ista"]["images"]
+    assert set(TINY["baselines"]) - {"ista"} <= set(checks) and all(checks.values()), checks
 
 
 def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
-    config_path, _, summary = finished
-    config = StudyConfig.load(config_path)
+    # the core of the plan (baselines, searches, retraining, both settings), interrupted and resumed,
+    # gives the numbers of the uninterrupted full run (units do not depend on the other sections)
+    _, _, summary = finished
+    core = {key: value for key, value in TINY.items() if key not in ("consistency", "distributions", "dladmm", "neurons")}
+    config = StudyConfig.from_dict(core)
     out = tmp_path / "run"
     calls = []
     original = Study.units
@@ -89,7 +157,7 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
     def interrupting(self):
         units = original(self)
         for unit in units:
-            if unit.key == "retrain/images/top1":
+            if unit.key == "retrain/images/top1/seed0":
                 work = unit.work
 
                 def stop(work=work):
@@ -108,7 +176,9 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
     resumed = Study(config, out, "cpu", progress=False).run()
     for p, stamp in stamps.items():  # finished units are not redone
         assert (out / "units" / p.relative_to("units")).stat().st_mtime_ns == stamp
-    assert _numbers(resumed) == _numbers(summary)
+    expected = {setting: {model: value for model, value in rows.items() if model in resumed["results"][setting]}
+                for setting, rows in _numbers(summary).items()}
+    assert _numbers(resumed) == expected and len(expected["noiseless"]) == len(TINY["baselines"]) + 2
 
 
 @pytest.mark.parametrize("change, message", [

@@ -89,4 +89,6 @@ def test_alista_starts_stable_on_a_badly_conditioned_operator():
     with torch.no_grad():
         estimates = [P.decode(z) for z in model(P.test.b)]
     assert all(torch.isfinite(e).all() for e in estimates)
-    assert nmse_db(estimates[-1], P.test.s) < 0.0
+    # the paper's step (1) expands here: +6.6 dB after one layer, +61 dB after 16; the safe step stays
+    # within a few dB of the zero estimate through all 16 layers (untrained, on mean-centred patches)
+    assert max(nmse_db(e, P.test.s) for e in estimates) < 3.0

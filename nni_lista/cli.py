@@ -591,7 +591,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     require(top.is_file(), f"run directory {str(args.run)!r} has no top.json: give the --out directory of `nni-lista search --port`")
     try:
         data = json.loads(top.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"cannot read {str(top)!r} ({str(exc).splitlines()[0][:120]}): it is not a top.json written by `nni-lista search`") from None
     run = data.get("nni_experiment") if isinstance(data, dict) else None
     require(run is not None, f"{str(top)!r} names no NNI experiment: only searches run with --port have one to view")

@@ -51,7 +51,7 @@ def check_arch_file(path: Path) -> None:
     require(size <= MAX_ARCH_FILE_BYTES, f"architecture file {str(path)!r} has {size} bytes: at most {MAX_ARCH_FILE_BYTES} are allowed")
     try:
         arch = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return  # load_arch names the problem
     check_arch_depth(arch, f"architecture file {str(path)!r}")
 

@@ -60,7 +60,7 @@ def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozense
         return
     try:
         old = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         old = None
     out = str(path.parent)
     keep = "give another --out (or delete metrics.json) so its results are not overwritten"

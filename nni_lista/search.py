@@ -362,7 +362,7 @@ def _claim(out: Path, request: SearchRequest) -> None:
     if kept.is_file():
         try:
             previous = json.loads(kept.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             previous = None
         require(previous == options, f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "
                                      "or the same options to run it again")

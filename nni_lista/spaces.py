@@ -229,7 +229,7 @@ def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:
         arch = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UsageError(f"architecture file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"cannot read architecture file {str(path)!r}: {exc}") from None
     try:
         (check_arch or validate)(arch)

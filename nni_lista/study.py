@@ -295,7 +295,7 @@ class Study:
         try:
             data = json.loads(path.read_text())
             result = data["result"] if isinstance(data, dict) else None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError):
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, RecursionError):
             result = None
         require(isinstance(result, dict), f"unit file {str(path)!r} is damaged: delete it and run the same command again to redo that unit")
         return result

@@ -34,7 +34,7 @@ def decode(text: str) -> dict:
     """A parameter record (of an HPO trial) ``{"parameter_id": ..., "parameters": {...}}`` from plain JSON."""
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UsageError(f"the parameters from NNI are not JSON: {short(text)}") from None
     require(isinstance(record, dict) and "parameters" in record,
             f"the parameters from NNI are not a parameter record: {short(text)}")
@@ -125,7 +125,7 @@ def nas_record(text: str) -> dict:
 
     try:
         plain = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UsageError(f"the parameters from NNI are not JSON: {short(text)}") from None
     _vet(plain)
     return nni.load(text)

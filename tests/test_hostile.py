@@ -732,3 +732,30 @@ def test_view_refuses_a_crafted_or_damaged_experiment_database(tmp_path, capsys,
     before = _tree(tmp_path)
     _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], needle)
     assert not (tmp_path / "pwned").exists() and _tree(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------- deeply nested JSON
+
+DEEP = "[" * 100_000  # json.loads raises RecursionError, not ValueError, on this
+
+
+def test_deeply_nested_json_files_are_one_line(tmp_path, capsys):
+    arch = tmp_path / "arch.json"
+    arch.write_text(DEEP)
+    _one_line(capsys, 2, ["retrain", "--arch", arch, "--out", tmp_path / "r", *TINY[:4]], "arch.json")
+    (tmp_path / "view").mkdir()
+    (tmp_path / "view" / "top.json").write_text(DEEP)
+    _one_line(capsys, 2, ["view", tmp_path / "view"], "top.json")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "metrics.json").write_text(DEEP)  # not an nni-lista result: kept, not overwritten
+    _one_line(capsys, 2, ["train", "--model", "lista", *TINY, "--out", tmp_path / "train"], "metrics.json")
+    assert (tmp_path / "train" / "metrics.json").read_text() == DEEP
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "search.json").write_text(DEEP)
+    _one_line(capsys, 2, ["search", "--strategy", "random", "--budget", "1", *TINY, "--out", tmp_path / "search"], "search.json")
+    config = tmp_path / "study.yml"
+    config.write_text(yaml.safe_dump(STUDY))
+    unit = _first_unit(config, tmp_path / "study")
+    unit.parent.mkdir(parents=True)
+    unit.write_text(DEEP)
+    _one_line(capsys, 2, ["study", "--config", config, "--out", tmp_path / "study", "--device", "cpu"], "damaged")

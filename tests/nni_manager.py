@@ -33,8 +33,10 @@ def listeners(port: int):
     return [c for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port]
 
 
-def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_args: list[str], search_space: Path | None = None) -> Path:
-    """strategies/NAME with its trial shrunk to a tiny problem, written under tmp_path."""
+def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_args: list[str], search_space: Path | None = None,
+                  concurrency: int | None = None) -> Path:
+    """strategies/NAME with its trial shrunk to a tiny problem, written under tmp_path
+    (``concurrency``: trials at once, else the file's own)."""
     config = yaml.safe_load((REPO / "strategies" / name).read_text())
     command = shlex.split(config["trialCommand"])
     if command[0].startswith(".venv/"):
@@ -44,6 +46,8 @@ def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_arg
     space = search_space or REPO / "search_spaces" / f"{command[command.index('--space') + 1]}-{layers}.json"
     config.update(searchSpaceFile=str(space), trialCodeDirectory=str(REPO), trialCommand=shlex.join(command),
                   maxTrialNumber=trials, experimentWorkingDirectory=str(tmp_path / "nni"))
+    if concurrency is not None:
+        config["trialConcurrency"] = concurrency
     for algorithm in ("tuner", "assessor"):
         if "codeDirectory" in config.get(algorithm, {}):
             config[algorithm]["codeDirectory"] = str(REPO)

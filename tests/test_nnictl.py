@@ -59,7 +59,8 @@ def test_tpe_experiment_runs_trials_with_per_layer_results_and_shows_them_in_the
 def test_every_config_runs_two_trials(tmp_path, name):
     layers = yaml.safe_load((REPO / "strategies" / name).read_text())["trialCommand"].split("--layers ")[1].split()[0]
     layers = min(T, int(layers)) if name != "grid.yml" else int(layers)
-    port, experiment_id = create(shrunk_config(name, tmp_path, trials=2, layers=layers, trial_args=SHORT))
+    # both trials at once: the config's tuner (and assessor) still proposes (and judges) each one
+    port, experiment_id = create(shrunk_config(name, tmp_path, trials=2, layers=layers, trial_args=SHORT, concurrency=2))
     try:
         assert wait_done(port)["status"] == "DONE"
         trials = trial_metrics(port)

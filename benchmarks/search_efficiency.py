@@ -134,6 +134,7 @@ def spread(values: list[float]) -> tuple[float, float | None]:
 
 def plot(results: dict, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -160,6 +161,7 @@ def plot(results: dict, path: Path) -> None:
             ax.set_ylabel("best validation NMSE found (dB)")
             ax.set_title(f"{space} space")
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: no crowded labels
             ax.grid(alpha=0.3)
     axes[0][1].legend(fontsize=8, loc="upper right")
     fig.suptitle(textwrap.fill(results["setting"], 150), fontsize=8)

@@ -175,6 +175,12 @@ def plot(results: dict, path: Path) -> None:
 def main() -> None:
     args = arguments()
     started = time.perf_counter()
+    # units carry no setting in their names: refuse to mix runs of other settings in one --out
+    identity = {k: v for k, v in vars(args).items() if k not in ("out", "spaces", "strategies", "quick")}
+    kept = args.out / "settings.json"
+    if kept.is_file() and json.loads(kept.read_text()) != json.loads(json.dumps(identity)):
+        raise SystemExit(f"{args.out} holds a benchmark run with other settings ({kept}): give another --out")
+    write_json(kept, identity)
     settings = problems.SyntheticSettings(m=args.m, n=args.n, seed=args.seed)
     spec = problems.problem_spec(settings)
     problem = problems.resolve_problem(spec)

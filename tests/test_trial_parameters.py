@@ -66,17 +66,24 @@ def test_the_rest_route_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-def _legacy_trial(tmp_path, record) -> subprocess.CompletedProcess:
+def _start_legacy_trial(tmp_path, record) -> subprocess.Popen:
     """`nni-lista trial` on NNI's file channel (NNI_SYS_DIR/parameter.cfg), as NNI's remote and
-    legacy training services start it."""
+    legacy training services start it; started, not waited for."""
     sysdir = tmp_path / "trial"
-    sysdir.mkdir()
+    sysdir.mkdir(parents=True)
     (sysdir / "parameter.cfg").write_text(record if isinstance(record, str) else json.dumps(record))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNI_")}
     env.update(NNI_PLATFORM="local", NNI_SYS_DIR=str(sysdir), NNI_OUTPUT_DIR=str(sysdir), NNI_TRIAL_JOB_ID="crafted",
                NNI_EXP_ID="crafted")
-    return subprocess.run([str(BIN / "nni-lista"), "trial", "--space", "paper", "--layers", str(T), *TINY, *SHORT],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.Popen([str(BIN / "nni-lista"), "trial", "--space", "paper", "--layers", str(T), *TINY, *SHORT],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL)
+
+
+def _legacy_trial(tmp_path, record) -> subprocess.CompletedProcess:
+    process = _start_legacy_trial(tmp_path, record)
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def test_the_parameter_file_route_runs_nothing(tmp_path):
@@ -97,12 +104,17 @@ def test_a_plain_parameter_file_trains_and_reports(tmp_path):
     assert '"parameter_id": 7' in metrics and '"FINAL"' in metrics
 
 
-@pytest.mark.parametrize("record", ["[1, 2]", '"soft"', '{"parameter_id": 0, "parameters": ["soft"]}',
-                                    '{"parameter_id": 0, "parameters": "soft"}', "not json", '{"parameters": {"__nni_type__": "path:os.system"}}'])
-def test_malformed_parameters_give_one_line(tmp_path, record):
-    out = _legacy_trial(tmp_path, record)
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().count("\n") == 0 and "nni-lista trial: error:" in out.stderr, out.stderr
+MALFORMED = ["[1, 2]", '"soft"', '{"parameter_id": 0, "parameters": ["soft"]}', '{"parameter_id": 0, "parameters": "soft"}',
+             "not json", '{"parameters": {"__nni_type__": "path:os.system"}}', "[" * 100_000]
+
+
+def test_malformed_parameters_give_one_line(tmp_path):
+    # every record in its own trial process, all started at once (most of a trial's time is its imports)
+    started = [_start_legacy_trial(tmp_path / f"case{i}", record) for i, record in enumerate(MALFORMED)]
+    for record, process in zip(MALFORMED, started):
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, (record[:60], stderr)
+        assert stderr.strip().count("\n") == 0 and "nni-lista trial: error:" in stderr, (record[:60], stderr)
 
 
 def test_outside_nni_the_trial_says_so(tmp_path):

@@ -759,3 +759,19 @@ def test_deeply_nested_json_files_are_one_line(tmp_path, capsys):
     unit.parent.mkdir(parents=True)
     unit.write_text(DEEP)
     _one_line(capsys, 2, ["study", "--config", config, "--out", tmp_path / "study", "--device", "cpu"], "damaged")
+
+
+def test_a_huge_architecture_file_is_refused_unread(tmp_path, capsys):
+    from nni_lista.limits import MAX_ARCH_FILE_BYTES
+
+    arch = tmp_path / "huge.json"
+    with open(arch, "wb") as handle:  # sparse: no 16 MiB of real writes
+        handle.truncate(MAX_ARCH_FILE_BYTES + 1)
+    _one_line(capsys, 2, ["retrain", "--arch", arch, "--out", tmp_path / "r", *TINY[:4]], "huge.json", "bytes")
+    assert not (tmp_path / "r").exists()
+
+
+def test_make_problem_checks_memory_before_making_the_problem(tmp_path, capsys):
+    out = tmp_path / "p.pt"
+    _one_line(capsys, 2, ["make-problem", "--m", "100000", "--n", "100000", "--out", out], "100000x100000", "available")
+    assert not out.exists()

@@ -9,7 +9,7 @@ from nni_manager import create, free_port, get, listeners, nnictl, shrunk_config
 T = 4
 SHORT = ["--max-steps", "20", "--eval-every", "10"]
 # stage-wise reports each layer as it is trained (about 3 s a layer here): time to kill one mid-way
-SLOW = ["--protocol", "stagewise", "--max-steps", "24000", "--eval-every", "100", "--patience", "100000"]
+SLOW = ["--protocol", "stagewise", "--max-steps", "16000", "--eval-every", "100", "--patience", "100000"]
 
 
 def _running_trial_with_a_result(port: int, other_than: str = "", timeout: float = 120) -> str:

@@ -72,6 +72,7 @@ def test_every_config_runs_two_trials(tmp_path, name):
         stop(experiment_id)
 
 
+@pytest.mark.slow  # the failed-trial-goes-on path is in the default run through test_faults.py; this adds the label check
 def test_parameters_outside_the_space_fail_the_trial_not_the_experiment(tmp_path):
     space = json.loads((REPO / "search_spaces" / "paper-4.json").read_text())
     space["layer2/colour"] = {"_type": "choice", "_value": ["red"]}

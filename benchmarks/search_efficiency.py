@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import statistics
 import textwrap
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from nni_lista import problems
 from nni_lista.chronicle import anytime
 from nni_lista.family import DEFAULT_LAM
 from nni_lista.io import write_json
+from nni_lista.metrics import mean_and_sd
 from nni_lista.runs import run_architecture
 from nni_lista.search import SearchRequest, explore
 from nni_lista.spaces import named_architecture
@@ -128,10 +128,6 @@ def retrain(args, problem, arch: dict, seed: int) -> dict:
     return {"seed": seed, "test_nmse_db": found["nmse_db"], "val_nmse_db": found["val_nmse_db"], "seconds": found["seconds"]}
 
 
-def spread(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
 def plot(results: dict, path: Path) -> None:
     import matplotlib
     import matplotlib.ticker
@@ -202,17 +198,17 @@ def main() -> None:
                                    lambda seed=seed: retrain(args, problem, found["best_arch"], seed)) for seed in args.seeds]
         results["spaces"][space][name] = found
 
-    lista_mean, lista_std = spread([r["test_nmse_db"] for r in lista_runs])
+    lista_mean, lista_std = mean_and_sd([r["test_nmse_db"] for r in lista_runs])
     rows = [["LISTA", "any", "1", "", f"{lista_proxy:.2f}",
              f"{lista_mean:.2f} +- {lista_std:.2f}" if lista_std is not None else f"{lista_mean:.2f}", ""]]
     for name, runs in family.items():  # the best family members, retrained like everything else
-        mean, std = spread([r["test_nmse_db"] for r in runs])
+        mean, std = mean_and_sd([r["test_nmse_db"] for r in runs])
         rows.append([name.upper(), "full", "", "", "", f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
                      f"{lista_mean - mean:+.2f}"])
         family[name] = {"runs": runs, "mean": mean, "std": std}
     for space, found_by_name in results["spaces"].items():
         for name, found in found_by_name.items():
-            mean, std = spread([r["test_nmse_db"] for r in found["retrained"]])
+            mean, std = mean_and_sd([r["test_nmse_db"] for r in found["retrained"]])
             larger = max(s for s in (std, lista_std) if s is not None) if len(args.seeds) > 1 else None
             best_proxy = max(e["metric"] for e in found["history"] if e["metric"] is not None)
             found["test_nmse_db"] = {"mean": mean, "std": std, "gain_over_lista_db": lista_mean - mean, "larger_spread_db": larger}

@@ -11,7 +11,8 @@ comparable. PSNR is ``10 log10(peak^2 / MSE)`` with the mean over every entry.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import statistics
+from typing import Optional, Sequence
 
 import torch
 
@@ -36,3 +37,8 @@ def psnr_db(estimate: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> 
     """Peak signal-to-noise ratio in dB, ``10 log10(peak^2 / MSE)``."""
     mse = float((estimate.double() - target.double()).pow(2).mean())
     return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
+
+
+def mean_and_sd(values: Sequence[float]) -> tuple[float, Optional[float]]:
+    """Mean and sample standard deviation (``n - 1``; ``None`` for one value) of replicates."""
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)

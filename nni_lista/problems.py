@@ -22,6 +22,7 @@ solve the very same problem.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
@@ -42,6 +43,13 @@ def seeded_generator(seed: int, *purpose: int) -> torch.Generator:
     """A torch generator whose stream depends only on ``seed`` and ``purpose``."""
     state = np.random.SeedSequence([int(seed), *map(int, purpose)]).generate_state(2)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def seed_from(value: object) -> int:
+    """A 32-bit seed fixed by a JSON-able ``value`` (sha256 of its sorted JSON): how a search's
+    strategy seed and a study setting's problem seed are derived from ``--seed`` and what they
+    belong to."""
+    return int(hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8], 16)
 
 
 # purposes of the derived generators

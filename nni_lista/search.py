@@ -18,7 +18,6 @@ same protocol and budget, and scoring both on the test set.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -39,9 +38,10 @@ from nni.nas.strategy.middleware import Chain, Filter
 
 from .errors import UsageError, require
 from .evaluators import multi_trial_evaluator, one_shot_evaluator
-from .problems import instance_digest, resolve_problem
+from .problems import instance_digest, resolve_problem, seed_from
 from .family import DEFAULT_LAM
 from .io import remove_orphans, write_json
+from .metrics import mean_and_sd
 from . import manager, weight_sharing
 from .chronicle import Chronicle
 from .backbones import BACKBONES, backbone as get_backbone
@@ -81,6 +81,9 @@ def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 
     return WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=seed)
 
 
+_WARM_STARTED = (_evolution, _random, _tpe)  # makers that take the family seeds
+
+
 def strategy_seed(seed: int, problem: dict) -> int:
     """The strategy's random seed: ``--seed`` and the problem together, so that searches on
     different problems do not draw the same samples. A problem file counts by its content
@@ -88,8 +91,7 @@ def strategy_seed(seed: int, problem: dict) -> int:
     identity = problem
     if "file" in problem:
         identity = {"instance": instance_digest(resolve_problem(problem))}
-    digest = hashlib.sha256(json.dumps([seed, identity], sort_keys=True, default=str).encode()).hexdigest()
-    return int(digest[:8], 16)
+    return seed_from([seed, identity])
 
 
 def _rl(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
@@ -283,7 +285,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem)
-    if entry.make in (_evolution, _random, _tpe):
+    if entry.make in _WARM_STARTED:
         strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
@@ -377,8 +379,7 @@ def replicate_summary(runs: dict[str, list[dict]], seeds: list[int]) -> dict:
     summary = {"training_seeds": seeds, "models": {}}
     for name, found in runs.items():
         values = [r["nmse_db"] for r in found]
-        mean = sum(values) / len(values)
-        spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        mean, spread = mean_and_sd(values)
         summary["models"][name] = {"nmse_db": values, "mean": mean, "std": spread}
     searched = summary["models"]["searched"]
     for name, row in summary["models"].items():

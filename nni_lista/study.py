@@ -18,7 +18,6 @@ tests the paper's four claims.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -229,8 +228,9 @@ def _check_study_memory(config: "StudyConfig") -> None:
 def setting_seed(seed: int, setting: str) -> int:
     """The problem seed of a setting that does not give its own: ``seed`` and the setting's name
     hashed together (``sha256``, 31 bits), so that no two settings share an instance."""
-    digest = hashlib.sha256(json.dumps([seed, setting]).encode()).hexdigest()
-    return int(digest[:8], 16) % 2**31
+    from .problems import seed_from
+
+    return seed_from([seed, setting]) % 2**31
 
 
 def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:

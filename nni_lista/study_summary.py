@@ -29,6 +29,7 @@ import numpy as np
 from . import analysis
 from .backbones import BACKBONES
 from .io import json_safe, write_json, write_text
+from .metrics import mean_and_sd
 from .neurons import NEURONS
 
 _KEEP = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
@@ -40,7 +41,7 @@ def replicated(runs: list[dict]) -> dict:
     steps and seconds per seed, and the run settings without the seed (``train_seeds`` instead)."""
     def stats(key: str) -> tuple[float, Optional[float], list[float]]:
         values = [r[key] for r in runs]
-        return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None), values
+        return (*mean_and_sd(values), values)
 
     row: dict = {}
     for key in ("nmse_db", "val_nmse_db", "psnr_db"):

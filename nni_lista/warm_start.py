@@ -141,9 +141,8 @@ class _SeededTpeTuner(TpeTuner):
     def generate_parameters(self, parameter_id, **kwargs):
         while self.seeds:
             params = format_parameters(self.seeds.pop(0), self.space)
-            if self.dedup(params) is not params:  # tried before (the deduplicator offered another)
+            if self.dedup(params) is not params:  # tried before (the deduplicator offered another); else now recorded
                 continue
-            self.dedup.add_history(params)
             self._params[parameter_id] = params
             self._running_params[parameter_id] = params
             _log.info("Seed %d: %s", parameter_id, params)

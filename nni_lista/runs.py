@@ -34,10 +34,12 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         _check_metrics(Path(out_dir) / "metrics.json", name, settings,
                        frozenset({"problem", "problem_file", *problem.settings}))
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
-    steps, seconds = 0, 0.0
+    steps, seconds, curve = 0, 0.0, None
     if model.learned:
         result = train(model, problem, config, out_dir, progress)
         steps, seconds = result.steps, result.seconds
+        # end-to-end: validation NMSE (dB) at each evaluation, [step, value], for convergence checks
+        curve = [[h["step"], round(h["val_nmse_db"], 4)] for h in result.history if "step" in h] or None
     metrics = {
         "model": name,
         "settings": settings,
@@ -46,6 +48,7 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         "seconds": round(seconds, 3),
         **evaluate(model, problem),
         "val_nmse_db": evaluate(model, problem, problem.val)["nmse_db"],  # what selection may look at
+        **({"val_curve": curve} if curve else {}),
     }
     if out_dir is not None:
         write_json(Path(out_dir) / "metrics.json", metrics)

@@ -35,6 +35,17 @@ from .neurons import NEURONS
 _KEEP = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
 
 
+def late_gain(run: dict, window: int = 1000) -> Optional[float]:
+    """How much a run's best validation NMSE improved over its last ``window`` steps (dB,
+    positive = still improving): ``min_{s <= S-window} v_s - min_s v_s`` over its ``val_curve``
+    (``S`` its last step); ``None`` without a curve that long. The convergence check of the table."""
+    curve = run.get("val_curve") or []
+    if not curve:
+        return None
+    before = [value for step, value in curve if step <= curve[-1][0] - window]
+    return min(before) - min(value for _, value in curve) if before else None
+
+
 def replicated(runs: list[dict]) -> dict:
     """One model over its training seeds: means of test/validation NMSE (and PSNR), their sample
     standard deviations (``None`` for one seed), each seed's value, the mean per-layer curve,
@@ -49,6 +60,9 @@ def replicated(runs: list[dict]) -> dict:
             row[key], row[f"{key}_std"], row[f"{key}_seeds"] = stats(key)
     row["nmse_db_per_layer"] = np.mean([r["nmse_db_per_layer"] for r in runs], axis=0).tolist()
     row["steps"] = [r["steps"] for r in runs]
+    gains = [late_gain(r) for r in runs]
+    if all(g is not None for g in gains):
+        row["late_gain_db"] = statistics.fmean(gains)  # validation gain over the last 1,000 steps, mean over seeds
     row["seconds"] = [r["seconds"] for r in runs]
     row["protocol"] = runs[0].get("protocol")
     settings = {k: v for k, v in runs[0]["settings"].items() if k != "train_seed"}
@@ -75,6 +89,17 @@ def verdict(reference: dict, candidate: dict) -> dict:
     else:
         word = "win" if gain > spread else "loss" if -gain > spread else "within spread"
     return {"gain_db": gain, "spread_db": spread, "verdict": word}
+
+
+def _size(info: dict) -> str:
+    """A setting's problem size for a table header: ``m x n`` (``m x atoms`` for images)."""
+    from .problems import ImageCSSettings, SyntheticSettings
+
+    if info["kind"] == "synthetic":
+        p = SyntheticSettings(**info["settings"])
+        return f"{p.m}x{p.n}"
+    p = ImageCSSettings(**info["settings"])
+    return f"{p.m}x{p.n_atoms}"
 
 
 def _done_all(study, keys: list[str]) -> list[dict]:
@@ -208,7 +233,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
 
     # the table: final test NMSE dB (mean +- sd over training seeds) per model and setting
     models = list(dict.fromkeys(model for rows in results.values() for model in rows))
-    headers = ["model", *c.settings]
+    headers = ["model", *(f"{s} ({_size(settings_info[s])})" for s in c.settings)]
     table_rows = [[model, *(cell(results[s][model]) if model in results[s] else "" for s in c.settings)] for model in models]
     image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
     psnr_rows = [[model, *(cell(results[s][model], "psnr_db") if model in results[s] else "" for s in image_settings)] for model in models
@@ -217,6 +242,12 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     table = markdown_table(headers, table_rows + verdicts)
     if image_settings:
         table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
+    converging = [[model, *(f"{results[s][model]['late_gain_db']:.2f} ({max(results[s][model]['steps'])})"
+                            if "late_gain_db" in results[s].get(model, {}) else "" for s in c.settings)] for model in models
+                  if any("late_gain_db" in results[s].get(model, {}) for s in c.settings)]
+    if converging:
+        table += ("\n\nConvergence: validation NMSE gained over each run's last 1,000 steps (dB, mean over seeds), "
+                  "and the steps per run\n\n" + markdown_table(headers, converging))
     write_text(out / "table.md", f"test NMSE dB, mean +- sd over training seeds {seeds}\n\n{table}\n")
     plot_table(headers, table_rows + verdicts, out / "table.png", f"final-layer test NMSE (dB), mean +- sd over training seeds {seeds}")
     for setting in c.settings:

@@ -108,6 +108,22 @@ def test_the_stopping_rule_ends_every_retraining_the_same_way(finished):
             assert summary["results"][setting][model]["steps"] == [30, 30], (setting, model)
 
 
+def test_the_table_reports_how_much_each_model_still_gained_at_the_end(finished):
+    _, out, summary = finished
+    runs = [json.loads(path.read_text())["result"] for path in (out / "units" / "baseline" / "noiseless" / "lista").glob("seed*.json")]
+    assert len(runs) == 2 and all(r["val_curve"][-1][0] == 30 for r in runs)  # validations at steps 15 and 30
+    gains = [min(v for s, v in r["val_curve"] if s <= 15) - min(v for _, v in r["val_curve"]) for r in runs]
+    # the window (1,000 steps) is longer than these runs: no gain is claimed for them
+    assert "late_gain_db" not in summary["results"]["noiseless"]["lista"]
+    from nni_lista.study_summary import late_gain
+
+    assert [late_gain(r, window=15) for r in runs] == pytest.approx(gains)
+    assert late_gain({"val_curve": [[250, -10.0], [500, -12.0], [1250, -12.5], [1500, -12.25]]}) == pytest.approx(0.5)
+    assert late_gain({"val_curve": [[250, -10.0]]}) is None and late_gain({"steps": 0}) is None
+    assert "Convergence" not in (out / "table.md").read_text()  # nothing to report at this length
+    assert "noiseless (16x32)" in (out / "table.md").read_text()  # each setting's problem size in the header
+
+
 def test_the_claims_are_tested_against_their_nulls(finished):
     _, out, summary = finished
     claims = summary["claims"]

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from scipy.stats import spearmanr
 
-from nni_lista import problems
-from nni_lista.prefixes import PrefixCache
-from nni_lista.search import SearchRequest, run_search
-from nni_lista.tables import markdown_table
-from nni_lista.training import TrainConfig
+from nni_lista.problem import problems
+from nni_lista.train.prefixes import PrefixCache
+from nni_lista.search.explore import SearchRequest, run_search
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import TrainConfig
 
 
 def main() -> None:

@@ -27,15 +27,17 @@ import numpy as np
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
-from nni_lista import problems, spaces
-from nni_lista.family import DEFAULT_LAM
-from nni_lista.io import write_json
-from nni_lista.runs import run_architecture
-from nni_lista.spaces import PRESETS, LISTASpace
-from nni_lista.tables import markdown_table
-from nni_lista.training import TrainConfig
-from nni_lista.warm_start import family_seeds
-from nni_lista.weight_sharing import inherited_nmse_db, random_path, train_supernet
+from nni_lista.problem import problems
+
+from nni_lista.space import spaces
+from nni_lista.models.family import DEFAULT_LAM
+from nni_lista.base.io import write_json
+from nni_lista.train.runs import run_architecture
+from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import TrainConfig
+from nni_lista.search.warm_start import family_seeds
+from nni_lista.search.weight_sharing import inherited_nmse_db, random_path, train_supernet
 
 
 def architectures(layers: int, count: int, seed: int) -> list[dict]:

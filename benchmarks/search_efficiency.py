@@ -10,7 +10,7 @@ problem (default 250x500, T=16, noiseless):
 
 - the **anytime curve**: the best validation NMSE the strategy has found by its own proxy,
   against architectures evaluated and against wall seconds of the search (read from the
-  search's ``history`` in ``top.json``, :mod:`nni_lista.chronicle`). Multi-trial strategies
+  search's ``history`` in ``top.json``, :mod:`nni_lista.search.chronicle`). Multi-trial strategies
   score by short end-to-end training (``--proxy-steps``); ``shared-evolution`` by inherited
   supernet weights (a different scale: its curve is drawn dashed); DARTS by its one export,
   trained with the multi-trial proxy (one point, its cost added). LISTA trained with the
@@ -38,16 +38,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nni_lista import problems
-from nni_lista.chronicle import anytime
-from nni_lista.family import DEFAULT_LAM
-from nni_lista.io import write_json
-from nni_lista.metrics import mean_and_sd
-from nni_lista.runs import run_architecture
-from nni_lista.search import SearchRequest, explore
-from nni_lista.spaces import named_architecture
-from nni_lista.tables import markdown_table
-from nni_lista.training import TrainConfig
+from nni_lista.problem import problems
+from nni_lista.search.chronicle import anytime
+from nni_lista.models.family import DEFAULT_LAM
+from nni_lista.base.io import write_json
+from nni_lista.problem.metrics import mean_and_sd
+from nni_lista.train.runs import run_architecture
+from nni_lista.search.explore import SearchRequest, explore
+from nni_lista.space.spaces import named_architecture
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import TrainConfig
 
 # family members retrained beside LISTA: the best of the family on this problem (points of the full space)
 FAMILY = ("lista-cpss", "alista")

@@ -1,5 +1,5 @@
 """Training-step time of networks from the design space, relative to the plain LISTA of
-:mod:`nni_lista.family`, all measured in this one run on the same problem and batch.
+:mod:`nni_lista.models.family`, all measured in this one run on the same problem and batch.
 
     .venv/bin/python benchmarks/space_overhead.py [--quick] [--m 250 --n 500 --layers 16 --batch 64]
 
@@ -17,13 +17,17 @@ import time
 
 import torch
 
-from nni_lista import compat  # noqa: F401
+from nni_lista.search import compat  # noqa: F401
 from nni.nas.strategy import DARTS
 
-from nni_lista import family, problems, spaces
-from nni_lista.layers import initialise
-from nni_lista.tables import markdown_table
-from nni_lista.training import adam
+from nni_lista.models import family
+
+from nni_lista.problem import problems
+
+from nni_lista.space import spaces
+from nni_lista.space.layers import initialise
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import adam
 
 
 def step_timer(model, problem, batch: int):

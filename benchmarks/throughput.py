@@ -8,7 +8,7 @@ floating-point operations are counted by ``torch.utils.flop_counter.FlopCounterM
 forward and backward pass (the matrix products; element-wise work is not counted), so the
 fraction says how close a step runs to back-to-back dense GEMMs. The reference rate is the best
 of several square float32 GEMMs of size 2048 (``torch.mm``). Adam is timed both ways: PyTorch's
-default (``foreach``) and the fused kernel that training uses (:func:`nni_lista.training.adam`).
+default (``foreach``) and the fused kernel that training uses (:func:`nni_lista.train.training.adam`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from nni_lista import family, problems
-from nni_lista.tables import markdown_table
-from nni_lista.training import layer_loss
+from nni_lista.models import family
+
+from nni_lista.problem import problems
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import layer_loss
 
 
 def gemm_rate(size: int, repeats: int) -> float:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nni_lista import family, problems
-from nni_lista.evaluation import evaluate
-from nni_lista.io import write_json
-from nni_lista.tables import markdown_table
-from nni_lista.training import TrainConfig, train
+from nni_lista.models import family
+
+from nni_lista.problem import problems
+from nni_lista.train.evaluation import evaluate
+from nni_lista.base.io import write_json
+from nni_lista.base.tables import markdown_table
+from nni_lista.train.training import TrainConfig, train
 
 TARGETS = {"lista": -35.0, "lista-cp": -35.0, "lista-cpss": -60.0, "alista": -60.0}
 

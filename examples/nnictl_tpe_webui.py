@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from nni_lista.manager import bound_to, rest, trials
-from nni_lista.webui import show_trials
+from nni_lista.search.manager import bound_to, rest, trials
+from nni_lista.search.webui import show_trials
 
 FINISHED = ("SUCCEEDED", "FAILED", "EARLY_STOPPED", "USER_CANCELED")
 

@@ -6,9 +6,11 @@
 import nni.nas.strategy as strategy
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-from nni_lista import problems, spaces
-from nni_lista.evaluators import multi_trial_evaluator
-from nni_lista.training import TrainConfig
+from nni_lista.problem import problems
+
+from nni_lista.space import spaces
+from nni_lista.search.evaluators import multi_trial_evaluator
+from nni_lista.train.training import TrainConfig
 
 problem = problems.problem_spec(problems.SyntheticSettings(m=50, n=100, seed=0))
 space = spaces.LISTASpace.from_preset("connectivity", m=50, n=100, layers=6)

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import TrainingDiverged, UsageError, require, short
+from nni_lista.base.errors import TrainingDiverged, UsageError, require, short
 
 PROBLEM_KINDS = ("synthetic", "image-cs")
 
@@ -65,8 +65,8 @@ def _add_problem_options(parser: argparse.ArgumentParser, with_file: bool) -> No
 
 
 def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = True) -> None:
-    from .family import DEFAULT_LAM
-    from .training import PROTOCOLS
+    from nni_lista.models.family import DEFAULT_LAM
+    from nni_lista.train.training import PROTOCOLS
 
     group = parser.add_argument_group("model and training (docs/problem-and-family.md, docs/training.md)")
     if with_layers:
@@ -84,7 +84,7 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .family import MODELS
+    from nni_lista.models.family import MODELS
 
     parser = _Parser(prog="nni-lista", description="LISTA design-space study on NNI: problems, the LISTA family, training.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(compare)
     compare.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: DIR/MODEL/metrics.json, DIR/compare.json, DIR/nmse_vs_layer.png")
 
-    from .search import STRATEGIES
-    from .spaces import NAMED_ARCHITECTURES, PRESETS
+    from nni_lista.search.explore import STRATEGIES
+    from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS
 
     search = parser.search_parser = commands.add_parser("search", help="search the design space with an NNI strategy; writes DIR/top.json")
     search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms: "
                              "every family member is a point of it); the dladmm backbone has plain, connectivity, neurons, paper "
                              "(default full; paper for dladmm)")
-    from .backbones import BACKBONES
+    from nni_lista.space.backbones import BACKBONES
 
     search.add_argument("--backbone", choices=list(BACKBONES), default="lista",
                         help="the unrolled model whose space is searched: lista, or dladmm (D-LADMM, docs/design-space.md) (default %(default)s)")
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _synthetic_settings(args: argparse.Namespace):
-    from .problems import SyntheticSettings
+    from nni_lista.problem.problems import SyntheticSettings
 
     given = {k: getattr(args, k) for k in ("m", "n", "p", "kappa") if getattr(args, k) is not None}
     if args.snr is not None:
@@ -203,7 +203,7 @@ def _synthetic_settings(args: argparse.Namespace):
 
 
 def _problem_spec(args: argparse.Namespace) -> dict:
-    from .problems import problem_spec
+    from nni_lista.problem.problems import problem_spec
 
     if args.problem is None:
         return problem_spec(_synthetic_settings(args))
@@ -215,7 +215,7 @@ def _problem_spec(args: argparse.Namespace) -> dict:
 def _problem_from_args(args: argparse.Namespace, layers: Optional[int] = None):
     """The problem of the options, its sizes checked against memory before it is made (and
     again, with the file's sizes, after a ``--problem`` file is read)."""
-    from .problems import resolve_problem
+    from nni_lista.problem.problems import resolve_problem
 
     layers = args.layers if layers is None else layers
     spec = _problem_spec(args)
@@ -229,7 +229,7 @@ def _problem_from_args(args: argparse.Namespace, layers: Optional[int] = None):
 
 
 def _check_memory(args: argparse.Namespace, m: int, n: int, layers: Optional[int], n_fixed: int) -> None:
-    from .limits import check_memory
+    from nni_lista.base.limits import check_memory
 
     layers = layers or 1
     batch = getattr(args, "batch", 0) or 0
@@ -238,9 +238,9 @@ def _check_memory(args: argparse.Namespace, m: int, n: int, layers: Optional[int
 
 
 def _train_config(args: argparse.Namespace):
-    from .training import TrainConfig
+    from nni_lista.train.training import TrainConfig
 
-    from .limits import check_layers
+    from nni_lista.base.limits import check_layers
 
     if args.layers is not None:
         check_layers(args.layers)
@@ -254,7 +254,7 @@ def _extra_settings(args: argparse.Namespace) -> dict:
 
 
 def _layer_table(results: dict) -> str:
-    from .tables import markdown_table
+    from nni_lista.base.tables import markdown_table
 
     names = list(results)
     depth = max(len(r["nmse_db_per_layer"]) for r in results.values())
@@ -266,7 +266,7 @@ def _layer_table(results: dict) -> str:
 
 
 def _summary_table(results: dict) -> str:
-    from .tables import markdown_table
+    from nni_lista.base.tables import markdown_table
 
     with_psnr = any("psnr_db" in r for r in results.values())
     headers = ["model", "protocol", "steps", "seconds", "NMSE dB", *(["PSNR dB"] if with_psnr else [])]
@@ -276,10 +276,10 @@ def _summary_table(results: dict) -> str:
 
 
 def cmd_make_problem(args: argparse.Namespace) -> int:
-    from . import problems
+    from nni_lista.problem import problems
 
-    from .io import remove_orphans_of
-    from .limits import check_output
+    from nni_lista.base.io import remove_orphans_of
+    from nni_lista.base.limits import check_output
 
     check_output(args.out, directory=False)
     remove_orphans_of(args.out)  # temporary files of a make-problem killed between writing and renaming
@@ -304,8 +304,8 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .limits import check_output
-    from .runs import run_model
+    from nni_lista.base.limits import check_output
+    from nni_lista.train.runs import run_model
 
     check_output(args.out)
     config = _train_config(args)
@@ -319,15 +319,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .family import MODELS
-    from .io import write_json
-    from .plots import plot_nmse_vs_layer
-    from .runs import run_model
+    from nni_lista.models.family import MODELS
+    from nni_lista.base.io import write_json
+    from nni_lista.study.plots import plot_nmse_vs_layer
+    from nni_lista.train.runs import run_model
 
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     unknown = [name for name in names if name not in MODELS]
     require(names and not unknown, f"models {args.models!r} are not allowed: give a comma-separated subset of {', '.join(MODELS)}")
-    from .limits import check_output
+    from nni_lista.base.limits import check_output
 
     check_output(args.out)
     config = _train_config(args)
@@ -390,7 +390,7 @@ def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
 
 
 def _architecture_table(result: dict) -> str:
-    from .tables import markdown_table
+    from nni_lista.base.tables import markdown_table
 
     rows = []
     for rank, item in enumerate(result["top"], start=1):
@@ -404,7 +404,7 @@ def _architecture_table(result: dict) -> str:
 
 
 def _replicate_table(replicates: dict) -> str:
-    from .tables import markdown_table
+    from nni_lista.base.tables import markdown_table
 
     rows = []
     for name, row in replicates["models"].items():
@@ -415,13 +415,13 @@ def _replicate_table(replicates: dict) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .search import SearchRequest, run_search
+    from nni_lista.search.explore import SearchRequest, run_search
 
     require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
     require(args.out is not None, "--out is required (or a --config file that names one)")
-    from .problems import resolve_problem
+    from nni_lista.problem.problems import resolve_problem
 
-    from .limits import check_layers, check_output
+    from nni_lista.base.limits import check_layers, check_output
 
     check_output(args.out)
     check_layers(args.layers)
@@ -455,8 +455,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _is_architecture_of(path: Path, backbone: str) -> bool:
-    from .backbones import BACKBONES
-    from .spaces import load_arch
+    from nni_lista.space.backbones import BACKBONES
+    from nni_lista.space.spaces import load_arch
 
     try:
         load_arch(path, BACKBONES[backbone].validate)
@@ -466,10 +466,10 @@ def _is_architecture_of(path: Path, backbone: str) -> bool:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from .limits import check_output, check_arch_file
-    from .runs import run_architecture
-    from .backbones import BACKBONES
-    from .spaces import layers_of, load_arch
+    from nni_lista.base.limits import check_output, check_arch_file
+    from nni_lista.train.runs import run_architecture
+    from nni_lista.space.backbones import BACKBONES
+    from nni_lista.space.spaces import layers_of, load_arch
 
     check_output(args.out)
     check_arch_file(args.arch)  # its depth bounded before the space builds its label table
@@ -495,10 +495,10 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from .study import Study, StudyConfig
+    from nni_lista.study.plan import Study, StudyConfig
 
-    from .io import write_text
-    from .limits import check_output
+    from nni_lista.base.io import write_text
+    from nni_lista.base.limits import check_output
 
     check_output(args.out)
     config = StudyConfig.load(args.config)
@@ -518,8 +518,8 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_arch(args: argparse.Namespace) -> int:
-    from .limits import check_layers, check_output
-    from .spaces import named_architecture, save_arch
+    from nni_lista.base.limits import check_layers, check_output
+    from nni_lista.space.spaces import named_architecture, save_arch
 
     check_layers(args.layers)
     check_output(args.out, directory=False)
@@ -545,12 +545,12 @@ def _trial_signals() -> None:
 
 def cmd_trial(args: argparse.Namespace) -> int:
     _trial_signals()
-    from . import trial_parameters
-    from .evaluation import evaluate
-    from .evaluators import train_architecture
-    from .io import write_json
-    from .limits import check_layers
-    from .spaces import PRESETS, build, check, complete
+    from nni_lista.search import trial_parameters
+    from nni_lista.train.evaluation import evaluate
+    from nni_lista.search.evaluators import train_architecture
+    from nni_lista.base.io import write_json
+    from nni_lista.base.limits import check_layers
+    from nni_lista.space.spaces import PRESETS, build, check, complete
 
     check_layers(args.layers)  # bounds the label table the parameters are checked against
     trial_parameters.refuse_exposed_manager()
@@ -558,7 +558,7 @@ def cmd_trial(args: argparse.Namespace) -> int:
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
     check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])
-    from .problems import resolve_problem
+    from nni_lista.problem.problems import resolve_problem
 
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
@@ -572,8 +572,8 @@ def cmd_trial(args: argparse.Namespace) -> int:
 
 
 def cmd_export_space(args: argparse.Namespace) -> int:
-    from .hpo import search_space, write_search_space
-    from .limits import check_layers, check_output
+    from nni_lista.space.hpo import search_space, write_search_space
+    from nni_lista.base.limits import check_layers, check_output
 
     check_layers(args.layers)
     check_output(args.out, directory=False)
@@ -583,7 +583,7 @@ def cmd_export_space(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from . import manager
+    from nni_lista.search import manager
 
     require(1 <= args.port <= 65535, f"port {args.port} is not allowed: it must be an integer in [1, 65535]")
     manager.check_host(args.host)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from nni_lista.manager import rest as get, trials as trial_metrics  # noqa: F401  (used by the tests)
+from nni_lista.search.manager import rest as get, trials as trial_metrics  # noqa: F401  (used by the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

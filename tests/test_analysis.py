@@ -4,9 +4,9 @@ preference): pattern parts, their null distributions, and the exact tests (issue
 import numpy as np
 import pytest
 
-from nni_lista import analysis
-from nni_lista.backbones import BACKBONES
-from nni_lista.neurons import NEURONS
+from nni_lista.study import analysis
+from nni_lista.space.backbones import BACKBONES
+from nni_lista.space.neurons import NEURONS
 
 T, K, DRAWS = 8, 5, 200
 LABELS = BACKBONES["lista"].labels("full", T)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nni_lista.device import model_device, resolve_device
-from nni_lista.errors import UsageError
-from nni_lista.family import build
-from nni_lista.training import TrainConfig
+from nni_lista.base.device import model_device, resolve_device
+from nni_lista.base.errors import UsageError
+from nni_lista.models.family import build
+from nni_lista.train.training import TrainConfig
 
 BIN = Path(sys.executable).parent
 
@@ -33,7 +33,7 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
 
 def test_the_config_records_a_resolved_device_that_is_not_part_of_the_run_identity(small_problem):
-    from nni_lista.training import fingerprint
+    from nni_lista.train.training import fingerprint
 
     config = TrainConfig(device="auto")
     assert config.device in ("cpu", "cuda") and config.to_dict()["device"] == config.device

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from nni_lista import family, sklearn_baselines
-from nni_lista.metrics import nmse_db
-from nni_lista.neurons import cpss_percent, soft_threshold, support_selected_threshold
+from nni_lista.models import family, sklearn_baselines
+from nni_lista.problem.metrics import nmse_db
+from nni_lista.space.neurons import cpss_percent, soft_threshold, support_selected_threshold
 
 
 @pytest.mark.parametrize("name", list(family.MODELS))
@@ -81,7 +81,7 @@ def test_thresholds():
 
 def test_alista_starts_stable_on_a_badly_conditioned_operator():
     """A learned image dictionary makes ||W^T A|| large; the initial step must not expand."""
-    from nni_lista import problems
+    from nni_lista.problem import problems
 
     P = problems.make_image_cs(problems.ImageCSSettings(patch=8, n_atoms=48, m=32, n_dictionary_patches=500,
                                                         n_train_patches=100, n_val=20, n_test=50, seed=1))

@@ -16,10 +16,11 @@ import pytest
 import torch
 import yaml
 
-from nni_lista import cli, problems
-from nni_lista.limits import MAX_LAYERS
-from nni_lista.study import StudyConfig
-from nni_lista.training import CheckpointStore
+from nni_lista import cli
+from nni_lista.problem import problems
+from nni_lista.base.limits import MAX_LAYERS
+from nni_lista.study.plan import StudyConfig
+from nni_lista.train.training import CheckpointStore
 
 TINY = ["--m", "12", "--n", "24", "--layers", "2", "--max-steps", "5", "--eval-every", "5", "--batch", "16",
         "--protocol", "e2e", "--device", "cpu"]
@@ -86,7 +87,7 @@ def test_sizes_beyond_memory_or_caps(tmp_path, capsys, options, needle):
 
 
 def test_memory_estimate_names_the_limit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("nni_lista.limits.available_bytes", lambda: 1000)
+    monkeypatch.setattr("nni_lista.base.limits.available_bytes", lambda: 1000)
     _one_line(capsys, 2, ["train", "--model", "lista", "--out", tmp_path / "out", *TINY], "12x24", "GiB", "available")
 
 
@@ -158,7 +159,7 @@ def test_out_paths_that_cannot_be_written(tmp_path, capsys, monkeypatch):
     readonly.chmod(0o555)
     before = _tree(tmp_path)
     real_access = os.access
-    monkeypatch.setattr("nni_lista.limits.os.access",  # root may write anywhere: ask as a user would
+    monkeypatch.setattr("nni_lista.base.limits.os.access",  # root may write anywhere: ask as a user would
                         lambda path, mode: False if Path(path) == readonly else real_access(path, mode))
     _one_line(capsys, 2, ["train", "--model", "lista", "--out", readonly / "out", *TINY], "not writable")
     assert _tree(tmp_path) == before
@@ -281,7 +282,7 @@ def test_view_port_and_damaged_top_json(tmp_path, capsys):
 
 def _first_unit(config: Path, out: Path) -> Path:
     """The unit file of the first unit a study of ``config`` runs (the study names its units)."""
-    from nni_lista.study import Study
+    from nni_lista.study.plan import Study
 
     study = Study(StudyConfig.load(config), out, "cpu", progress=False)
     return study.unit_path(study.units()[0].key)
@@ -434,7 +435,7 @@ def test_view_on_a_busy_port(tmp_path, capsys):
 
 
 def test_view_reports_a_manager_that_died(tmp_path):
-    from nni_lista import manager
+    from nni_lista.search import manager
 
     dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     dead.wait()
@@ -495,8 +496,8 @@ def test_a_full_disk_during_make_problem_is_one_line_and_leaves_no_file(tmp_path
 
 
 def test_atomic_writes_report_what_is_in_the_way(tmp_path):
-    from nni_lista.errors import UsageError, WriteFailed
-    from nni_lista.io import torch_save, write_json
+    from nni_lista.base.errors import UsageError, WriteFailed
+    from nni_lista.base.io import torch_save, write_json
 
     assert issubclass(WriteFailed, UsageError)  # the CLI ends with one line and exit code 2, as for a bad --out
 
@@ -511,7 +512,7 @@ def test_atomic_writes_report_what_is_in_the_way(tmp_path):
 
 # ----------------------------------------------------------------------------- H. orphan temporary files everywhere we write
 
-ORPHAN_NAME = ".{}.k3j9x_2a.tmp"  # what tempfile.mkstemp makes for nni_lista.io's atomic writes
+ORPHAN_NAME = ".{}.k3j9x_2a.tmp"  # what tempfile.mkstemp makes for nni_lista.base.io's atomic writes
 
 
 def test_make_problem_removes_only_its_own_orphans(tmp_path, capsys):
@@ -560,7 +561,7 @@ def test_a_study_removes_orphans_under_its_out_before_work(tmp_path, capsys):
 
 
 def test_remove_orphans_matches_only_the_atomic_write_pattern(tmp_path):
-    from nni_lista.io import remove_orphans, remove_orphans_of
+    from nni_lista.base.io import remove_orphans, remove_orphans_of
 
     names = {".checkpoint.pt.abcdefgh.tmp": True, ".m.json.a_1b2c3d.tmp": True, ".m.json.ABCDEFGH.tmp": False,
              ".m.json.abc.tmp": False, "m.json.abcdefgh.tmp": False, ".m.json.abcdefgh.tmp.png": False}
@@ -627,7 +628,7 @@ def test_a_trial_refuses_an_exposed_manager_on_the_parameter_file_route(tmp_path
 
 
 def test_the_exposed_manager_check_sees_real_sockets(monkeypatch):
-    from nni_lista import trial_parameters
+    from nni_lista.search import trial_parameters
 
     monkeypatch.delenv(trial_parameters.ALLOW_EXPOSED, raising=False)
     for host, refused in (("0.0.0.0", True), ("127.0.0.1", False)):
@@ -762,7 +763,7 @@ def test_deeply_nested_json_files_are_one_line(tmp_path, capsys):
 
 
 def test_a_huge_architecture_file_is_refused_unread(tmp_path, capsys):
-    from nni_lista.limits import MAX_ARCH_FILE_BYTES
+    from nni_lista.base.limits import MAX_ARCH_FILE_BYTES
 
     arch = tmp_path / "huge.json"
     with open(arch, "wb") as handle:  # sparse: no 16 MiB of real writes

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from nni_lista import hpo, spaces
+from nni_lista.space import hpo, spaces
 from nni_lista.cli import main
-from nni_lista.errors import UsageError
+from nni_lista.base.errors import UsageError
 
 SHIPPED = sorted((Path(__file__).resolve().parents[1] / "search_spaces").glob("*.json"))
 

@@ -1,6 +1,6 @@
 import os
 
-from nni_lista.io import write_json
+from nni_lista.base.io import write_json
 
 
 def test_atomic_writes_leave_no_temporary_and_usual_permissions(tmp_path):

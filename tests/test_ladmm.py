@@ -6,11 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from nni_lista import analysis, family, ladmm, problems, spaces
-from nni_lista.backbones import BACKBONES
+from nni_lista.study import analysis
+
+from nni_lista.models import family
+
+from nni_lista.space import ladmm, spaces
+
+from nni_lista.problem import problems
+from nni_lista.space.backbones import BACKBONES
 from nni_lista.cli import main
-from nni_lista.search import SearchRequest, run_search
-from nni_lista.training import TrainConfig, train
+from nni_lista.search.explore import SearchRequest, run_search
+from nni_lista.train.training import TrainConfig, train
 
 M, N, T = 12, 24, 5
 

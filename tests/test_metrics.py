@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from nni_lista.metrics import nmse_db, nmse_db_per_layer, psnr_db
+from nni_lista.problem.metrics import nmse_db, nmse_db_per_layer, psnr_db
 
 
 def test_nmse_is_a_ratio_of_sums_not_a_mean_of_db():

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from nni_lista.webui import show_trials
+from nni_lista.search.webui import show_trials
 from nni_manager import ARTIFACTS, REPO, create, listeners, shrunk_config, stop, trial_metrics, wait_done
 
 T = 4
@@ -18,7 +18,7 @@ LOCAL_CONFIGS = [name for name in CONFIGS if name != "remote.yml"]  # remote.yml
 
 def test_every_nnictl_tuner_of_the_issue_has_a_config():
     tuners = {yaml.safe_load((REPO / "strategies" / name).read_text())["tuner"]["className"] for name in CONFIGS}
-    assert {f"nni_lista.tuners.{name}" for name in ("TPE", "Random", "Evolution", "Anneal", "GridSearch")} <= tuners
+    assert {f"nni_lista.search.tuners.{name}" for name in ("TPE", "Random", "Evolution", "Anneal", "GridSearch")} <= tuners
     assert any("assessor" in yaml.safe_load((REPO / "strategies" / name).read_text()) for name in CONFIGS)
 
 

@@ -3,10 +3,10 @@ numbers of a run from scratch, and only shares prefixes that compute the same th
 
 import torch
 
-from nni_lista.evaluation import evaluate
-from nni_lista.prefixes import PrefixCache
-from nni_lista.spaces import build, named_architecture
-from nni_lista.training import TrainConfig, train
+from nni_lista.train.evaluation import evaluate
+from nni_lista.train.prefixes import PrefixCache
+from nni_lista.space.spaces import build, named_architecture
+from nni_lista.train.training import TrainConfig, train
 
 T = 4
 CONFIG = TrainConfig(protocol="stagewise", max_steps=240, batch=16, eval_every=5, patience=1000, seed=1)

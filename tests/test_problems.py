@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from nni_lista import problems
-from nni_lista.errors import UsageError
+from nni_lista.problem import problems
+from nni_lista.base.errors import UsageError
 
 
 def test_synthetic_shapes_and_unit_columns(small_problem):

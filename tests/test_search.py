@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from nni_lista import compat, evaluators, problems, spaces
+from nni_lista.search import compat, evaluators
+
+from nni_lista.problem import problems
+
+from nni_lista.space import spaces
 from nni_lista.cli import main
-from nni_lista.search import STRATEGIES, SearchRequest, run_search
-from nni_lista.training import TrainConfig
+from nni_lista.search.explore import STRATEGIES, SearchRequest, run_search
+from nni_lista.train.training import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 M, N, T = 12, 24, 4
@@ -138,7 +142,7 @@ def test_enas_shim_is_still_needed(tmp_path):
 
 
 def test_stagewise_searches_reuse_prefixes_and_find_the_same_numbers(tmp_path, monkeypatch):
-    from nni_lista.prefixes import PrefixCache
+    from nni_lista.train.prefixes import PrefixCache
 
     restored = []
     original = PrefixCache.restore

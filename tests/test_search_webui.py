@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from nni_lista.webui import show_trials
+from nni_lista.search.webui import show_trials
 from nni_manager import ARTIFACTS, BIN, TINY, free_port, get, listeners, stop, trial_metrics
 
 T = 4
@@ -43,7 +43,7 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
         assert f"http://127.0.0.1:{view_port}" in view.stdout
         assert listeners(view_port) and all(c.laddr.ip == "127.0.0.1" for c in listeners(view_port))
         # the trials ran NNI's entry behind ours, which vets each parameter before NNI decodes it
-        assert "-m nni_lista.nas_trial -m nni.nas.execution.training_service trial" in get(view_port, "experiment")["params"]["trialCommand"]
+        assert "-m nni_lista.search.nas_trial -m nni.nas.execution.training_service trial" in get(view_port, "experiment")["params"]["trialCommand"]
         trials = trial_metrics(view_port)
         assert len(trials) == 3 and all(t["status"] == "SUCCEEDED" and len(t["periodical"]) == T for t in trials.values())
         finals = sorted(t["final"][0]["default"] for t in trials.values())

@@ -5,9 +5,13 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from nni_lista import family, problems, spaces
-from nni_lista.errors import UsageError
-from nni_lista.spaces import PRESETS, LISTASpace
+from nni_lista.models import family
+
+from nni_lista.problem import problems
+
+from nni_lista.space import spaces
+from nni_lista.base.errors import UsageError
+from nni_lista.space.spaces import PRESETS, LISTASpace
 from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
 
 M, N, T = 12, 24, 5

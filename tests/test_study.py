@@ -9,8 +9,9 @@ import math
 import pytest
 import yaml
 
-from nni_lista import analysis, cli
-from nni_lista.study import Study, StudyConfig
+from nni_lista import cli
+from nni_lista.study import analysis
+from nni_lista.study.plan import Study, StudyConfig
 
 TINY = {
     "problem": {"m": 16, "n": 32},
@@ -115,7 +116,7 @@ def test_the_table_reports_how_much_each_model_still_gained_at_the_end(finished)
     gains = [min(v for s, v in r["val_curve"] if s <= 15) - min(v for _, v in r["val_curve"]) for r in runs]
     # the window (1,000 steps) is longer than these runs: no gain is claimed for them
     assert "late_gain_db" not in summary["results"]["noiseless"]["lista"]
-    from nni_lista.study_summary import late_gain
+    from nni_lista.study.summary import late_gain
 
     assert [late_gain(r, window=15) for r in runs] == pytest.approx(gains)
     assert late_gain({"val_curve": [[250, -10.0], [500, -12.0], [1250, -12.5], [1500, -12.25]]}) == pytest.approx(0.5)

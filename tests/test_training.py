@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from nni_lista import family, training
-from nni_lista.errors import TrainingDiverged, UsageError
-from nni_lista.evaluation import evaluate
+from nni_lista.models import family
+
+from nni_lista.train import training
+from nni_lista.base.errors import TrainingDiverged, UsageError
+from nni_lista.train.evaluation import evaluate
 
 T = 4
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from nni_lista import trial_parameters
+from nni_lista.search import trial_parameters
 from nni_manager import BIN, TINY, create, shrunk_config, stop, trial_metrics, wait_done
 
 T = 4
@@ -30,7 +30,7 @@ class _Touch:
 
 def crafted(marker) -> dict:
     """The paper space's labels at T=4, one of them an NNI-serialised object that creates ``marker``."""
-    from nni_lista.spaces import PRESETS, labels
+    from nni_lista.space.spaces import PRESETS, labels
 
     params = {label: values[0] for label, values in labels(T, PRESETS["paper"]).items()}
     params["layer1/neuron"] = {"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(marker))).decode()}
@@ -95,7 +95,7 @@ def test_the_parameter_file_route_runs_nothing(tmp_path):
 
 
 def test_a_plain_parameter_file_trains_and_reports(tmp_path):
-    from nni_lista.spaces import PRESETS, labels
+    from nni_lista.space.spaces import PRESETS, labels
 
     params = {label: values[-1] for label, values in labels(T, PRESETS["paper"]).items()}
     out = _legacy_trial(tmp_path, {"parameter_id": 7, "parameters": params})
@@ -147,10 +147,10 @@ def _nas_parameter() -> str:
     import nni
     from nni.nas.space import SimplifiedModelSpace
 
-    from nni_lista.evaluators import multi_trial_evaluator
-    from nni_lista.problems import SyntheticSettings, problem_spec
-    from nni_lista.spaces import LISTASpace
-    from nni_lista.training import TrainConfig
+    from nni_lista.search.evaluators import multi_trial_evaluator
+    from nni_lista.problem.problems import SyntheticSettings, problem_spec
+    from nni_lista.space.spaces import LISTASpace
+    from nni_lista.train.training import TrainConfig
 
     space = LISTASpace.from_preset("paper", m=12, n=24, layers=T)
     evaluator = multi_trial_evaluator(problem_spec(SyntheticSettings(m=12, n=24)), TrainConfig(protocol="e2e", max_steps=10))
@@ -164,9 +164,9 @@ def test_a_genuine_nas_parameter_is_decoded_by_nni():
 
 
 @pytest.mark.parametrize("attack", [
-    lambda text, m: text.replace('"path:nni_lista.spaces.LISTASpace"', '"path:os.system"'),
+    lambda text, m: text.replace('"path:nni_lista.space.spaces.LISTASpace"', '"path:os.system"'),
     lambda text, m: text.replace('"lam": 0.4', '"lam": ' + json.dumps({"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(m))).decode()})),
-    lambda text, m: text.replace('"path:nni_lista.evaluators.train_architecture"',
+    lambda text, m: text.replace('"path:nni_lista.search.evaluators.train_architecture"',
                                  json.dumps("bytes:" + base64.b64encode(pickle.dumps(_Touch(m))).decode())),
 ])
 def test_a_crafted_nas_parameter_is_refused_before_nni_decodes_it(tmp_path, attack):

@@ -10,10 +10,10 @@ import pytest
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-from nni_lista import spaces
-from nni_lista.search import strategy_seed
-from nni_lista.spaces import PRESETS, LISTASpace
-from nni_lista.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
+from nni_lista.space import spaces
+from nni_lista.search.explore import strategy_seed
+from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
 
 T = 6
 BIN = Path(sys.executable).parent  # the venv's nni-lista
@@ -39,7 +39,7 @@ def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
     def evaluate(model):
         import nni
 
-        from nni_lista.layers import AnalyticForm, GatedSkip
+        from nni_lista.space.layers import AnalyticForm, GatedSkip
 
         kinds = [type(m) for m in model.modules()]
         nni.report_final_result(kinds.count(GatedSkip) + 3 * kinds.count(AnalyticForm))
@@ -83,7 +83,7 @@ def test_tpe_tries_the_seeds_first_and_learns_from_them():
     def evaluate(model):
         import nni
 
-        from nni_lista.layers import AnalyticForm
+        from nni_lista.space.layers import AnalyticForm
 
         score = float(sum(isinstance(m, AnalyticForm) for m in model.modules()))
         scores.append(score)

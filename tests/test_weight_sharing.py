@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from nni_lista import cli, problems, spaces
-from nni_lista.spaces import PRESETS, LISTASpace
-from nni_lista.weight_sharing import choices, inherited_nmse_db, random_path, set_path, train_supernet
+from nni_lista import cli
+from nni_lista.problem import problems
+from nni_lista.space import spaces
+from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.search.weight_sharing import choices, inherited_nmse_db, random_path, set_path, train_supernet
 
 M, N, T = 12, 24, 4
 

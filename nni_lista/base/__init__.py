@@ -1,0 +1,1 @@
+"""Utilities every layer may use: one-line errors, atomic files, size limits, devices, tables."""

@@ -1,0 +1,111 @@
+"""Bounds checked before anything big is allocated or any work starts (issue #16).
+
+Sizes a user gives (depth, problem size, batch) are refused with one line when they exceed a
+fixed cap or the memory the machine has; output paths are refused when nothing could be
+written there; names that become path parts must be plain.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Optional
+
+from nni_lista.base.errors import UsageError, require, short
+
+MAX_LAYERS = 256  # the full space has O(T^2) labels (skips); 256 layers is far past any study
+MAX_ARCH_FILE_BYTES = 16 << 20
+_LAYER_LABEL = re.compile(r"^layer(\d+)/")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
+    """``value`` if it is an integer in [low, MAX_LAYERS], else a one-line error."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_LAYERS
+    require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [{low}, {MAX_LAYERS}]")
+    return value
+
+
+def check_arch_depth(arch: object, where: str) -> None:
+    """Refuse a label map whose labels name a layer beyond :data:`MAX_LAYERS`, before any
+    table of its labels is built (the space's label table grows as T^2)."""
+    if not isinstance(arch, dict):
+        return  # the space's own validation says what is wrong
+    for label in arch:
+        match = _LAYER_LABEL.match(str(label)[:40])
+        if match is not None and int(match.group(1)) > MAX_LAYERS:
+            raise UsageError(f"{where}: label {short(label)} names layer {short(int(match.group(1)))}: "
+                             f"architectures may have at most {MAX_LAYERS} layers")
+
+
+def check_arch_file(path: Path) -> None:
+    """Pre-check an architecture file (size, depth) before :func:`nni_lista.space.spaces.load_arch` reads it."""
+    import json
+
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return  # load_arch names the problem
+    require(size <= MAX_ARCH_FILE_BYTES, f"architecture file {str(path)!r} has {size} bytes: at most {MAX_ARCH_FILE_BYTES} are allowed")
+    try:
+        arch = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError):
+        return  # load_arch names the problem
+    check_arch_depth(arch, f"architecture file {str(path)!r}")
+
+
+def available_bytes() -> int:
+    """Memory this process may use now (psutil's available memory)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def estimate_bytes(m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None) -> int:
+    """A rough lower bound on the bytes a run needs: the operator (float64 while made), the fixed
+    sets, a full-space model with Adam's state (dense skips: T^2 n-vectors are small, the
+    n x n and n x m weights of every layer dominate) and one batch's activations of T layers."""
+    d = n if d is None else d
+    floats = 3 * m * n  # A in float64 while made, then float32
+    floats += n_fixed * (m + d)
+    floats += 4 * layers * (n * n + n * m)  # weights, gradients, two Adam moments
+    floats += 4 * batch * (m + n + d) * max(layers, 1)  # activations kept for backward, and their gradients
+    return 4 * floats
+
+
+def check_memory(what: str, m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None) -> None:
+    """One-line refusal when :func:`estimate_bytes` exceeds the memory available now."""
+    need = estimate_bytes(m, n, layers, batch, n_fixed, d)
+    have = available_bytes()
+    require(need <= have, f"{what} needs about {need / 2**30:.1f} GiB of memory but {have / 2**30:.1f} GiB are available: "
+                          "give smaller sizes")
+
+
+def check_name(name: object, where: str) -> str:
+    """``name`` if it is safe as one path part ([A-Za-z0-9_.-]+, not starting with '.'), else a one-line error."""
+    require(isinstance(name, str) and len(name) <= 100 and _SAFE_NAME.match(name) is not None,
+            f"{where} name {short(name)} is not allowed: use 1-100 of the characters A-Z a-z 0-9 _ . - , not starting with '.'")
+    return name
+
+
+def check_output(path: Path, option: str = "--out", directory: bool = True) -> None:
+    """Refuse an output path that cannot be written, before any work: an existing file where a
+    directory is wanted (or the reverse), a path under a file, under /proc, /sys or /dev, or
+    under a directory this process may not write to."""
+    path = Path(path)
+    resolved = Path(os.path.abspath(path))
+    for where in {resolved, Path(os.path.realpath(path))}:  # a link into /proc counts too
+        for root in _FORBIDDEN_ROOTS:
+            require(not (where == Path(root) or Path(root) in where.parents),
+                    f"{option} {str(path)!r} is not allowed: nothing may be written under {root}")
+    if directory:
+        require(not path.exists() or path.is_dir(), f"{option} {str(path)!r} is an existing file: give a directory")
+    else:
+        require(not path.is_dir(), f"{option} {str(path)!r} is a directory: give a file name")
+    probe = resolved if directory and path.is_dir() else resolved.parent
+    while not probe.exists():
+        probe = probe.parent
+    require(probe.is_dir(), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is a file, not a directory")
+    require(os.access(probe, os.W_OK | os.X_OK), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is not writable")

@@ -1,0 +1,1 @@
+"""Sparse-recovery problems (synthetic and natural-image compressive sensing) and their metrics."""

@@ -1,0 +1,54 @@
+"""Shims for NNI 3.0's search stack as it is today (archived upstream; docs/nni-notes.md), each
+with its reason. Shim 1, the quiet import of NNI's model-space package, lives with the space
+(:mod:`nni_lista.space.nni_import`), which must not import search code.
+
+2. NNI's ENAS feeds its Lightning module from a ``ConcatLoader`` of the training and the
+   validation loader and tells the two apart by the shape of what ``training_step`` receives:
+   ``(batch, mode)`` under pytorch-lightning 1.x, ``(batch, batch_idx, dataloader_idx)``
+   under early 2.0. Lightning 2.1+ passes only the batch, so a ``(b, s)`` batch is read as
+   ``(batch, mode)`` and ENAS fails with "too many values to unpack". :class:`ENAS` tags
+   every batch with its mode, the 1.x form that ENAS still understands.
+
+3. NNI's RL strategies (PolicyBasedRL, ENAS) need tianshou 0.4.11, which needs gym 0.26.2;
+   importing gym prints a three-line notice to stderr (from ``gym_notices``) that gym is
+   unmaintained. It works for NNI's use (tested), and the notice would break our one-line
+   error messages, so gym is imported once with stderr captured.
+"""
+
+from __future__ import annotations
+
+from nni_lista.space import nni_import  # noqa: F401  (shim 1)
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
+with contextlib.redirect_stderr(io.StringIO()):
+    import gym  # noqa: F401  (see 3.)
+
+from nni.nas.strategy import ENAS as _NNIENAS  # noqa: E402
+
+
+class _Tagged:
+    """Yields ``(batch, mode)`` for every batch of ``loader``."""
+
+    def __init__(self, loader, mode: str):
+        self.loader, self.mode = loader, mode
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield batch, self.mode
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+class ENAS(_NNIENAS):
+    """NNI's ENAS, unmodified except that batches reach it tagged with their mode (shim 2)."""
+
+    def train_dataloader(self, train_dataloader_fn, val_dataloader_fn):
+        from nni.nas.oneshot.pytorch._dataloader import ConcatLoader
+
+        return ConcatLoader({
+            "train": _Tagged(train_dataloader_fn(), "train"),
+            "val": _Tagged(val_dataloader_fn(), "val"),
+        })

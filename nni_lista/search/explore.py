@@ -1,0 +1,427 @@
+"""Search the design space with NNI's own strategies, unmodified (one registry entry each).
+
+:data:`STRATEGIES` maps the command-line name to NNI's strategy and says what the budget
+counts: architectures tried (multi-trial: each trained by the multi-trial evaluator for the
+trial budget) or supernet training batches (one-shot). Every strategy maximises the same
+metric, ``-NMSE_dB`` on the validation set; NNI's TPE minimises unless told, so it is built
+with ``optimize_mode='maximize'``.
+
+Constraints (``max_flops``, ``max_params``) use NNI's profilers on the space: a ``Filter``
+middleware for multi-trial strategies (rejected samples do not use the budget), a
+``RangeProfilerFilter`` for RandomOneShot, and a profiler penalty for DARTS, GumbelDARTS,
+Proxyless and ENAS; a one-shot export that still exceeds a limit is projected onto it
+(the cheapest single change at a time) so that every returned architecture obeys it.
+
+:func:`run_search` ends by retraining the best architecture and LISTA from scratch with the
+same protocol and budget, and scoring both on the test set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from nni_lista.search import compat  # noqa: F401
+import nni.nas.strategy as nas_strategy
+from nni.nas.evaluator import FunctionalEvaluator
+from nni.nas.experiment import NasExperiment, NasExperimentConfig
+from nni.nas.oneshot.pytorch.profiler import ExpectationProfilerPenalty, RangeProfilerFilter, SampleProfilerPenalty
+from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
+from nni.nas.strategy.middleware import Chain, Filter
+
+from nni_lista.base.errors import UsageError, require
+from nni_lista.search.evaluators import multi_trial_evaluator, one_shot_evaluator
+from nni_lista.problem.problems import instance_digest, resolve_problem, seed_from
+from nni_lista.models.family import DEFAULT_LAM
+from nni_lista.base.io import remove_orphans, write_json
+from nni_lista.problem.metrics import mean_and_sd
+from nni_lista.search import manager, weight_sharing
+from nni_lista.search.chronicle import Chronicle
+from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
+from nni_lista.train.runs import run_architecture
+from nni_lista.space.spaces import LISTASpace
+from nni_lista.train.training import TrainConfig
+from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StrategyEntry:
+    """One NNI strategy: its kind and a factory ``make(budget, seed, constraint)``; strategies
+    that can start from known architectures take ``seeds`` and ``mutations`` too."""
+
+    kind: str  # "multi-trial" or "one-shot"
+    make: Callable
+    summary: str
+
+
+def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's regularized evolution, its first individuals the family members of the space
+    (:mod:`nni_lista.search.warm_start`), each child 1..``mutations`` labels away from its parent."""
+    population = max(2, len(seeds), min(20, budget // 2))
+    return WarmStartEvolution(seeds=seeds, max_mutations=mutations, population_size=population,
+                              sample_size=max(2, population // 3), seed=seed)
+
+
+def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's random search, the family members of the space tried first (:mod:`nni_lista.search.warm_start`)."""
+    return WarmStartRandom(seeds=seeds, seed=seed)
+
+
+def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+    """NNI's TPE (maximising), the family members of the space its first trials (:mod:`nni_lista.search.warm_start`)."""
+    return WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=seed)
+
+
+_WARM_STARTED = (_evolution, _random, _tpe)  # makers that take the family seeds
+
+
+def strategy_seed(seed: int, problem: dict) -> int:
+    """The strategy's random seed: ``--seed`` and the problem together, so that searches on
+    different problems do not draw the same samples. A problem file counts by its content
+    (:func:`~nni_lista.problem.problems.instance_digest`), not its path: the same instance anywhere gives the same seed."""
+    identity = problem
+    if "file" in problem:
+        identity = {"instance": instance_digest(resolve_problem(problem))}
+    return seed_from([seed, identity])
+
+
+def _rl(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
+    torch.manual_seed(seed)  # PolicyBasedRL draws from torch's global generator
+    return nas_strategy.PolicyBasedRL(samples_per_update=max(1, min(20, budget // 4)))
+
+
+def _penalty(kind: type, constraint):
+    if constraint is None:
+        return None
+    profiler, limit = constraint
+    return kind(profiler, baseline=limit, scale=-1.0 if kind is SampleProfilerPenalty else 1.0, nonlinear="positive")
+
+
+STRATEGIES: dict[str, StrategyEntry] = {
+    "random": StrategyEntry("multi-trial", _random, "random sampling (the family members of the space first)"),
+    "grid": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.GridSearch(seed=s), "every architecture in turn (small spaces)"),
+    "evolution": StrategyEntry("multi-trial", _evolution, "regularized evolution (Real et al. 2019)"),
+    "tpe": StrategyEntry("multi-trial", _tpe, "tree-structured Parzen estimator (the family members of the space first)"),
+    "rl": StrategyEntry("multi-trial", _rl, "policy-based RL (PPO, Zoph & Le 2017)"),
+    "darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.DARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "DARTS (Liu et al. 2019)"),
+    "gumbel-darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "Gumbel-softmax DARTS (SNAS)"),
+    "enas": StrategyEntry("one-shot", lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)), "ENAS (Pham et al. 2018)"),
+    "proxyless": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)), "ProxylessNAS"),
+    "shared-evolution": StrategyEntry(
+        "weight-sharing", _evolution,
+        "one supernet trained with uniform single-path sampling, then warm-started evolution over its subnets scored with "
+        "inherited weights (Guo et al. 2020)"),
+    "random-one-shot": StrategyEntry(
+        "one-shot",
+        lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
+        "random single-path supernet (Bender et al. 2018)"),
+}
+
+
+@dataclass
+class SearchRequest:
+    """Everything a search needs; all small values."""
+
+    strategy: str
+    problem: dict
+    m: int
+    n: int
+    layers: int = 16
+    space: str = "full"
+    budget: int = 10
+    training: TrainConfig = field(default_factory=TrainConfig)
+    lam: float = DEFAULT_LAM
+    seed: int = 0
+    top_k: int = 5
+    max_flops: Optional[float] = None
+    max_params: Optional[float] = None
+    one_shot_lr: float = 1e-3
+    reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
+    port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
+    host: str = "127.0.0.1"
+    backbone: str = "lista"  # nni_lista.space.backbones.BACKBONES: lista or dladmm
+    warm_start: bool = True  # evolution: the family members of the space are its first individuals
+    mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
+    subnets: int = 200  # weight-sharing: subnets scored with inherited weights
+    retrain_seeds: int = 1  # the best architecture and the plain network are retrained with this many training seeds
+
+    def __post_init__(self) -> None:
+        require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        get_backbone(self.backbone).check_preset(self.space)
+        require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None),
+                f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
+        require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
+        require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
+                f"retrain-seeds {self.retrain_seeds} is not allowed: it must be an integer in 1..100")
+        require(isinstance(self.subnets, int) and 1 <= self.subnets <= 100_000,
+                f"subnets {self.subnets} is not allowed: it must be an integer in 1..100000")
+        require(STRATEGIES[self.strategy].kind != "weight-sharing" or self.backbone == "lista",
+                f"{self.strategy} is available for the lista backbone only")
+        require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
+                f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
+        for name in ("max_flops", "max_params"):
+            value = getattr(self, name)
+            require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
+        if self.port is not None:
+            require(1 <= self.port <= 65535, f"port {self.port} is not allowed: it must be in 1..65535")
+            require(STRATEGIES[self.strategy].kind == "multi-trial",
+                    f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
+                    f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
+        manager.check_host(self.host)
+
+
+class Limits:
+    """The FLOPs / parameter limits of a search, checked with NNI's profilers on the space."""
+
+    def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float]):
+        dummy = torch.zeros(1, m)
+        self.checks = []
+        if max_flops is not None:
+            self.checks.append(("FLOPs", FlopsProfiler(space, dummy), max_flops))
+        if max_params is not None:
+            self.checks.append(("parameters", NumParamsProfiler(space, dummy), max_params))
+
+    def __bool__(self) -> bool:
+        return bool(self.checks)
+
+    def excess(self, sample: dict) -> float:
+        """How far ``sample`` is over its limits (relative, summed); 0 when it obeys them."""
+        return sum(max(0.0, float(profiler.profile(sample)) / limit - 1.0) for _, profiler, limit in self.checks)
+
+    def fits(self, sample: dict) -> bool:
+        return self.excess(sample) == 0.0
+
+    def constraint(self):
+        """``(profiler, limit)`` of the first limit, for the one-shot penalties and filters."""
+        return None if not self.checks else self.checks[0][1:]
+
+    def check_reachable(self, values: dict, space_name: str) -> None:
+        """Refuse, before any search, limits that no architecture of the space meets. FLOPs and
+        parameters are sums of one term per choice, so the cheapest architecture takes each
+        label's cheapest value."""
+        for name, profiler, limit in self.checks:
+            sample = {label: options[0] for label, options in values.items()}
+            for label, options in values.items():
+                sample[label] = min(options, key=lambda v: float(profiler.profile({**sample, label: v})))
+            least = float(profiler.profile(sample))
+            require(least <= limit, f"no architecture of the {space_name} space meets the limit of {limit:g} {name}: "
+                                    f"the smallest has {least:g}")
+
+    def project(self, sample: dict, values: dict) -> dict:
+        """Change one choice at a time (the one that lowers the excess most) until it fits."""
+        sample = dict(sample)
+        while not self.fits(sample):
+            best = min(((self.excess({**sample, label: value}), label, value)
+                        for label, options in values.items() for value in options if value != sample[label]), default=None)
+            require(best is not None and best[0] < self.excess(sample), "no architecture of this space meets the limits")
+            sample[best[1]] = best[2]
+        return sample
+
+
+def _trials(request: SearchRequest) -> int:
+    """Architectures the strategy proposes: the budget, or the subnets of a weight-sharing search."""
+    return request.subnets if STRATEGIES[request.strategy].kind == "weight-sharing" else request.budget
+
+
+def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig:
+    # Multi-trial strategies use the "simplified" model format: the "raw" format keeps a
+    # reference to the sample it was frozen with, which NNI's grid generator then mutates
+    # (every model would end up with the last grid point's sample). One-shot strategies need "raw".
+    # With a port, trials run as processes under NNI's manager ("ts" engine), which serves the web UI.
+    multi = STRATEGIES[request.strategy].kind != "one-shot"
+    if request.port is None:
+        config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
+    else:
+        config = NasExperimentConfig("ts", "simplified", "local")
+        config.trial_concurrency = 1
+        # NNI's trial entry behind ours, which vets the parameter before NNI decodes it (nni_lista/search/nas_trial.py)
+        config._trial_command_params = {"python": f"{sys.executable} -m nni_lista.search.nas_trial"}
+    config.experiment_working_directory = str((out / "nni-experiments").resolve())
+    if multi:
+        config.max_trial_number = _trials(request)
+    return config
+
+
+def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
+    """Run the strategy: in-process, or on NNI's manager bound to ``request.host``."""
+    if request.port is None:
+        experiment.run()
+        return
+    with manager.bound_to(request.host):
+        print(f"NNI web UI: {manager.url(request.host, request.port)} (experiment {experiment.id})", file=sys.stderr, flush=True)
+        experiment.run(port=request.port)
+
+
+def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
+    """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "history", "nni_experiment", ...}``
+    where ``history`` lists every architecture the strategy scored, in finishing order, as
+    ``{"seconds", "metric", "arch"}`` (the sample) (:mod:`nni_lista.search.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
+    (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
+    ``announce()`` is called once the request has passed every check, before the search starts."""
+    out = Path(out)
+    entry = STRATEGIES[request.strategy]
+    family = BACKBONES[request.backbone]
+    space = family.make_space(request.space, request.m, request.n, request.layers)
+    limits = Limits(space, request.m, request.max_flops, request.max_params)
+    limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
+    _claim(out, request)
+    remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
+    if announce is not None:
+        announce()
+    resolve_problem(request.problem)  # fail early on a bad problem file
+    seeds = []
+    if request.warm_start and request.backbone == "lista":
+        from nni_lista.space.spaces import PRESETS
+
+        seeds = family_seeds(PRESETS[request.space], request.layers)
+    seed = strategy_seed(request.seed, request.problem)
+    if entry.make in _WARM_STARTED:
+        strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
+    else:
+        strategy = entry.make(request.budget, seed, limits.constraint())
+    started = time.perf_counter()
+    supernet = None
+    if entry.kind == "weight-sharing":
+        P = resolve_problem(request.problem)
+        supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
+        trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
+                                                request.seed, progress=sys.stderr.isatty())
+        key = f"supernet-{id(supernet)}"
+        weight_sharing.register(key, supernet, P)
+        evaluator = FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key)
+    elif entry.kind == "multi-trial":
+        cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
+        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache)
+    else:
+        epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
+        evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
+                                       request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device)
+    chronicle = None
+    if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
+        chronicle = Chronicle(started)
+        strategy = Chain(strategy, *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
+    experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
+    _explore(experiment, request)
+    found = []
+    for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))) if entry.kind != "one-shot" else []:
+        metrics = model.metrics
+        found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
+    if entry.kind == "one-shot":
+        sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
+        found.append({"arch": dict(sample), "metric": None})
+    experiment.stop()
+    if supernet is not None:
+        weight_sharing.release(key)
+    search_seconds = time.perf_counter() - started
+
+    values = space.simplify()
+    for item in found:
+        if limits and not limits.fits(item["arch"]):
+            item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()})
+            item["projected"] = True
+        item["arch"] = family.complete(item["arch"], request.space, request.layers)
+    if not found and limits:
+        named = ", ".join(f"{name} {value:g}" for name, value in (("max-flops", request.max_flops), ("max-params", request.max_params))
+                          if value is not None)
+        raise UsageError(f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
+                         f"raise the limits or the budget")
+    require(found, f"the search found no architecture that trained (budget {request.budget})")
+    return {
+        "top": found,
+        "search_seconds": round(search_seconds, 3),
+        "history": [] if chronicle is None else chronicle.events,
+        "strategy_seed": seed,
+        "warm_start": ({"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution
+                       else {"seeds": seeds} if entry.make in (_random, _tpe) else None),
+        "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
+                  "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
+                                    f"({trained['seconds']:.0f} s), no training per subnet" if supernet is not None else None,
+                  "one-shot": "the strategy's own export"}[entry.kind],
+        "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
+    }
+
+
+def _claim(out: Path, request: SearchRequest) -> None:
+    """Record the search's options in ``out/search.json``; refuse, before any work, a directory
+    that holds a search made with other options (its results would be mixed)."""
+    options = {"strategy": request.strategy, "problem": request.problem, "layers": request.layers, "space": request.space,
+               "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
+               "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
+               "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
+               "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
+    options = json.loads(json.dumps(options, default=str))
+    kept = out / "search.json"
+    if kept.is_file():
+        try:
+            previous = json.loads(kept.read_text())
+        except (OSError, ValueError, RecursionError):
+            previous = None
+        require(previous == options, f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "
+                                     "or the same options to run it again")
+    else:
+        write_json(kept, options)
+
+
+def replicate_summary(runs: dict[str, list[dict]], seeds: list[int]) -> dict:
+    """Test NMSE of each retrained model over its training seeds: the values, their mean and
+    sample standard deviation, and the gap of the searched network's mean to each other model's
+    with the larger of the two spreads beside it."""
+    summary = {"training_seeds": seeds, "models": {}}
+    for name, found in runs.items():
+        values = [r["nmse_db"] for r in found]
+        mean, spread = mean_and_sd(values)
+        summary["models"][name] = {"nmse_db": values, "mean": mean, "std": spread}
+    searched = summary["models"]["searched"]
+    for name, row in summary["models"].items():
+        if name != "searched":
+            spreads = [v for v in (row["std"], searched["std"]) if v is not None]
+            row["searched_gain_db"] = row["mean"] - searched["mean"]
+            row["larger_spread_db"] = max(spreads) if spreads else None
+    return summary
+
+
+def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
+    """Run the search, retrain the best architecture and the backbone's plain network (LISTA,
+    D-LADMM) from scratch, write ``out/top.json`` and ``out/best_arch.json``."""
+    out = Path(out)
+    entry = STRATEGIES[request.strategy]
+    explored = explore(request, out, announce)
+    P = resolve_problem(request.problem)
+    best = explored["top"][0]["arch"]
+    plain = request.backbone
+    archs = {"searched": best, plain: BACKBONES[request.backbone].plain(request.layers)}
+    seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
+    runs = {name: [run_architecture(arch, P, replace(request.training, seed=seed), request.lam,
+                                    out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"), backbone=request.backbone)
+                   for k, seed in enumerate(seeds)]
+            for name, arch in archs.items()}
+    compared = {name: found[0] for name, found in runs.items()}
+    result = {
+        "strategy": request.strategy,
+        "kind": entry.kind,
+        "backbone": request.backbone,
+        "space": request.space,
+        "budget": request.budget,
+        "budget_counts": "architectures tried" if entry.kind == "multi-trial" else "supernet training batches",
+        "problem": request.problem,
+        "layers": request.layers,
+        "training": compared[plain]["settings"],
+        "seed": request.seed,
+        "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
+        **explored,
+        "retrained": compared,
+        "replicates": replicate_summary(runs, seeds),
+    }
+    write_json(out / "top.json", result)
+    write_json(out / "best_arch.json", best)
+    return result

@@ -1,0 +1,67 @@
+"""NNI's HPO tuners and assessor for ``nnictl create``, with a dispatcher that decodes plain JSON.
+
+NNI's dispatcher (the Python process that runs the tuner and the assessor) decodes every
+message from the manager with ``nni.load``, which unpickles ``{"__nni_obj__": base64}``
+(cloudpickle) and imports and calls ``{"__nni_type__": "path:..."}``. A trial added through the
+manager's REST API (``POST /api/v1/nni/trial-jobs``, no authentication) carries its parameters
+to the dispatcher when it ends, so such a parameter would run code in the dispatcher even
+though the trial itself refuses it (:mod:`nni_lista.search.trial_parameters`).
+
+Importing this module replaces that decoder in the dispatcher with :func:`plain_load`
+(:func:`json.loads`): NNI's markers stay inert data. ``strategies/*.yml`` name the classes
+below (``className: nni_lista.search.tuners.TPE``), which are NNI's own tuners, unchanged; the
+dispatcher imports this module before it reads any message. NNI's messages between the
+manager and an HPO tuner are plain JSON (search space, parameters, metrics), so nothing else
+changes. Configs that name a built-in tuner (``name: TPE``) get NNI's decoder.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import nni.runtime.msg_dispatcher as _dispatcher
+import nni.runtime.msg_dispatcher_base as _dispatcher_base
+import nni.runtime.tuner_command_channel.channel as _channel
+from nni.algorithms.hpo.evolution_tuner import EvolutionTuner
+from nni.algorithms.hpo.gridsearch_tuner import GridSearchTuner
+from nni.algorithms.hpo.hyperopt_tuner import HyperoptTuner
+from nni.algorithms.hpo.medianstop_assessor import MedianstopAssessor
+from nni.algorithms.hpo.random_tuner import RandomTuner
+from nni.algorithms.hpo.tpe_tuner import TpeTuner
+
+
+def plain_load(string: Optional[str] = None, *, fp: Any = None, **_ignored: Any) -> Any:
+    """``nni.load``'s signature, plain JSON's behaviour (no unpickling, no imports)."""
+    return json.loads(string if string is not None else fp.read())
+
+
+for _module in (_dispatcher, _dispatcher_base, _channel):
+    _module.load = plain_load
+
+
+class TPE(TpeTuner):
+    """NNI's TPE tuner (built-in name ``TPE``)."""
+
+
+class Random(RandomTuner):
+    """NNI's Random tuner (built-in name ``Random``)."""
+
+
+class Evolution(EvolutionTuner):
+    """NNI's Evolution tuner (built-in name ``Evolution``)."""
+
+
+class GridSearch(GridSearchTuner):
+    """NNI's GridSearch tuner (built-in name ``GridSearch``)."""
+
+
+class Anneal(HyperoptTuner):
+    """NNI's Anneal tuner (built-in name ``Anneal``: hyperopt's simulated annealing)."""
+
+    def __init__(self, optimize_mode: str = "minimize", parallel_optimize: bool = False, constant_liar_type: str = "min"):
+        super().__init__("anneal", optimize_mode, parallel_optimize, constant_liar_type)
+
+
+class Medianstop(MedianstopAssessor):
+    """NNI's Medianstop assessor (built-in name ``Medianstop``)."""

@@ -1,0 +1,114 @@
+"""The registry of named neurons of the design space, each an NNI-profiler leaf module.
+
+Each neuron maps a pre-activation z (batch, n) to an estimate of the same shape. NNI's
+profilers see a leaf module with a shape formula (same shape) and a FLOPs formula. FLOPs
+follow ``torch.utils.flop_counter``: 2 per multiply-add of a matrix product, per sample;
+element-wise work (every neuron) counts 0, so the profiler's count equals what
+``FlopCounterMode`` measures on a frozen model. Parameters are counted exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nni_lista.space import nni_import  # noqa: F401  (NNI imported without its two harmless warnings)
+from nni.nas.profiler.pytorch.flops import FlopsResult
+from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
+
+from nni_lista.models.thresholds import cpss_percent, firm_threshold, soft_threshold, support_selected_threshold
+
+
+class Neuron(nn.Module):
+    """Base of the element-wise neurons: same-shape output, no FLOPs, ``theta`` if thresholded."""
+
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        """Set the threshold (if any) to its ISTA value ``lam / L``."""
+
+    def _shape_forward(self, z) -> MutableShape:
+        return MutableShape(*z.real_shape)
+
+    def _count_flops(self, inputs, outputs) -> FlopsResult:
+        return FlopsResult(0.0, sum(p.numel() for p in self.parameters()))
+
+
+class _Thresholded(Neuron):
+    def __init__(self):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(0.0))
+
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        with torch.no_grad():
+            self.theta.fill_(lam / L)
+
+
+@profiler_leaf_module
+class SoftThreshold(_Thresholded):
+    """``eta_theta(z) = sign(z) max(|z| - theta, 0)`` with a learned ``theta``."""
+
+    def forward(self, z):
+        return soft_threshold(z, self.theta)
+
+
+@profiler_leaf_module
+class SupportSelection(_Thresholded):
+    """Soft threshold whose top ``percent`` % entries bypass it (LISTA-CPSS)."""
+
+    def __init__(self, percent: float):
+        super().__init__()
+        self.percent = percent
+
+    def forward(self, z):
+        return support_selected_threshold(z, self.theta, self.percent)
+
+
+@profiler_leaf_module
+class FirmThreshold(_Thresholded):
+    """Firm threshold with learned ``theta`` and ``mu = 2 theta``."""
+
+    def forward(self, z):
+        return firm_threshold(z, self.theta)
+
+
+@profiler_leaf_module
+class ReLUNeuron(Neuron):
+    """``max(z, 0)``."""
+
+    def forward(self, z):
+        return torch.relu(z)
+
+
+@profiler_leaf_module
+class LeakyReLUNeuron(Neuron):
+    """``max(z, 0.01 z)``."""
+
+    def forward(self, z):
+        return nn.functional.leaky_relu(z, 0.01)
+
+
+@profiler_leaf_module
+class TanhNeuron(Neuron):
+    """``tanh(z)``."""
+
+    def forward(self, z):
+        return torch.tanh(z)
+
+
+@profiler_leaf_module
+class IdentityNeuron(Neuron):
+    """``z`` (a purely linear layer)."""
+
+    def forward(self, z):
+        return z
+
+
+#: name -> factory(layer index k, 0-based) of a fresh neuron module
+NEURONS: dict = {
+    "soft": lambda k: SoftThreshold(),
+    "soft-ss": lambda k: SupportSelection(cpss_percent(k)),
+    "firm": lambda k: FirmThreshold(),
+    "relu": lambda k: ReLUNeuron(),
+    "leaky-relu": lambda k: LeakyReLUNeuron(),
+    "tanh": lambda k: TanhNeuron(),
+    "identity": lambda k: IdentityNeuron(),
+}

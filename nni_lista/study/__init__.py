@@ -1,0 +1,1 @@
+"""The design-space study: config, plan of resumable units, summary, analysis and figures."""

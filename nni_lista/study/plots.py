@@ -1,0 +1,119 @@
+"""Figures written as PNG files (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def plot_nmse_vs_layer(curves: Mapping[str, Sequence[float]], path: str | os.PathLike, title: str = "") -> Path:
+    """NMSE (dB) against layer, one line per model (legend outside); written atomically."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    markers = "os^vD<>ph*xP"
+    for index, (name, values) in enumerate(curves.items()):
+        ax.plot(range(1, len(values) + 1), values, marker=markers[index % len(markers)], markersize=3, label=name)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("test NMSE (dB)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to ``path`` atomically and close it."""
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_heatmaps(panels: Mapping[str, "object"], path: str | os.PathLike, xlabel: str, ylabel: str,
+                  xticks: Sequence[str] | None = None, yticks: Sequence[str] | None = None, title: str = "",
+                  vmin: float = 0.0, vmax: float = 1.0, cmap: str = "viridis", annotate: bool = False) -> Path:
+    """One heat map per panel (name -> 2-D array), side by side, with a shared colour bar."""
+    plt = _pyplot()
+    count = len(panels)
+    columns = min(count, 3)
+    rows = (count + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns + 0.8, 3.9 * rows), dpi=120, squeeze=False)
+    image = None
+    for ax, (name, matrix) in zip(axes.ravel(), panels.items()):
+        image = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap=cmap, origin="upper", aspect="auto")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        shape = getattr(matrix, "shape", (len(matrix), len(matrix[0])))
+        ax.set_xticks(range(shape[1]), xticks if xticks is not None else [str(i + 1) for i in range(shape[1])],
+                      fontsize=6, rotation=90 if xticks is not None else 0)
+        ax.set_yticks(range(shape[0]), yticks if yticks is not None else [str(i + 1) for i in range(shape[0])], fontsize=6)
+        if annotate:
+            for (i, j), value in np.ndenumerate(np.asarray(matrix, dtype=float)):
+                ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
+    for ax in axes.ravel()[count:]:
+        ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_edfs(samples: Mapping[str, Sequence[float]], path: str | os.PathLike, xlabel: str, title: str = "") -> Path:
+    """Empirical distribution functions, one step curve per named sample (pycls style)."""
+    from nni_lista.study.analysis import edf
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for name, values in samples.items():
+        if values:
+            xs, ys = edf(values)
+            ax.step([xs[0], *xs], [0.0, *ys], where="post", label=f"{name} (n={len(values)})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of sampled networks")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_table(headers: Sequence[str], rows: Sequence[Sequence], path: str | os.PathLike, title: str = "") -> Path:
+    """A results table as an image (the same cells as the Markdown table)."""
+    from nni_lista.base.tables import _cell
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.3 * len(headers) + 1.0, 0.32 * (len(rows) + 2) + 0.4), dpi=120)
+    ax.axis("off")
+    table = ax.table(cellText=[[_cell(v) for v in row] for row in rows], colLabels=list(headers), loc="center", cellLoc="right")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.auto_set_column_width(list(range(len(headers))))
+    for (row, column), cell in table.get_celld().items():
+        if column == 0:
+            cell.set_text_props(ha="left")
+    table.scale(1.0, 1.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,277 @@
+"""The study's account: unit results gathered into ``study.json``, the table and the figures,
+and each of the paper's four claims tested directly.
+
+* Every learned model is trained once per training seed; a table cell is the mean test NMSE
+  with the sample standard deviation over seeds (``mean +- sd``).
+* **Claim 1** (a searched network beats LISTA), per setting: ``gain = mean_LISTA - mean_searched``
+  against ``spread = max(sd_LISTA, sd_searched)``; a *win* when ``gain > spread``, a *loss*
+  when ``-gain > spread``, otherwise *within spread*.
+* **Claim 2** (soft thresholds preferred): LISTA with one neuron type throughout, each of the
+  seven, same recipe and seeds; and the neuron frequencies among the searches' top-k against
+  the architectures the searches evaluated (:func:`nni_lista.study.analysis.neuron_enrichment`).
+* **Claim 3** (consistent patterns): skip-only and neuron-only correlations of the averaged
+  architectures of searches with other seeds and strategies, each against the null of random
+  top-k sets (:func:`nni_lista.study.analysis.null_correlations`), and a per-edge binomial test of
+  the pooled top-k's skip frequencies against the searches' evaluated population.
+* **Claim 4** (the pattern transfers to D-LADMM): plain D-LADMM, the averaged LISTA skip
+  pattern with soft thresholds, random grafts of equal density, and the searched D-LADMM.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from typing import Optional
+
+import numpy as np
+
+from nni_lista.study import analysis
+from nni_lista.space.backbones import BACKBONES
+from nni_lista.base.io import json_safe, write_json, write_text
+from nni_lista.problem.metrics import mean_and_sd
+from nni_lista.space.neurons import NEURONS
+
+_KEEP = ("nmse_db", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
+
+
+def late_gain(run: dict, window: int = 1000) -> Optional[float]:
+    """How much a run's best validation NMSE improved over its last ``window`` steps (dB,
+    positive = still improving): ``min_{s <= S-window} v_s - min_s v_s`` over its ``val_curve``
+    (``S`` its last step); ``None`` without a curve that long. The convergence check of the table."""
+    curve = run.get("val_curve") or []
+    if not curve:
+        return None
+    before = [value for step, value in curve if step <= curve[-1][0] - window]
+    return min(before) - min(value for _, value in curve) if before else None
+
+
+def replicated(runs: list[dict]) -> dict:
+    """One model over its training seeds: means of test/validation NMSE (and PSNR), their sample
+    standard deviations (``None`` for one seed), each seed's value, the mean per-layer curve,
+    steps and seconds per seed, and the run settings without the seed (``train_seeds`` instead)."""
+    def stats(key: str) -> tuple[float, Optional[float], list[float]]:
+        values = [r[key] for r in runs]
+        return (*mean_and_sd(values), values)
+
+    row: dict = {}
+    for key in ("nmse_db", "val_nmse_db", "psnr_db"):
+        if all(key in r for r in runs):
+            row[key], row[f"{key}_std"], row[f"{key}_seeds"] = stats(key)
+    row["nmse_db_per_layer"] = np.mean([r["nmse_db_per_layer"] for r in runs], axis=0).tolist()
+    row["steps"] = [r["steps"] for r in runs]
+    gains = [late_gain(r) for r in runs]
+    if all(g is not None for g in gains):
+        row["late_gain_db"] = statistics.fmean(gains)  # validation gain over the last 1,000 steps, mean over seeds
+    row["seconds"] = [r["seconds"] for r in runs]
+    row["protocol"] = runs[0].get("protocol")
+    settings = {k: v for k, v in runs[0]["settings"].items() if k != "train_seed"}
+    row["settings"] = {**settings, "train_seeds": [r["settings"].get("train_seed") for r in runs]}
+    return row
+
+
+def cell(row: dict, key: str = "nmse_db") -> str:
+    """``mean +- sd`` (two decimals), or the mean alone for one seed."""
+    if key not in row:
+        return ""
+    spread = row.get(f"{key}_std")
+    return f"{row[key]:.2f}" if spread is None else f"{row[key]:.2f} +- {spread:.2f}"
+
+
+def verdict(reference: dict, candidate: dict) -> dict:
+    """Claim 1's rule: the candidate's gain over the reference (dB, positive = better) against
+    the larger of the two seed spreads."""
+    gain = reference["nmse_db"] - candidate["nmse_db"]
+    spreads = [s for s in (reference.get("nmse_db_std"), candidate.get("nmse_db_std")) if s is not None]
+    spread = max(spreads) if spreads else None
+    if spread is None:
+        word = "no spread (one seed)"
+    else:
+        word = "win" if gain > spread else "loss" if -gain > spread else "within spread"
+    return {"gain_db": gain, "spread_db": spread, "verdict": word}
+
+
+def _size(info: dict) -> str:
+    """A setting's problem size for a table header: ``m x n`` (``m x atoms`` for images)."""
+    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
+
+    if info["kind"] == "synthetic":
+        p = SyntheticSettings(**info["settings"])
+        return f"{p.m}x{p.n}"
+    p = ImageCSSettings(**info["settings"])
+    return f"{p.m}x{p.n_atoms}"
+
+
+def _done_all(study, keys: list[str]) -> list[dict]:
+    return [study.done(key) for key in keys]
+
+
+def _population(found: dict) -> list[dict]:
+    """The architectures a search evaluated (its history), or its top-k when it kept none."""
+    history = [event["arch"] for event in found.get("history", []) if isinstance(event, dict) and "arch" in event]
+    return history or [item["arch"] for item in found["top"]]
+
+
+def summarise(study, run_seconds: float = 0.0) -> dict:
+    """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it."""
+    from nni_lista.study.plots import plot_edfs, plot_heatmaps, plot_nmse_vs_layer, plot_table
+    from nni_lista.study.plan import problem_settings
+    from nni_lista.base.tables import markdown_table
+
+    c, out = study.config, study.out
+    seeds = list(c.training_seeds)
+    seconds = {}
+    for unit in study.units():
+        path = study.unit_path(unit.key)
+        if path.is_file():
+            study.done(unit.key)  # a damaged file is named, not a traceback
+            seconds[unit.key] = json.loads(path.read_text()).get("seconds", 0.0)
+
+    results: dict = {}
+    searches: dict = {}
+    claim1: dict = {}
+    for setting in c.settings:
+        rows = {model: replicated(_done_all(study, [study.baseline_key(setting, model, s) for s in study.seeds_of(model)]))
+                for model in c.baselines}
+        ranks = []
+        for rank in range(c.search.retrain_top):
+            runs = _done_all(study, [study.retrain_key(setting, rank, s) for s in seeds])
+            if all(r is not None and "skipped" not in r for r in runs):
+                ranks.append(replicated(runs))
+        best = min(range(len(ranks)), key=lambda i: ranks[i]["val_nmse_db"])  # selected on validation, reported on test
+        rows["searched"] = {**ranks[best], "rank_in_search": best + 1}
+        rows["searched mean"] = {"nmse_db": statistics.fmean(r["nmse_db"] for r in ranks), "k": len(ranks)}
+        results[setting] = rows
+        searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
+        if "lista" in rows:
+            claim1[setting] = verdict(rows["lista"], rows["searched"])
+    settings_info = {name: dict(zip(("kind", "settings"), problem_settings(c.problem, c.settings[name] or {}, name))) for name in c.settings}
+    for info in settings_info.values():
+        info["settings"] = json_safe(info["settings"])
+
+    # averaged architectures
+    layers = c.layers
+    top = {setting: study.top_archs(setting) for setting in c.settings}
+    pooled = [arch for archs in top.values() for arch in archs]
+    population = [arch for found in searches.values() for arch in _population(found)]
+    patterns = {name: {"skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
+                       "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(), "k": len(archs)}
+                for name, archs in {**top, "all settings": pooled}.items()}
+    plot_heatmaps({f"{name} (top {len(archs)})": analysis.skip_frequency(archs, layers) for name, archs in {**top, "all settings": pooled}.items()},
+                  out / "averaged-architecture.png", "origin layer j (estimate x^j)", "destination layer k",
+                  title=f"Averaged architecture: fraction of the top-{c.search.top_k} with each edge\n({c.search.strategy}, {c.search.space} space; the predecessor edge is always on)")
+    plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
+                  xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
+
+    labels = BACKBONES["lista"].labels(c.search.space, layers)
+    claim2 = {"enrichment": analysis.neuron_enrichment(pooled, population, layers), "top_k": len(pooled), "population": len(population)}
+    if c.neurons is not None:
+        setting = c.neurons["setting"]
+        uniform = {neuron: replicated(_done_all(study, [study.neuron_key(setting, neuron, s) for s in seeds])) for neuron in NEURONS}
+        claim2.update({"setting": setting, "uniform": uniform,
+                       "versus_soft": {neuron: verdict(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"}})
+        for neuron, row in uniform.items():
+            results[setting][f"lista, {neuron} throughout"] = row
+
+    edges, edge_summary = analysis.edge_binomial_test(pooled, labels, layers, base_rate=analysis.skip_rates(population, labels))
+    claim3: dict = {"edges": edges, "edge_summary": edge_summary, "base_rate": "the skip rates among the architectures the searches evaluated"}
+    if c.consistency is not None:
+        setting = c.consistency["setting"]
+        runs = study.consistency_runs()
+        names = [f"{strategy} seed {seed}" for strategy, seed in runs]
+        archs = [study.top_archs(setting, strategy, seed) for strategy, seed in runs]
+        pairs = []
+        for i in range(len(runs)):
+            for j in range(i + 1, len(runs)):
+                pair = {"a": names[i], "b": names[j]}
+                for part in ("skips", "neurons"):
+                    null = analysis.null_correlations(labels, (len(archs[i]), len(archs[j])), layers, c.consistency["null_draws"], seed=0, part=part)
+                    pair[part] = analysis.correlation_test(analysis.pattern_correlation(archs[i], archs[j], layers, part), null)
+                pairs.append(pair)
+        claim3.update({"setting": setting, "runs": names, "pairs": pairs,
+                       "patterns": {name: analysis.skip_frequency(a, layers).round(4).tolist() for name, a in zip(names, archs)}})
+        grid = np.full((len(runs), len(runs)), math.nan)
+        for part_index, part in enumerate(("skips", "neurons")):
+            for k, pair in enumerate(pairs):
+                i, j = names.index(pair["a"]), names.index(pair["b"])
+                value = pair[part]["observed"]
+                grid[(i, j) if part_index == 0 else (j, i)] = math.nan if value is None else value
+        plot_heatmaps({"skips (upper) / neurons (lower)": grid}, out / "consistency.png", "", "", xticks=names, yticks=names,
+                      vmin=-1.0, vmax=1.0, cmap="coolwarm", annotate=True,
+                      title=f"Consistency of the averaged architecture ({setting}): Pearson correlation\n"
+                            f"of skip frequencies (upper triangle) and neuron frequencies (lower); nulls in study.json")
+        plot_heatmaps({name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)}, out / "consistency-patterns.png",
+                      "origin layer j", "destination layer k", title=f"Averaged architectures of each search ({setting})")
+
+    claim4 = None
+    if c.dladmm is not None:
+        setting = c.dladmm["setting"]
+        claim4 = {"setting": setting, **c.dladmm}
+        for which in study.dladmm_variants():
+            row = replicated(_done_all(study, [study.dladmm_key(setting, which, s) for s in seeds]))
+            claim4[which] = row
+            results[setting][f"d-ladmm {which}"] = row
+        claim4["versus_plain"] = {which: verdict(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"}
+        claim4["search"] = study.done(study.dladmm_key(setting, "search"))
+
+    distributions = None
+    if c.distributions is not None:
+        d = c.distributions
+        distributions = {"setting": d["setting"], "training": d["training"].to_dict(), "samples": d["samples"], "metric": "val_nmse_db",
+                         "values": {space: [study.done(study.sample_key(space, i))["val_nmse_db"] for i in range(d["samples"])]
+                                    for space in d["spaces"]}}
+        plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
+                  f"Design-space error distributions ({d['setting']}, {d['training'].max_steps} steps each)")
+
+    # image settings: every learned model must improve on ISTA on validation
+    images = {}
+    for setting in c.settings:
+        if settings_info[setting]["kind"] == "image-cs" and "ista" in results[setting]:
+            ista = results[setting]["ista"]["val_nmse_db"]
+            images[setting] = {model: row["val_nmse_db"] < ista for model, row in results[setting].items()
+                               if model not in ("ista", "fista", "searched mean") and "val_nmse_db" in row}
+
+    # the table: final test NMSE dB (mean +- sd over training seeds) per model and setting
+    models = list(dict.fromkeys(model for rows in results.values() for model in rows))
+    headers = ["model", *(f"{s} ({_size(settings_info[s])})" for s in c.settings)]
+    table_rows = [[model, *(cell(results[s][model]) if model in results[s] else "" for s in c.settings)] for model in models]
+    image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
+    psnr_rows = [[model, *(cell(results[s][model], "psnr_db") if model in results[s] else "" for s in image_settings)] for model in models
+                 if any("psnr_db" in results[s].get(model, {}) for s in image_settings)]
+    verdicts = [["searched vs LISTA", *(f"{claim1[s]['gain_db']:+.2f} ({claim1[s]['verdict']})" if s in claim1 else "" for s in c.settings)]]
+    table = markdown_table(headers, table_rows + verdicts)
+    if image_settings:
+        table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
+    converging = [[model, *(f"{results[s][model]['late_gain_db']:.2f} ({max(results[s][model]['steps'])})"
+                            if "late_gain_db" in results[s].get(model, {}) else "" for s in c.settings)] for model in models
+                  if any("late_gain_db" in results[s].get(model, {}) for s in c.settings)]
+    if converging:
+        table += ("\n\nConvergence: validation NMSE gained over each run's last 1,000 steps (dB, mean over seeds), "
+                  "and the steps per run\n\n" + markdown_table(headers, converging))
+    write_text(out / "table.md", f"test NMSE dB, mean +- sd over training seeds {seeds}\n\n{table}\n")
+    plot_table(headers, table_rows + verdicts, out / "table.png", f"final-layer test NMSE (dB), mean +- sd over training seeds {seeds}")
+    for setting in c.settings:
+        curves = {model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row}
+        plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer (mean over seeds)")
+
+    summary = {
+        "config": {**{k: getattr(c, k) for k in ("settings", "problem", "layers", "lam", "baselines", "consistency", "dladmm", "neurons")},
+                   "training_seeds": seeds, "search": vars(c.search), "search_training": c.search_training.identity(),
+                   "retrain": c.retrain.identity(),
+                   "distributions": None if distributions is None else {k: v for k, v in c.distributions.items() if k != "training"}},
+        "seeds": {"training": seeds, "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
+                  "strategies": {name: found.get("strategy_seed") for name, found in searches.items()}},
+        "device": study.device,
+        "problems": settings_info,
+        "results": results,
+        "claims": {"1_searched_beats_lista": claim1, "2_soft_thresholds": claim2, "3_consistent_patterns": claim3,
+                   "4_transfer_to_dladmm": claim4},
+        "images_better_than_ista": images,
+        "searches": searches,
+        "patterns": patterns,
+        "distributions": distributions,
+        "table": {"headers": headers, "rows": table_rows + verdicts},
+        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
+    }
+    write_json(out / "study.json", summary)
+    return summary

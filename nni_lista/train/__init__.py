@@ -1,0 +1,1 @@
+"""Training protocols, scoring and one run of any model (train, test, write metrics.json)."""

@@ -1,0 +1,392 @@
+"""Training protocols: the stage-wise protocol of the LISTA literature and a fast end-to-end mode.
+
+Stage-wise (Chen et al. 2018; docs/training.md). For layer t = 1..T, with the loss on
+layer t's output:
+
+1. train only layer t's new parameters (Adam, ``stage_lrs[0]`` = 5e-4);
+2. train layers 1..t at ``stage_lrs[1]`` = 1e-4;
+3. train layers 1..t at ``stage_lrs[2]`` = 1e-5;
+
+where in stages 2 and 3 the parameters of layer j get their learning rate multiplied by
+``decay ** (t - j)`` (0.3 per layer added after them). A stage ends when the validation NMSE
+of layer t has not improved for ``patience`` iterations (checked every ``eval_every``) or
+at its share of the budget, ``max_steps // (3 T)``; the best weights seen are kept.
+
+End-to-end: every parameter at once, Adam at ``lr`` with a cosine decay to ``lr / 100`` over
+``max_steps``, loss on the last layer, the same validation, patience and best-weights rule.
+
+The loss is ``mean_batch ||D z_hat - s||^2``. Training batches are drawn fresh from
+generators seeded by ``seed`` (and the stage), so a run is deterministic and resuming from a
+checkpoint reproduces it. With an output directory, ``checkpoint.pt`` holds the last good
+state (written atomically after every stage, or every validation in end-to-end mode) and
+``layers/layerKK.pt`` the weights after layer KK's last stage. A NaN or Inf loss stops the
+run with :class:`TrainingDiverged`; the last good checkpoint stays on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from nni_lista.base.errors import TrainingDiverged, UsageError, require, short
+from nni_lista.train.evaluation import layer_estimates, layer_nmse_db
+from nni_lista.problem.metrics import nmse_db_per_layer
+from nni_lista.models.family import UnrolledModel
+from nni_lista.base.io import remove_orphans, torch_save
+from nni_lista.base.device import resolve_device
+from nni_lista.problem.problems import Problem, seeded_generator
+
+# generator purposes (see problems.seeded_generator)
+_STAGE_STREAM, _E2E_STREAM = 100, 101
+
+
+MAX_BATCH = 1 << 20
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained. ``max_steps`` is the whole run's budget of Adam steps."""
+
+    protocol: str = "stagewise"
+    max_steps: int = 20_000
+    batch: int = 64
+    eval_every: int = 1000
+    patience: int = 4000
+    stage_lrs: tuple[float, float, float] = (5e-4, 1e-4, 1e-5)
+    decay: float = 0.3
+    lr: float = 5e-4
+    seed: int = 0
+    target_db: Optional[float] = None  # end-to-end: stop once the validation NMSE is at or below this
+    # end-to-end stopping rule: stop once the best validation NMSE improved by less than
+    # plateau_db over the last plateau_steps steps (max_steps stays the cap); off when None
+    plateau_db: Optional[float] = None
+    plateau_steps: int = 1000
+    device: str = "cpu"  # a resolved device (nni_lista.base.device.resolve_device); not part of a run's identity
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.protocol, str) and self.protocol in PROTOCOLS, f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}")
+        for name in ("max_steps", "batch", "eval_every", "patience"):
+            value = getattr(self, name)
+            require(_is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
+        require(self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]")
+        require(_is_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
+        require(_is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+        lrs = self.stage_lrs
+        require(isinstance(lrs, tuple) and len(lrs) == 3 and all(_is_number(v) and v >= 0 for v in lrs),
+                f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0")
+        require(_is_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
+        require(self.target_db is None or _is_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
+        require(self.plateau_db is None or (_is_number(self.plateau_db) and self.plateau_db >= 0),
+                f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
+        require(_is_int(self.plateau_steps) and self.plateau_steps >= 1,
+                f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N")
+        object.__setattr__(self, "device", resolve_device(self.device))
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back. Without a
+        plateau rule its two fields are left out (runs recorded before the rule existed match)."""
+        values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        if self.plateau_db is None:
+            del values["plateau_db"], values["plateau_steps"]
+        return values
+
+    def identity(self) -> dict:
+        """:meth:`to_dict` without the device: what makes two runs the same run."""
+        return {k: v for k, v in self.to_dict().items() if k != "device"}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
+
+
+@dataclass
+class TrainResult:
+    steps: int  # Adam steps of the whole schedule, reused ones included
+    seconds: float  # wall time spent in this run
+    resumed: bool = False
+    history: list = field(default_factory=list)
+    reused_layers: int = 0  # stage-wise: layers taken from a PrefixCache
+
+
+def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) with PyTorch's fused kernel: one pass over all parameters per
+    step instead of several (``benchmarks/throughput.py`` measures the difference)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def layer_loss(model: UnrolledModel, problem: Problem, b: torch.Tensor, s: torch.Tensor, layer: int) -> torch.Tensor:
+    """``mean_batch ||D z_layer - s||^2`` for the 0-based ``layer``."""
+    estimate = problem.decode(model(b, layer + 1)[layer])
+    return (estimate - s).pow(2).sum(dim=1).mean()
+
+
+class CheckpointStore:
+    """``checkpoint.pt`` (the last good state) and ``layers/`` under an output directory.
+
+    A checkpoint remembers the fingerprint of its run (model, problem settings, training
+    config); resuming into a directory that holds another run's checkpoint is refused.
+    """
+
+    def __init__(self, directory: Optional[Path], fingerprint: dict):
+        self.directory = None if directory is None else Path(directory)
+        self.fingerprint = fingerprint
+
+    @property
+    def path(self) -> Optional[Path]:
+        return None if self.directory is None else self.directory / "checkpoint.pt"
+
+    def describe(self) -> str:
+        """Where the last good state is, as far as the disk says (a message must not name a missing file)."""
+        if self.path is None:
+            return "no checkpoint is kept without an output directory"
+        if not self.path.is_file():
+            return f"no checkpoint was written to {self.directory} yet, so the next run starts from scratch"
+        return f"the last good checkpoint is {self.path}"
+
+    def load(self) -> Optional[dict]:
+        """The checkpoint of this run, ``None`` when there is none; another run's or an unreadable
+        one raises :class:`UsageError` (never unpickled beyond tensors: ``weights_only``)."""
+        if self.path is None or not self.path.exists():
+            return None
+        hint = "delete it or give another --out"
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a bad file (or one holding more than tensors)
+            raise UsageError(f"checkpoint {str(self.path)!r} cannot be read ({type(exc).__name__}): it is not a checkpoint "
+                             f"written by nni-lista; {hint}") from None
+        require(isinstance(state, dict), f"checkpoint {str(self.path)!r} is not an nni-lista checkpoint; {hint}")
+        theirs = state.get("fingerprint")
+        if theirs != self.fingerprint:
+            differ = sorted(k for k in self.fingerprint if not isinstance(theirs, dict) or theirs.get(k) != self.fingerprint[k])
+            if isinstance(theirs, dict) and set(differ) <= {"problem", "instance"}:
+                raise UsageError(f"{self.directory} holds a checkpoint of a run on a different problem instance: give another "
+                                 f"--out for this problem, or the same problem file (or problem options) to resume that run")
+            raise UsageError(f"{self.directory} holds a checkpoint of a different run (other {', '.join(differ) or 'fields'}): "
+                             f"give another --out or delete {self.path}")
+        require(isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
+                f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}")
+        return state
+
+    def save(self, state: dict) -> None:
+        if self.path is not None:
+            torch_save(self.path, {**state, "fingerprint": self.fingerprint})
+
+    def save_layer(self, layer: int, model: UnrolledModel) -> None:
+        if self.directory is not None:
+            torch_save(self.directory / "layers" / f"layer{layer + 1:02d}.pt", model.state_dict())
+
+
+def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> dict:
+    """What identifies a run for resuming: model class and size, problem settings and the
+    instance itself (a hash of its operator and fixed sets), config."""
+    from nni_lista.problem.problems import instance_digest
+
+    settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
+    return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
+            "problem": settings, "instance": instance_digest(problem), "config": config.identity()}
+
+
+def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"training loss became {float(loss.detach())} at {where}; {store.describe()}")
+
+
+class _Stage:
+    """Run Adam on ``groups`` for at most ``cap`` steps, with validation and patience."""
+
+    def __init__(self, model, problem, config, store, bar, layer, where):
+        self.model, self.problem, self.config, self.store = model, problem, config, store
+        self.bar, self.layer, self.where = bar, layer, where
+
+    def validate(self) -> float:
+        value = layer_nmse_db(self.model, self.problem, self.problem.val, self.layer)
+        if math.isnan(value):
+            raise TrainingDiverged(f"validation NMSE became NaN at {self.where}; {self.store.describe()}")
+        return value
+
+    def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
+            best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None,
+            target: Optional[float] = None, plateau: Optional[Callable[[int, float], bool]] = None) -> tuple[int, float]:
+        """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``,
+        or ``plateau(step, best)`` says the run has stopped improving); returns (steps taken,
+        best validation NMSE)."""
+        cfg = self.config
+        if best is None:
+            best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
+        best_value, best_state, best_step = best
+        step = start
+        while step < cap:
+            batch = self.problem.train_batch(cfg.batch, generator)
+            loss = layer_loss(self.model, self.problem, batch.b, batch.s, self.layer)
+            _check_finite(loss, f"{self.where}, step {step + 1}", self.store)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            self.bar.update(1)
+            if step % cfg.eval_every == 0 or step == cap:
+                value = self.validate()
+                if value < best_value:
+                    best_value, best_state, best_step = value, copy.deepcopy(self.model.state_dict()), step
+                self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
+                if on_validate is not None:
+                    on_validate(step, value, (best_value, best_state, best_step))
+                if step - best_step >= cfg.patience or (target is not None and value <= target):
+                    break
+                if plateau is not None and plateau(step, best_value):
+                    break
+        self.model.load_state_dict(best_state)
+        return step - start, best_value
+
+
+def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
+                    on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
+    T = model.layers
+    cap = max(1, config.max_steps // (3 * T))
+    state = store.load()
+    done = 0 if state is None else state["stages_done"]
+    steps, seconds = (0, 0.0) if state is None else (state["steps"], state["seconds"])
+    history = [] if state is None else state["history"]
+    reused = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+    elif prefixes is not None and (hit := prefixes.longest(model)) is not None:
+        reused, entry = hit
+        prefixes.restore(model, entry)
+        done, steps, history = 3 * reused, entry["steps"], list(entry["history"])
+        for item in history if on_layer is not None else ():
+            if item["stage"] == 3:
+                on_layer(item["layer"] - 1, item["val_nmse_db"])
+    bar.reset(total=3 * T * cap)
+    bar.update(min(done * cap, 3 * T * cap))
+    for index in range(done, 3 * T):
+        started = time.perf_counter()
+        layer, stage = divmod(index, 3)
+        if stage == 0:
+            groups = [{"params": model.layer_parameters(layer), "lr": config.stage_lrs[0]}]
+        else:
+            groups = [
+                {"params": model.layer_parameters(j), "lr": config.stage_lrs[stage] * config.decay ** (layer - j)}
+                for j in range(layer + 1)
+            ]
+        groups = [g for g in groups if g["params"]]
+        where = f"layer {layer + 1}/{T} stage {stage + 1}/3"
+        runner = _Stage(model, problem, config, store, bar, layer, where)
+        taken, best = runner.run(adam(groups), cap, seeded_generator(config.seed, _STAGE_STREAM, layer, stage))
+        bar.update(cap - taken)
+        steps += taken
+        seconds += time.perf_counter() - started
+        history.append({"layer": layer + 1, "stage": stage + 1, "steps": taken, "val_nmse_db": best})
+        store.save({"model": model.state_dict(), "stages_done": index + 1, "steps": steps, "seconds": seconds, "history": history})
+        if stage == 2:
+            store.save_layer(layer, model)
+            if prefixes is not None:
+                prefixes.save(model, layer + 1, steps=steps, history=history)
+            if on_layer is not None:
+                on_layer(layer, best)
+    return TrainResult(steps=steps, seconds=seconds, resumed=state is not None, history=history, reused_layers=reused)
+
+
+def cosine_decay(total: int) -> Callable[[int], float]:
+    """Learning-rate factor at step k: cosine from 1 to 1 % over ``total`` steps, then 1 %."""
+    return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int, float], bool]:
+    """The plateau stopping rule: at a validation at step ``t``, stop when the best NMSE so far
+    improved by less than ``gain_db`` since step ``t - window``, i.e.
+    ``min_{s <= t-window} v_s - min_{s <= t} v_s < gain_db`` (``v_s`` the validations in
+    ``history``, which the checkpoint keeps, so a resumed run stops where an unbroken one does)."""
+
+    def stop(step: int, best_now: float) -> bool:
+        earlier = [h["val_nmse_db"] for h in history if h["step"] <= step - window]
+        return bool(earlier) and min(earlier) - best_now < gain_db
+
+    return stop
+
+
+def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
+                     on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
+    optimizer = adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(config.max_steps))
+    generator = seeded_generator(config.seed, _E2E_STREAM)
+    state = store.load()
+    start, seconds, best, history = 0, 0.0, None, []
+    if state is not None and state.get("finished"):
+        model.load_state_dict(state["model"])
+        return TrainResult(steps=state["steps"], seconds=state["seconds"], resumed=True, history=state["history"])
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        start, seconds, history = state["steps"], state["seconds"], state["history"]
+        best = (state["best_value"], state["best_model"], state["best_step"])
+    bar.reset(total=config.max_steps)
+    bar.update(start)
+    started = time.perf_counter()
+
+    def checkpoint(step: int, value: float, best_now: tuple) -> None:
+        history.append({"step": step, "val_nmse_db": value, "seconds": round(seconds + time.perf_counter() - started, 3)})
+        store.save({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
+            "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
+        })
+
+    runner = _Stage(model, problem, config, store, bar, model.layers - 1, "end-to-end")
+    plateau = None if config.plateau_db is None else plateaued(history, config.plateau_db, config.plateau_steps)
+    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau)
+    seconds += time.perf_counter() - started
+    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
+    if on_layer is not None:
+        per_layer = nmse_db_per_layer(layer_estimates(model, problem, problem.val), problem.val.s)  # one forward pass
+        for layer, value in enumerate(per_layer):
+            on_layer(layer, value)
+    return TrainResult(steps=start + taken, seconds=seconds, resumed=state is not None, history=history)
+
+
+PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise, "e2e": train_end_to_end}
+
+
+def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: Optional[Path] = None,
+          progress: Optional[bool] = None, on_layer: Optional[Callable[[int, float], None]] = None,
+          prefixes=None) -> TrainResult:
+    """Train ``model`` on ``problem`` with ``config.protocol``; checkpoints go under ``out_dir``.
+
+    ``on_layer(k, nmse_db)`` is called once per layer (0-based) when layer ``k`` is trained,
+    with the validation NMSE of its output then: after its last stage (stage-wise), or for
+    every layer at the end (end-to-end). NNI trials report intermediate results from it, so
+    that assessors can stop a stage-wise trial early. ``prefixes`` (a
+    :class:`nni_lista.train.prefixes.PrefixCache`) lets a stage-wise run start after the longest
+    prefix of layers trained before and store its own; end-to-end runs have no prefixes.
+
+    A run that finds its own checkpoint in ``out_dir`` resumes from it. ``progress=None``
+    shows a progress bar only on a terminal.
+    """
+    store = CheckpointStore(out_dir, fingerprint(model, problem, config))
+    if out_dir is not None:
+        remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
+    model.to(config.device)  # and stays there: evaluation follows the model's device
+    problem = problem.to(config.device)
+    with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
+              leave=False, dynamic_ncols=True) as bar:
+        return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer, prefixes)

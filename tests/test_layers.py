@@ -1,0 +1,36 @@
+"""The package's layers (``nni_lista/__init__.py``) as import-linter contracts in pyproject.toml:
+kept by the package, broken by a deliberate upward import in a copy of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint(cwd: Path, package_parent: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    return subprocess.run([str(LINT), str(REPO / "pyproject.toml"), "--no-cache"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_package_keeps_its_layers():
+    result = _lint(REPO, REPO)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    shutil.copytree(REPO / "nni_lista", tmp_path / "nni_lista", ignore=shutil.ignore_patterns("__pycache__"))
+    neurons = tmp_path / "nni_lista" / "space" / "neurons.py"
+    neurons.write_text(neurons.read_text() + "\nfrom nni_lista.search import explore  # deliberate: the space importing search code\n")
+    result = _lint(tmp_path, tmp_path)
+    assert result.returncode != 0
+    assert "nni_lista.space.neurons -> nni_lista.search.explore" in result.stdout
+    # and through the search code, the space now pulls in gym, as it did before the layers (issue #13)
+    assert "nni_lista.search.compat -> gym" in result.stdout and "0 kept, 2 broken" in result.stdout

@@ -19,7 +19,6 @@ random score (the mean and 95th percentile of |tau| over 1,000 random permutatio
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

@@ -419,8 +419,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
     require(args.out is not None, "--out is required (or a --config file that names one)")
-    from nni_lista.problem.problems import resolve_problem
-
     from nni_lista.base.limits import check_layers, check_output
 
     check_output(args.out)
@@ -495,21 +493,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from nni_lista.study.plan import Study, StudyConfig
+    from nni_lista.study.plan import Study
 
-    from nni_lista.base.io import write_text
-    from nni_lista.base.limits import check_output
-
-    check_output(args.out)
-    config = StudyConfig.load(args.config)
-    config.check_memory()
-    kept = args.out / "config.yml"
-    if kept.is_file():
-        require(StudyConfig.load(kept) == config, f"{str(args.out)!r} holds a study made with another config ({kept}); "
-                                                  "give the same config to resume, or a new --out")
-    else:
-        write_text(kept, args.config.read_text())
-    summary = Study(config, args.out, args.device, progress=not args.no_progress).run()
+    summary = Study.open(args.config, args.out, args.device, progress=not args.no_progress).run()
     print((args.out / "table.md").read_text())
     timing = summary["timing"]
     print(f"study took {timing['this_run_seconds']:.0f} s in this run ({timing['units_seconds']:.0f} s of work in all); "
@@ -558,8 +544,6 @@ def cmd_trial(args: argparse.Namespace) -> int:
     require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
     check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])
-    from nni_lista.problem.problems import resolve_problem
-
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
     config = _train_config(args)

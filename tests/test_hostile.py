@@ -19,7 +19,7 @@ import yaml
 from nni_lista import cli
 from nni_lista.problem import problems
 from nni_lista.base.limits import MAX_LAYERS
-from nni_lista.study.plan import StudyConfig
+from nni_lista.study.config import StudyConfig
 from nni_lista.train.training import CheckpointStore
 
 TINY = ["--m", "12", "--n", "24", "--layers", "2", "--max-steps", "5", "--eval-every", "5", "--batch", "16",

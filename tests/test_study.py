@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from nni_lista import cli
-from nni_lista.study import analysis
-from nni_lista.study.plan import Study, StudyConfig
+from nni_lista.study.config import StudyConfig
+from nni_lista.study.plan import Study
 
 TINY = {
     "problem": {"m": 16, "n": 32},

@@ -18,263 +18,18 @@ tests the paper's four claims.
 
 from __future__ import annotations
 
-import json
-import math
 import random
-import sys
-import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Optional
 
+from nni_lista.base.errors import require
+from nni_lista.models.family import MODELS
 from nni_lista.space.backbones import BACKBONES
-from nni_lista.base.errors import UsageError, require, short
-from nni_lista.models.family import DEFAULT_LAM, MODELS
-from nni_lista.base.io import remove_orphans, write_json
-from nni_lista.base.limits import check_layers, check_name
+from nni_lista.search.explore import SearchRequest, explore
+from nni_lista.study.config import StudyConfig, problem_settings
+from nni_lista.study.runner import Unit, unit_path, unit_result
 from nni_lista.train.runs import run_architecture
-from nni_lista.search.explore import STRATEGIES, SearchRequest, explore
 from nni_lista.train.training import TrainConfig
-
-PROBLEM_KEYS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
-
-
-def _section(name: str, values: object, allowed: tuple[str, ...]) -> dict:
-    """``values`` as a dict whose keys are all in ``allowed`` (else a one-line error)."""
-    values = {} if values is None else values
-    require(isinstance(values, dict), f"config section {short(name)} must be a mapping, not {type(values).__name__}")
-    for key in values:
-        require(isinstance(key, str) and key in allowed,
-                f"unknown key {short(key)} in config section {short(name)}: allowed are {', '.join(map(str, allowed))}")
-    return dict(values)
-
-
-def _training(name: str, values: object, defaults: dict) -> TrainConfig:
-    keys = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "target_db"))
-    return TrainConfig.from_dict({**defaults, **_section(name, values, keys)})
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_preset(backbone: str, space: object) -> None:
-    require(isinstance(space, str), f"space {short(space)} is not allowed: choose one of {', '.join(BACKBONES[backbone].presets)}")
-    BACKBONES[backbone].check_preset(space)
-
-
-def _names(where: str, values: object) -> list:
-    """``values`` as a list of strings (a YAML list), else a one-line error."""
-    require(isinstance(values, list) and all(isinstance(v, str) for v in values),
-            f"{where} {short(values)} is not allowed: give a list of names")
-    return values
-
-
-@dataclass(frozen=True)
-class SearchPlan:
-    """One search: strategy, space preset, budget, seed; ``top_k`` architectures make the
-    averaged architecture, the best ``retrain_top`` of them (all by default) are retrained."""
-
-    strategy: str = "evolution"
-    space: str = "paper"
-    budget: int = 10
-    top_k: int = 3
-    seed: int = 0
-    retrain_top: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        require(isinstance(self.strategy, str) and self.strategy in STRATEGIES,
-                f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGIES)}")
-        _check_preset("lista", self.space)
-        require(_is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
-        require(_is_int(self.budget) and self.budget >= 1, f"budget {short(self.budget)} is not allowed: it must be an integer >= 1")
-        require(_is_int(self.top_k) and self.top_k >= 1, f"top_k {short(self.top_k)} is not allowed: it must be an integer >= 1")
-        if self.retrain_top is None:
-            object.__setattr__(self, "retrain_top", self.top_k)
-        require(_is_int(self.retrain_top) and 1 <= self.retrain_top <= self.top_k,
-                f"retrain_top {short(self.retrain_top)} is not allowed: it must be an integer in [1, top_k]")
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    """A whole study; :meth:`load` reads it from YAML with one-line errors."""
-
-    settings: dict  # name -> problem overrides (see :func:`problem_settings`)
-    problem: dict = field(default_factory=dict)  # defaults shared by the synthetic settings
-    layers: int = 16
-    lam: float = DEFAULT_LAM
-    baselines: tuple[str, ...] = tuple(MODELS)
-    search: SearchPlan = SearchPlan()
-    search_training: TrainConfig = TrainConfig(protocol="e2e", max_steps=1000, eval_every=250)
-    retrain: TrainConfig = TrainConfig(protocol="e2e", max_steps=3000, eval_every=500)
-    consistency: Optional[dict] = None  # {setting, seeds: [...], strategies: [...], null_draws}
-    distributions: Optional[dict] = None  # {setting, samples, spaces: [...], training: TrainConfig}
-    dladmm: Optional[dict] = None  # {setting, strategy, space, budget, random_grafts}
-    neurons: Optional[dict] = None  # {setting}: one neuron type throughout, each of the seven (claim 2)
-    training_seeds: tuple[int, ...] = (0, 1)  # every learned model of the table is trained once per seed
-
-    @classmethod
-    def load(cls, path: Path) -> "StudyConfig":
-        import yaml
-
-        try:
-            data = yaml.safe_load(Path(path).read_text())
-        except FileNotFoundError:
-            raise UsageError(f"config file {str(path)!r} does not exist") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"config file {str(path)!r} is not a text file: give a YAML study config") from None
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"cannot read config file {str(path)!r}: {str(exc).splitlines()[0][:200]}") from None
-        try:
-            return cls.from_dict(data, str(path))
-        except UsageError:
-            raise
-        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:  # a shape from_dict did not foresee
-            raise UsageError(f"config file {str(path)!r} is not a valid study config ({short(str(exc), 120)})") from None
-
-    @classmethod
-    def from_dict(cls, data: object, where: str = "config") -> "StudyConfig":
-        top = _section(where, data, ("problem", "layers", "lam", "settings", "baselines", "search", "retrain",
-                                     "consistency", "distributions", "dladmm", "neurons", "training_seeds"))
-        for name in top.get("settings") if isinstance(top.get("settings"), dict) else ():
-            check_name(name, "setting")  # it becomes part of file names
-        settings = _section("settings", top.get("settings"), tuple(top.get("settings") or ()))
-        require(settings, "config section 'settings' must name at least one setting")
-        for name, overrides in settings.items():
-            problem_settings(top.get("problem") or {}, overrides or {}, name)  # check every setting now
-        layers = check_layers(top.get("layers", 16), low=3)
-        lam = top.get("lam", DEFAULT_LAM)
-        require(isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam >= 0,
-                f"lam {short(lam)} is not allowed: it must be a number >= 0")
-        baselines = tuple(_names("baselines", top.get("baselines", list(MODELS))))
-        unknown = [b for b in baselines if b not in MODELS]
-        require(not unknown, f"baseline {short(unknown[0]) if unknown else ''} is not allowed: choose from {', '.join(MODELS)}")
-        search = _section("search", top.get("search"), ("strategy", "space", "budget", "top_k", "retrain_top", "seed", "training"))
-        plan = SearchPlan(**{k: v for k, v in search.items() if k != "training"})
-        search_training = _training("search.training", search.get("training"), {"protocol": "e2e", "max_steps": 1000, "eval_every": 250})
-        retrain = _training("retrain", top.get("retrain"), {"protocol": "e2e", "max_steps": 3000, "eval_every": 500})
-        first = next(iter(settings))
-
-        def optional(name: str, allowed: tuple[str, ...]) -> Optional[dict]:
-            if top.get(name) is None:
-                return None
-            section = _section(name, top[name], allowed)
-            section.setdefault("setting", first)
-            require(isinstance(section["setting"], str) and section["setting"] in settings,
-                    f"{name}.setting {short(section['setting'])} is not allowed: choose one of {', '.join(settings)}")
-            return section
-
-        training_seeds = top.get("training_seeds", [0, 1])
-        require(isinstance(training_seeds, list) and 1 <= len(training_seeds) <= 20 and all(_is_int(v) and v >= 0 for v in training_seeds)
-                and len(set(training_seeds)) == len(training_seeds),
-                f"training_seeds {short(training_seeds)} is not allowed: give a list of 1 to 20 different integers >= 0")
-        consistency = optional("consistency", ("setting", "seeds", "strategies", "null_draws"))
-        if consistency is not None:
-            draws = consistency.setdefault("null_draws", 1000)
-            require(_is_int(draws) and 10 <= draws <= 100_000,
-                    f"consistency.null_draws {short(draws)} is not allowed: it must be an integer in [10, 100000]")
-            for strategy in _names("consistency.strategies", consistency.setdefault("strategies", [])):
-                SearchPlan(strategy=strategy, space=plan.space)
-            seeds = consistency.setdefault("seeds", [])
-            require(isinstance(seeds, list) and all(_is_int(v) and v >= 0 for v in seeds),
-                    f"consistency.seeds {short(seeds)} is not allowed: give a list of integers >= 0")
-        distributions = optional("distributions", ("setting", "samples", "spaces", "training"))
-        if distributions is not None:
-            distributions.setdefault("spaces", ["lista", "connectivity", "neurons", "paper"])
-            for space in _names("distributions.spaces", distributions["spaces"]):
-                BACKBONES["lista"].check_preset(space)
-            samples = distributions.setdefault("samples", 8)
-            require(_is_int(samples) and 2 <= samples <= 100_000, f"distributions.samples {short(samples)} is not allowed: it must be an integer in [2, 100000]")
-            distributions["training"] = _training("distributions.training", distributions.get("training"), search_training.to_dict())
-        neurons = optional("neurons", ("setting",))
-        dladmm = optional("dladmm", ("setting", "strategy", "space", "budget", "random_grafts"))
-        if dladmm is not None:
-            grafts = dladmm.setdefault("random_grafts", 2)
-            require(_is_int(grafts) and 0 <= grafts <= 100, f"dladmm.random_grafts {short(grafts)} is not allowed: it must be an integer in [0, 100]")
-            dladmm.setdefault("strategy", plan.strategy)
-            dladmm.setdefault("space", "paper")
-            dladmm.setdefault("budget", plan.budget)
-            SearchPlan(strategy=dladmm["strategy"], budget=dladmm["budget"])
-            _check_preset("dladmm", dladmm["space"])
-        return cls(settings=settings, problem=top.get("problem") or {}, layers=layers, lam=float(lam),
-                   baselines=baselines, search=plan, search_training=search_training, retrain=retrain,
-                   consistency=consistency, distributions=distributions, dladmm=dladmm, neurons=neurons,
-                   training_seeds=tuple(training_seeds))
-
-    def check_memory(self) -> None:
-        """One-line refusal when a setting's problem and models would not fit in memory."""
-        _check_study_memory(self)
-
-
-def _check_study_memory(config: "StudyConfig") -> None:
-    """Refuse a study whose largest problem, depth and batch do not fit in the memory available."""
-    from nni_lista.base.limits import check_memory
-    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
-
-    trainings = [config.search_training, config.retrain] + ([config.distributions["training"]] if config.distributions else [])
-    batch = max(t.batch for t in trainings)
-    for name in config.settings:
-        kind, args = problem_settings(config.problem, config.settings[name] or {}, name)
-        if kind == "synthetic":
-            p = SyntheticSettings(**args)
-            m, n, d, fixed = p.m, p.n, p.n, p.n_val + p.n_test
-        else:
-            p = ImageCSSettings(**args)
-            m, n, d, fixed = p.m, p.n_atoms, p.patch**2, p.n_val + p.n_test + p.n_train_patches
-        check_memory(f"setting {name!r} (a {m}x{n} problem with {config.layers} layers and batch {batch})",
-                     m, n, config.layers, batch, fixed, d)
-
-
-def setting_seed(seed: int, setting: str) -> int:
-    """The problem seed of a setting that does not give its own: ``seed`` and the setting's name
-    hashed together (``sha256``, 31 bits), so that no two settings share an instance."""
-    from nni_lista.problem.problems import seed_from
-
-    return seed_from([seed, setting]) % 2**31
-
-
-def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:
-    """The problem kind and its settings (dataclass arguments) of one setting.
-
-    ``base`` holds defaults for synthetic settings (``m n p snr kappa seed``); a setting may
-    override any of them, or say ``kind: image-cs`` and give ``m patch atoms snr seed``
-    (only ``seed`` comes from ``base`` then). A setting without its own ``seed`` gets
-    :func:`setting_seed` of the base seed and its name."""
-    overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(PROBLEM_KEYS["synthetic"]) | set(PROBLEM_KEYS["image-cs"]))))
-    kind = overrides.pop("kind", "synthetic")
-    require(isinstance(kind, str) and kind in PROBLEM_KEYS, f"settings.{name}.kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
-    base = _section("problem", base, PROBLEM_KEYS["synthetic"])
-    values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
-    if "seed" not in overrides:  # each setting its own instance (an explicit seed is kept as given)
-        seed = values.get("seed", 0)
-        require(_is_int(seed) and seed >= 0, f"problem seed {short(seed)} is not allowed: it must be an integer >= 0")
-        values["seed"] = setting_seed(seed, name)
-    for key in values:
-        require(key in PROBLEM_KEYS[kind], f"key {key!r} does not apply to setting {name!r} ({kind}): allowed are {', '.join(PROBLEM_KEYS[kind])}")
-    renamed = {"snr": "snr_db", "atoms": "n_atoms"}
-    args = {renamed.get(k, k): v for k, v in values.items()}
-    if "snr_db" in args:
-        try:
-            args["snr_db"] = float(args["snr_db"])
-        except (TypeError, ValueError):
-            raise UsageError(f"setting {name!r}: snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'") from None
-    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
-
-    try:
-        (SyntheticSettings if kind == "synthetic" else ImageCSSettings)(**args)
-    except UsageError as exc:
-        raise UsageError(f"setting {name!r}: {exc}") from None
-    return kind, args
-
-
-# ----------------------------------------------------------------------------- units
-
-@dataclass
-class Unit:
-    """One piece of work: ``key`` names its result file, ``work()`` returns its result."""
-
-    key: str
-    work: Callable[[], dict]
 
 
 class Study:
@@ -286,19 +41,10 @@ class Study:
 
     # -- files
     def unit_path(self, key: str) -> Path:
-        return self.out / "units" / f"{key}.json"
+        return unit_path(self.out, key)
 
     def done(self, key: str) -> Optional[dict]:
-        path = self.unit_path(key)
-        if not path.is_file():
-            return None
-        try:
-            data = json.loads(path.read_text())
-            result = data["result"] if isinstance(data, dict) else None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, RecursionError):
-            result = None
-        require(isinstance(result, dict), f"unit file {str(path)!r} is damaged: delete it and run the same command again to redo that unit")
-        return result
+        return unit_result(self.out, key)
 
     def work_dir(self, key: str) -> Path:
         return self.out / "work" / key
@@ -356,7 +102,7 @@ class Study:
         return self.config.training_seeds if MODELS[model].learned else self.config.training_seeds[:1]
 
     def dladmm_variants(self) -> list[str]:
-        grafts = self.config.dladmm["random_grafts"] if self.config.dladmm else 0
+        grafts = self.config.dladmm.random_grafts if self.config.dladmm else 0
         return ["plain", "lista-pattern", *(f"random-graft{i + 1}" for i in range(grafts)), "searched"]
 
     # -- the plan
@@ -371,20 +117,20 @@ class Study:
             for rank in range(c.search.retrain_top):
                 units += [Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed)) for seed in seeds]
         if c.consistency is not None:
-            setting = c.consistency["setting"]
+            setting = c.consistency.setting
             for strategy, seed in self.consistency_runs()[1:]:
                 units.append(Unit(self.search_key(setting, strategy, seed), self._search(setting, strategy, seed)))
         if c.neurons is not None:
             from nni_lista.space.neurons import NEURONS
 
             for neuron in NEURONS:
-                units += [Unit(self.neuron_key(c.neurons["setting"], neuron, seed), self._uniform_neuron(neuron, seed)) for seed in seeds]
+                units += [Unit(self.neuron_key(c.neurons.setting, neuron, seed), self._uniform_neuron(neuron, seed)) for seed in seeds]
         if c.distributions is not None:
-            for space in c.distributions["spaces"]:
-                for index in range(c.distributions["samples"]):
+            for space in c.distributions.spaces:
+                for index in range(c.distributions.samples):
                     units.append(Unit(self.sample_key(space, index), self._sample(space, index)))
         if c.dladmm is not None:
-            setting = c.dladmm["setting"]
+            setting = c.dladmm.setting
             units.append(Unit(self.dladmm_key(setting, "search"), self._dladmm_search(setting)))
             for which in self.dladmm_variants():
                 units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed)) for seed in seeds]
@@ -395,8 +141,8 @@ class Study:
         c = self.config
         runs = [(c.search.strategy, c.search.seed)]
         if c.consistency is not None:
-            runs += [(c.search.strategy, int(s)) for s in c.consistency["seeds"]]
-            runs += [(s, c.search.seed) for s in c.consistency["strategies"]]
+            runs += [(c.search.strategy, int(s)) for s in c.consistency.seeds]
+            runs += [(s, c.search.seed) for s in c.consistency.strategies]
         return list(dict.fromkeys(runs))
 
     # -- work
@@ -441,7 +187,7 @@ class Study:
         def work() -> dict:
             from nni_lista.space.spaces import named_architecture
 
-            setting = self.config.neurons["setting"]
+            setting = self.config.neurons.setting
             arch = {label: (neuron if label.endswith("/neuron") else value)
                     for label, value in named_architecture("lista", self.config.layers).items()}
             return run_architecture(arch, self.problem(setting), self._config(self.config.retrain, seed), self.config.lam,
@@ -454,15 +200,15 @@ class Study:
             draw = random.Random(f"{space}/{index}")  # str seeds are hashed deterministically
             sample = {label: draw.choice(values) for label, values in backbone.labels(space, self.config.layers).items()}
             arch = backbone.complete(sample, space, self.config.layers)
-            setting = self.config.distributions["setting"]
-            config = self._config(self.config.distributions["training"], seed=index)
+            setting = self.config.distributions.setting
+            config = self._config(self.config.distributions.training, seed=index)
             return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(self.sample_key(space, index)))
         return work
 
     def _dladmm_search(self, setting: str) -> Callable[[], dict]:
         def work() -> dict:
             d = self.config.dladmm
-            request = self._request(setting, d["strategy"], self.config.search.seed, d["space"], d["budget"], backbone="dladmm")
+            request = self._request(setting, d.strategy, self.config.search.seed, d.space, d.budget, backbone="dladmm")
             return explore(request, self.work_dir(self.dladmm_key(setting, "search")))
         return work
 
@@ -496,26 +242,31 @@ class Study:
         return work
 
     # -- driver
-    def run(self) -> dict:
-        """Run every unit not finished yet, then :func:`summarise`; returns the summary."""
-        from tqdm import tqdm
+    @classmethod
+    def open(cls, config_path: Path, out: Path, device: str = "auto", progress: bool = True) -> "Study":
+        """The study of ``config_path`` in ``out``, checked before any work: ``out`` writable, the
+        config valid and within memory, and, when ``out`` holds a study, made with the same config
+        (its copy is kept as ``out/config.yml``); a new study stores that copy."""
+        from nni_lista.base.io import write_text
+        from nni_lista.base.limits import check_output
 
-        units = self.units()
-        remove_orphans(self.out, recursive=True)  # temporary files of a study killed between writing and renaming
-        started = time.perf_counter()
-        finished = sum(self.done(u.key) is not None for u in units)  # a damaged unit file is refused before any work
-        if finished:
-            print(f"resuming: {finished} of {len(units)} units already done", file=sys.stderr, flush=True)
-        with tqdm(total=len(units), initial=finished, desc="study", unit="unit", disable=not self.progress, dynamic_ncols=True) as bar:
-            for index, unit in enumerate(units, start=1):
-                if self.unit_path(unit.key).is_file():
-                    continue
-                bar.set_postfix_str(unit.key)
-                print(f"[{index}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
-                began = time.perf_counter()
-                result = unit.work()
-                write_json(self.unit_path(unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
-                bar.update(1)
+        out = Path(out)
+        check_output(out)
+        config = StudyConfig.load(config_path)
+        config.check_memory()
+        kept = out / "config.yml"
+        if kept.is_file():
+            require(StudyConfig.load(kept) == config, f"{str(out)!r} holds a study made with another config ({kept}); "
+                                                      "give the same config to resume, or a new --out")
+        else:
+            write_text(kept, Path(config_path).read_text())
+        return cls(config, out, device, progress)
+
+    def run(self) -> dict:
+        """Run every unit not finished yet (:func:`nni_lista.study.runner.run_units`), then
+        summarise (:func:`nni_lista.study.summary.summarise`); returns the summary."""
+        from nni_lista.study.runner import run_units
         from nni_lista.study.summary import summarise
 
-        return summarise(self, run_seconds=time.perf_counter() - started)
+        seconds = run_units(self.units(), self.out, self.progress)
+        return summarise(self, run_seconds=seconds)

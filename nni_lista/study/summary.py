@@ -115,7 +115,7 @@ def _population(found: dict) -> list[dict]:
 def summarise(study, run_seconds: float = 0.0) -> dict:
     """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it."""
     from nni_lista.study.plots import plot_edfs, plot_heatmaps, plot_nmse_vs_layer, plot_table
-    from nni_lista.study.plan import problem_settings
+    from nni_lista.study.config import problem_settings
     from nni_lista.base.tables import markdown_table
 
     c, out = study.config, study.out
@@ -166,7 +166,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     labels = BACKBONES["lista"].labels(c.search.space, layers)
     claim2 = {"enrichment": analysis.neuron_enrichment(pooled, population, layers), "top_k": len(pooled), "population": len(population)}
     if c.neurons is not None:
-        setting = c.neurons["setting"]
+        setting = c.neurons.setting
         uniform = {neuron: replicated(_done_all(study, [study.neuron_key(setting, neuron, s) for s in seeds])) for neuron in NEURONS}
         claim2.update({"setting": setting, "uniform": uniform,
                        "versus_soft": {neuron: verdict(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"}})
@@ -176,7 +176,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     edges, edge_summary = analysis.edge_binomial_test(pooled, labels, layers, base_rate=analysis.skip_rates(population, labels))
     claim3: dict = {"edges": edges, "edge_summary": edge_summary, "base_rate": "the skip rates among the architectures the searches evaluated"}
     if c.consistency is not None:
-        setting = c.consistency["setting"]
+        setting = c.consistency.setting
         runs = study.consistency_runs()
         names = [f"{strategy} seed {seed}" for strategy, seed in runs]
         archs = [study.top_archs(setting, strategy, seed) for strategy, seed in runs]
@@ -185,7 +185,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             for j in range(i + 1, len(runs)):
                 pair = {"a": names[i], "b": names[j]}
                 for part in ("skips", "neurons"):
-                    null = analysis.null_correlations(labels, (len(archs[i]), len(archs[j])), layers, c.consistency["null_draws"], seed=0, part=part)
+                    null = analysis.null_correlations(labels, (len(archs[i]), len(archs[j])), layers, c.consistency.null_draws, seed=0, part=part)
                     pair[part] = analysis.correlation_test(analysis.pattern_correlation(archs[i], archs[j], layers, part), null)
                 pairs.append(pair)
         claim3.update({"setting": setting, "runs": names, "pairs": pairs,
@@ -205,8 +205,8 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
 
     claim4 = None
     if c.dladmm is not None:
-        setting = c.dladmm["setting"]
-        claim4 = {"setting": setting, **c.dladmm}
+        setting = c.dladmm.setting
+        claim4 = dict(c.to_dict()["dladmm"])
         for which in study.dladmm_variants():
             row = replicated(_done_all(study, [study.dladmm_key(setting, which, s) for s in seeds]))
             claim4[which] = row
@@ -217,11 +217,11 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     distributions = None
     if c.distributions is not None:
         d = c.distributions
-        distributions = {"setting": d["setting"], "training": d["training"].to_dict(), "samples": d["samples"], "metric": "val_nmse_db",
-                         "values": {space: [study.done(study.sample_key(space, i))["val_nmse_db"] for i in range(d["samples"])]
-                                    for space in d["spaces"]}}
+        distributions = {"setting": d.setting, "training": d.training.to_dict(), "samples": d.samples, "metric": "val_nmse_db",
+                         "values": {space: [study.done(study.sample_key(space, i))["val_nmse_db"] for i in range(d.samples)]
+                                    for space in d.spaces}}
         plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
-                  f"Design-space error distributions ({d['setting']}, {d['training'].max_steps} steps each)")
+                  f"Design-space error distributions ({d.setting}, {d.training.max_steps} steps each)")
 
     # image settings: every learned model must improve on ISTA on validation
     images = {}
@@ -255,10 +255,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer (mean over seeds)")
 
     summary = {
-        "config": {**{k: getattr(c, k) for k in ("settings", "problem", "layers", "lam", "baselines", "consistency", "dladmm", "neurons")},
-                   "training_seeds": seeds, "search": vars(c.search), "search_training": c.search_training.identity(),
-                   "retrain": c.retrain.identity(),
-                   "distributions": None if distributions is None else {k: v for k, v in c.distributions.items() if k != "training"}},
+        "config": c.to_dict(),
         "seeds": {"training": seeds, "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
                   "strategies": {name: found.get("strategy_seed") for name, found in searches.items()}},
         "device": study.device,

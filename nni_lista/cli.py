@@ -532,7 +532,6 @@ def _trial_signals() -> None:
 def cmd_trial(args: argparse.Namespace) -> int:
     _trial_signals()
     from nni_lista.search import trial_parameters
-    from nni_lista.train.evaluation import evaluate
     from nni_lista.search.evaluators import train_architecture
     from nni_lista.base.io import write_json
     from nni_lista.base.limits import check_layers
@@ -548,10 +547,8 @@ def cmd_trial(args: argparse.Namespace) -> int:
     spec = _problem_spec(args)
     config = _train_config(args)
     model = build(arch, problem.m, problem.n)
-    final = train_architecture(model, spec, config.to_dict(), args.lam)
-    out = Path(os.environ.get("NNI_OUTPUT_DIR", "."))
-    write_json(out / "metrics.json", {"model": "arch", "settings": {"arch": arch, "space": args.space}, "protocol": config.protocol,
-                                      "steps": final["steps"], "seconds": final["seconds"], **evaluate(model, problem)})
+    metrics = train_architecture(model, spec, config.to_dict(), args.lam, settings={"arch": arch, "space": args.space, "backbone": "lista"})
+    write_json(Path(os.environ.get("NNI_OUTPUT_DIR", ".")) / "metrics.json", metrics)  # the shape every run writes
     return 0
 
 

@@ -28,18 +28,23 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
 
-from nni_lista.train.evaluation import evaluate
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.space.layers import initialise
 from nni_lista.train.prefixes import PrefixCache
 from nni_lista.problem.problems import resolve_problem, seeded_generator
-from nni_lista.train.training import TrainConfig, adam, layer_loss, train
+from nni_lista.train.runs import run
+from nni_lista.train.training import TrainConfig, adam, layer_loss
 
 _ONE_SHOT_STREAM = 102
 
 
-def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM, prefix_cache: Optional[str] = None) -> dict:
-    """Train one sampled network and report to NNI (the multi-trial evaluation function).
+def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM, prefix_cache: Optional[str] = None,
+                       settings: Optional[dict] = None) -> dict:
+    """One trial of a multi-trial search: :func:`nni_lista.train.runs.run` of the sampled network
+    (trained from its ISTA initialisation and scored, nothing written) plus NNI's reporting:
+    ``-NMSE dB`` on validation per layer as it trains and, at the end, as the final ``default``
+    metric (with the validation and test NMSE, steps, seconds and reused layers beside it).
+    Returns the run's metrics (the ``metrics.json`` content; ``settings`` go into its settings).
 
     With ``prefix_cache`` (a directory) a stage-wise run reuses the longest trained prefix of
     layers that an earlier architecture of the search shares with it (:mod:`nni_lista.train.prefixes`)."""
@@ -54,21 +59,18 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     def report(layer: int, nmse_db: float) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
         nni.report_intermediate_result(-nmse_db)
 
-    result = train(model, P, config, progress=False, on_layer=report, prefixes=prefixes)
-    val = evaluate(model, P, P.val)
-    test = evaluate(model, P)
-    final = {
-        "default": -val["nmse_db"],
-        "val_nmse_db": val["nmse_db"],
-        "test_nmse_db": test["nmse_db"],
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "reused_layers": result.reused_layers,
-    }
-    nni.report_final_result(final)
-    print(f"trial done: validation NMSE {val['nmse_db']:.2f} dB after {result.steps} steps ({result.seconds:.0f} s)",
+    metrics = run(model, "arch", P, config, None, settings, progress=False, on_layer=report, prefixes=prefixes)
+    nni.report_final_result({
+        "default": -metrics["val_nmse_db"],
+        "val_nmse_db": metrics["val_nmse_db"],
+        "test_nmse_db": metrics["nmse_db"],
+        "steps": metrics["steps"],
+        "seconds": metrics["seconds"],
+        "reused_layers": metrics.get("reused_layers", 0),
+    })
+    print(f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps ({metrics['seconds']:.0f} s)",
           file=sys.stderr, flush=True)
-    return final
+    return metrics
 
 
 def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM,

@@ -398,8 +398,7 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
     explored = explore(request, out, announce)
     P = resolve_problem(request.problem)
     best = explored["top"][0]["arch"]
-    plain = request.backbone
-    archs = {"searched": best, plain: BACKBONES[request.backbone].plain(request.layers)}
+    archs = {"searched": best, request.backbone: BACKBONES[request.backbone].plain(request.layers)}
     seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
     runs = {name: [run_architecture(arch, P, replace(request.training, seed=seed), request.lam,
                                     out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"), backbone=request.backbone)
@@ -415,7 +414,7 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "budget_counts": "architectures tried" if entry.kind == "multi-trial" else "supernet training batches",
         "problem": request.problem,
         "layers": request.layers,
-        "training": compared[plain]["settings"],
+        "training": compared[request.backbone]["settings"],
         "seed": request.seed,
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
         **explored,

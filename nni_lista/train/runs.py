@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from nni_lista.base.errors import UsageError, short
 from nni_lista.train.evaluation import evaluate
@@ -16,11 +16,15 @@ from nni_lista.train.training import TrainConfig, train
 
 
 def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Optional[Path],
-        extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
-    """Train ``model`` (if it learns) and test it; returns the ``metrics.json`` content.
+        extra_settings: Optional[dict] = None, progress: Optional[bool] = None,
+        on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> dict:
+    """Train ``model`` (if it learns) and test it; returns the ``metrics.json`` content, which
+    is also written to ``out_dir`` (with the training's checkpoints) unless it is ``None``.
 
     ``settings`` holds the problem's settings, the model's size, the whole training config
     (its seed as ``train_seed``) and ``extra_settings``; for ISTA/FISTA ``steps`` is 0.
+    ``on_layer`` and ``prefixes`` go to :func:`~nni_lista.train.training.train` (an NNI trial's
+    per-layer reports; a search's shared layer prefixes, whose reuse ``reused_layers`` counts).
     """
     settings = {
         "problem": problem.kind,
@@ -34,10 +38,10 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         _check_metrics(Path(out_dir) / "metrics.json", name, settings,
                        frozenset({"problem", "problem_file", *problem.settings}))
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
-    steps, seconds, curve = 0, 0.0, None
+    steps, seconds, curve, reused = 0, 0.0, None, 0
     if model.learned:
-        result = train(model, problem, config, out_dir, progress)
-        steps, seconds = result.steps, result.seconds
+        result = train(model, problem, config, out_dir, progress, on_layer=on_layer, prefixes=prefixes)
+        steps, seconds, reused = result.steps, result.seconds, result.reused_layers
         # end-to-end: validation NMSE (dB) at each evaluation, [step, value], for convergence checks
         curve = [[h["step"], round(h["val_nmse_db"], 4)] for h in result.history if "step" in h] or None
     metrics = {
@@ -49,6 +53,7 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         **evaluate(model, problem),
         "val_nmse_db": evaluate(model, problem, problem.val)["nmse_db"],  # what selection may look at
         **({"val_curve": curve} if curve else {}),
+        **({"reused_layers": reused} if prefixes is not None else {}),
     }
     if out_dir is not None:
         write_json(Path(out_dir) / "metrics.json", metrics)

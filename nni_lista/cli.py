@@ -66,7 +66,9 @@ def _add_problem_options(parser: argparse.ArgumentParser, with_file: bool) -> No
 
 def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = True) -> None:
     from nni_lista.models.family import DEFAULT_LAM
-    from nni_lista.train.training import PROTOCOLS
+    from nni_lista.train.training import PROTOCOLS, TrainConfig
+
+    default = TrainConfig()
 
     group = parser.add_argument_group("model and training (docs/problem-and-family.md, docs/training.md)")
     if with_layers:
@@ -74,17 +76,19 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     else:
         parser.set_defaults(layers=None)
     group.add_argument("--lam", type=float, default=DEFAULT_LAM, help=f"LASSO weight of ista/fista and of the ISTA initialisation (default {DEFAULT_LAM})")
-    group.add_argument("--protocol", choices=list(PROTOCOLS), default="stagewise", help="stagewise (the literature's) or e2e (fast) (default %(default)s)")
-    group.add_argument("--max-steps", type=int, default=20_000, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default %(default)s)")
-    group.add_argument("--batch", type=int, default=64, help="training batch size (default %(default)s)")
-    group.add_argument("--lr", type=float, default=5e-4, help="e2e: Adam's initial learning rate, cosine-decayed to 1%% (default %(default)s)")
-    group.add_argument("--eval-every", type=int, default=1000, help="validate every this many steps (default %(default)s)")
-    group.add_argument("--patience", type=int, default=4000, help="end a stage after this many steps without improvement (default %(default)s)")
+    group.add_argument("--protocol", choices=list(PROTOCOLS), default=default.protocol, help="stagewise (the literature's) or e2e (fast) (default %(default)s)")
+    group.add_argument("--max-steps", type=int, default=default.max_steps, help="Adam steps for the whole run; stagewise splits them evenly over its 3T stages (default %(default)s)")
+    group.add_argument("--batch", type=int, default=default.batch, help="training batch size (default %(default)s)")
+    group.add_argument("--lr", type=float, default=default.lr, help="e2e: Adam's initial learning rate, cosine-decayed to 1%% (default %(default)s)")
+    group.add_argument("--eval-every", type=int, default=default.eval_every, help="validate every this many steps (default %(default)s)")
+    group.add_argument("--patience", type=int, default=default.patience, help="end a stage after this many steps without improvement (default %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from nni_lista.models.family import MODELS
+    from nni_lista.problem.problems import ImageCSSettings
+    from nni_lista.train.training import TRAINING_PRESETS
 
     parser = _Parser(prog="nni-lista", description="LISTA design-space study on NNI: problems, the LISTA family, training.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -92,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     make = commands.add_parser("make-problem", help="generate a problem instance and save it to one file")
     make.add_argument("--kind", choices=PROBLEM_KINDS, default="synthetic", help="synthetic sparse coding or natural-image CS (default synthetic)")
     _add_problem_options(make, with_file=False)
-    make.add_argument("--patch", type=int, default=16, help="image-cs: patch side in pixels (default 16)")
-    make.add_argument("--atoms", type=int, default=512, help="image-cs: dictionary atoms, the code length n (default 512)")
+    make.add_argument("--patch", type=int, default=ImageCSSettings.patch, help="image-cs: patch side in pixels (default %(default)s)")
+    make.add_argument("--atoms", type=int, default=ImageCSSettings.n_atoms, help="image-cs: dictionary atoms, the code length n (default %(default)s)")
     make.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the problem file")
 
     train = commands.add_parser("train", help="train and test one model; writes DIR/metrics.json")
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "(default %(default)s; 0.0.0.0 for all interfaces)")
     _add_problem_options(search, with_file=True)
     _add_training_options(search)
-    search.set_defaults(protocol="e2e", max_steps=1000, eval_every=250)
+    search.set_defaults(**TRAINING_PRESETS["search-proxy"])
     search.add_argument("--out", type=Path, metavar="DIR", help="output directory: top.json, best_arch.json, retrain/")
 
     retrain = commands.add_parser("retrain", help="train an architecture file from scratch; writes DIR/metrics.json like train")
@@ -167,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset the search space file was made from (default %(default)s)")
     _add_problem_options(trial, with_file=True)
     _add_training_options(trial)
-    trial.set_defaults(protocol="e2e", max_steps=1000, eval_every=250)
+    trial.set_defaults(**TRAINING_PRESETS["search-proxy"])
 
     export = commands.add_parser("export-space", help="write the space as a classic NNI HPO search space (for nnictl)")
     export.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset (default paper)")
@@ -193,20 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _synthetic_settings(args: argparse.Namespace):
-    from nni_lista.problem.problems import SyntheticSettings
+def _problem_settings(args: argparse.Namespace, kind: str = "synthetic"):
+    """The problem options given, mapped onto a problem's settings as a study config's are."""
+    from nni_lista.problem.problems import PROBLEM_FIELDS, problem_settings
 
-    given = {k: getattr(args, k) for k in ("m", "n", "p", "kappa") if getattr(args, k) is not None}
-    if args.snr is not None:
-        given["snr_db"] = args.snr
-    return SyntheticSettings(seed=args.seed, **given)
+    given = {k: getattr(args, k) for k in PROBLEM_FIELDS[kind] if getattr(args, k, None) is not None}
+    return problem_settings(kind, given)
 
 
 def _problem_spec(args: argparse.Namespace) -> dict:
     from nni_lista.problem.problems import problem_spec
 
     if args.problem is None:
-        return problem_spec(_synthetic_settings(args))
+        return problem_spec(_problem_settings(args))
     clashing = [f"--{k}" for k in ("m", "n", "p", "snr", "kappa") if getattr(args, k) is not None]
     require(not clashing, f"{', '.join(clashing)} cannot be combined with --problem: the file fixes the problem")
     return problem_spec(file=str(args.problem.resolve()))
@@ -284,16 +287,13 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
     check_output(args.out, directory=False)
     remove_orphans_of(args.out)  # temporary files of a make-problem killed between writing and renaming
     if args.kind == "synthetic":
-        settings = _synthetic_settings(args)
+        settings = _problem_settings(args)
         _check_memory(args, settings.m, settings.n, 1, settings.n_val + settings.n_test)
         problem = problems.make_synthetic(settings)
     else:
         unused = [f"--{k}" for k in ("n", "p", "kappa") if getattr(args, k) is not None]
         require(not unused, f"{', '.join(unused)} do not apply to --kind image-cs (use --atoms for the code length)")
-        settings = problems.ImageCSSettings(
-            patch=args.patch, n_atoms=args.atoms, m=args.m if args.m is not None else 128,
-            snr_db=args.snr if args.snr is not None else math.inf, seed=args.seed,
-        )
+        settings = _problem_settings(args, "image-cs")
         _check_memory(args, settings.m, settings.n_atoms, 1, settings.n_val + settings.n_test + settings.n_train_patches)
         print("learning the dictionary with scikit-learn (about a minute at the defaults)...", file=sys.stderr)
         problem = problems.make_image_cs(settings)
@@ -347,8 +347,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _config_argv(parser: argparse.ArgumentParser, path: Path) -> list[str]:
-    """A search YAML file (``option: value``, option names as on the command line) as the
-    command-line options it stands for, so argparse checks every value as it checks flags."""
+    """A search YAML file (``field: value``, with the field names of the options: ``max_steps``
+    for ``--max-steps``, the vocabulary of study configs) as the command-line options it stands
+    for, so argparse checks every value as it checks flags."""
     import yaml
 
     try:
@@ -368,9 +369,12 @@ def _config_argv(parser: argparse.ArgumentParser, path: Path) -> list[str]:
                for a in parser.search_parser._actions if a.option_strings and a.dest not in ("help", "config")}
     argv: list[str] = []
     for key, value in loaded.items():
+        require(not (isinstance(key, str) and "-" in key),
+                f"key {short(key)} in {str(path)!r} is not allowed: write {short(str(key).replace('-', '_'))} "
+                "(config files use the field names, as study configs do; the command line uses --max-steps)")
         flag = "--" + str(key).replace("_", "-")
         flag = flag if flag in actions else f"--no-{flag[2:]}" if f"--no-{flag[2:]}" in actions else flag
-        require(flag in actions, f"unknown key {short(key)} in {str(path)!r}: allowed are {', '.join(sorted(k[5:] if isinstance(a, argparse.BooleanOptionalAction) else k[2:] for k, a in actions.items()))}")
+        require(flag in actions, f"unknown key {short(key)} in {str(path)!r}: allowed are {', '.join(sorted((k[5:] if isinstance(a, argparse.BooleanOptionalAction) else k[2:]).replace('-', '_') for k, a in actions.items()))}")
         if value is None:
             continue
         if isinstance(actions[flag], argparse.BooleanOptionalAction):

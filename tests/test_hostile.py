@@ -390,8 +390,9 @@ def test_a_second_search_with_other_options_is_refused_before_work(tmp_path, cap
     (b"strategy: [evolution, random]\n", "give one value"),
     (b"budget: {a: 1}\n", "give one value"),
     (b"strategy: nope\n", "invalid choice"),
-    (b"warm-start: maybe\n", "give true or false"),
+    (b"warm_start: maybe\n", "give true or false"),
     (b"colour: red\n", "unknown key 'colour'"),
+    (b"max-steps: 10\n", "write 'max_steps'"),  # one vocabulary: the field names, as in study configs
     (b"- a\n- b\n", "must hold a mapping"),
 ])
 def test_bad_search_config_files(tmp_path, capsys, content, needle):
@@ -403,7 +404,7 @@ def test_bad_search_config_files(tmp_path, capsys, content, needle):
 
 def test_search_config_values_are_options_and_the_command_line_wins(tmp_path):
     config = tmp_path / "ok.yml"
-    config.write_text("strategy: random\nbudget: 7\nwarm-start: false\nsnr: .inf\nkappa: none\nout: runs/x\n")
+    config.write_text("strategy: random\nbudget: 7\nwarm_start: false\nsnr: .inf\nkappa: none\nout: runs/x\n")
     parser = cli.build_parser()
     args = parser.parse_args(["search", "--config", str(config), "--budget", "3"])
     args = cli._search_config(parser, ["search", "--config", str(config), "--budget", "3"], args)

@@ -112,3 +112,21 @@ def test_image_cs_problem(tmp_path):
     problems.save(P, tmp_path / "img.pt")
     Q = problems.load(tmp_path / "img.pt")
     assert torch.equal(Q.A, P.A) and torch.equal(Q.train_pool, P.train_pool)
+
+
+def test_command_line_and_study_config_map_onto_the_same_settings():
+    """One problem vocabulary: the same names on the command line and in a study config give
+    the same settings (snr -> snr_db, atoms -> n_atoms), through problems.problem_settings."""
+    from nni_lista.cli import _problem_settings, build_parser
+    from nni_lista.study.config import problem_settings as study_settings
+
+    args = build_parser().parse_args(["train", "--model", "lista", "--m", "30", "--n", "60", "--snr", "20", "--kappa", "5",
+                                      "--seed", "3", "--out", "x"])
+    kind, from_yaml = study_settings({"m": 30, "n": 60, "seed": 3}, {"snr": 20, "kappa": 5}, "noisy")
+    assert kind == "synthetic" and from_yaml == problems.SyntheticSettings(m=30, n=60, snr_db=20.0, kappa=5.0, seed=from_yaml.seed)
+    assert _problem_settings(args) == problems.SyntheticSettings(m=30, n=60, snr_db=20.0, kappa=5.0, seed=3)
+    assert study_settings({}, {"m": 30, "n": 60, "snr": 20, "kappa": 5, "seed": 3}, "noisy")[1] == _problem_settings(args)
+    images = build_parser().parse_args(["make-problem", "--kind", "image-cs", "--patch", "4", "--atoms", "20", "--m", "8", "--out", "x"])
+    assert _problem_settings(images, "image-cs") == study_settings({}, {"kind": "image-cs", "patch": 4, "atoms": 20, "m": 8, "seed": 0}, "i")[1]
+    with pytest.raises(UsageError, match="key 'atoms' does not apply to a synthetic problem"):
+        problems.problem_settings("synthetic", {"atoms": 3})

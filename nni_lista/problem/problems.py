@@ -125,6 +125,33 @@ class ImageCSSettings:
             _check_count(name, getattr(self, name), 1)
 
 
+
+# The problem vocabulary users write (command-line options, study YAML), per kind; two names
+# differ from the settings' fields: snr -> snr_db, atoms -> n_atoms.
+PROBLEM_FIELDS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
+_FIELD = {"snr": "snr_db", "atoms": "n_atoms"}
+
+
+def problem_settings(kind: str, values: dict, where: Optional[str] = None) -> "SyntheticSettings | ImageCSSettings":
+    """The settings of a ``kind`` problem from the names users write (``m n p snr kappa seed``;
+    ``m patch atoms snr seed`` for ``image-cs``): the one mapping every front end uses; a bad
+    kind, key or value is a one-line error (prefixed with ``where``, e.g. a study's setting)."""
+    prefix = f"{where}: " if where else ""
+    require(isinstance(kind, str) and kind in PROBLEM_FIELDS, f"{prefix}kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_FIELDS)}")
+    for key in values:
+        require(key in PROBLEM_FIELDS[kind], f"{prefix}key {short(key)} does not apply to a {kind} problem: allowed are {', '.join(PROBLEM_FIELDS[kind])}")
+    args = {_FIELD.get(k, k): v for k, v in values.items()}
+    if "snr_db" in args:
+        try:
+            args["snr_db"] = float(args["snr_db"])
+        except (TypeError, ValueError):
+            raise UsageError(f"{prefix}snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'") from None
+    try:
+        return (SyntheticSettings if kind == "synthetic" else ImageCSSettings)(**args)
+    except UsageError as exc:
+        raise UsageError(f"{prefix}{exc}") from None
+
+
 @dataclass
 class Split:
     """A fixed set of measurements ``b`` (N, m) and true signals ``s`` (N, d)."""

@@ -17,11 +17,12 @@ from typing import Optional
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.limits import check_layers, check_name
 from nni_lista.models.family import DEFAULT_LAM, MODELS
+from nni_lista.problem import problems
+from nni_lista.problem.problems import PROBLEM_FIELDS
 from nni_lista.search.explore import STRATEGIES
 from nni_lista.space.backbones import BACKBONES
-from nni_lista.train.training import TrainConfig
+from nni_lista.train.training import TRAINING_PRESETS, TrainConfig
 
-PROBLEM_KEYS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
 
 
 def _section(name: str, values: object, allowed: tuple[str, ...]) -> dict:
@@ -169,8 +170,8 @@ class StudyConfig:
     lam: float = DEFAULT_LAM
     baselines: tuple[str, ...] = tuple(MODELS)
     search: SearchPlan = SearchPlan()
-    search_training: TrainConfig = TrainConfig(protocol="e2e", max_steps=1000, eval_every=250)
-    retrain: TrainConfig = TrainConfig(protocol="e2e", max_steps=3000, eval_every=500)
+    search_training: TrainConfig = TrainConfig(**TRAINING_PRESETS["search-proxy"])
+    retrain: TrainConfig = TrainConfig(**TRAINING_PRESETS["retrain"])
     consistency: Optional[ConsistencyPlan] = None
     distributions: Optional[DistributionsPlan] = None
     dladmm: Optional[DladmmPlan] = None
@@ -215,8 +216,8 @@ class StudyConfig:
         require(not unknown, f"baseline {short(unknown[0]) if unknown else ''} is not allowed: choose from {', '.join(MODELS)}")
         search = _section("search", top.get("search"), ("strategy", "space", "budget", "top_k", "retrain_top", "seed", "training"))
         plan = SearchPlan(**{k: v for k, v in search.items() if k != "training"})
-        search_training = _training("search.training", search.get("training"), {"protocol": "e2e", "max_steps": 1000, "eval_every": 250})
-        retrain = _training("retrain", top.get("retrain"), {"protocol": "e2e", "max_steps": 3000, "eval_every": 500})
+        search_training = _training("search.training", search.get("training"), TRAINING_PRESETS["search-proxy"])
+        retrain = _training("retrain", top.get("retrain"), TRAINING_PRESETS["retrain"])
         first = next(iter(settings))
 
         def optional(name: str, allowed: tuple[str, ...]) -> Optional[dict]:
@@ -269,17 +270,14 @@ class StudyConfig:
 def _check_study_memory(config: "StudyConfig") -> None:
     """Refuse a study whose largest problem, depth and batch do not fit in the memory available."""
     from nni_lista.base.limits import check_memory
-    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
 
     trainings = [config.search_training, config.retrain] + ([config.distributions.training] if config.distributions else [])
     batch = max(t.batch for t in trainings)
     for name in config.settings:
-        kind, args = problem_settings(config.problem, config.settings[name] or {}, name)
+        kind, p = problem_settings(config.problem, config.settings[name] or {}, name)
         if kind == "synthetic":
-            p = SyntheticSettings(**args)
             m, n, d, fixed = p.m, p.n, p.n, p.n_val + p.n_test
         else:
-            p = ImageCSSettings(**args)
             m, n, d, fixed = p.m, p.n_atoms, p.patch**2, p.n_val + p.n_test + p.n_train_patches
         check_memory(f"setting {name!r} (a {m}x{n} problem with {config.layers} layers and batch {batch})",
                      m, n, config.layers, batch, fixed, d)
@@ -293,35 +291,22 @@ def setting_seed(seed: int, setting: str) -> int:
     return seed_from([seed, setting]) % 2**31
 
 
-def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, dict]:
-    """The problem kind and its settings (dataclass arguments) of one setting.
+def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tuple[str, "problems.SyntheticSettings | problems.ImageCSSettings"]:
+    """The problem kind and settings of one setting.
 
     ``base`` holds defaults for synthetic settings (``m n p snr kappa seed``); a setting may
     override any of them, or say ``kind: image-cs`` and give ``m patch atoms snr seed``
     (only ``seed`` comes from ``base`` then). A setting without its own ``seed`` gets
-    :func:`setting_seed` of the base seed and its name."""
-    overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(PROBLEM_KEYS["synthetic"]) | set(PROBLEM_KEYS["image-cs"]))))
+    :func:`setting_seed` of the base seed and its name. The names are mapped onto the settings
+    by :func:`nni_lista.problem.problems.problem_settings`, as the command line's are."""
+    fields_ = PROBLEM_FIELDS
+    overrides = _section(f"settings.{name}", overrides, ("kind", *sorted(set(fields_["synthetic"]) | set(fields_["image-cs"]))))
     kind = overrides.pop("kind", "synthetic")
-    require(isinstance(kind, str) and kind in PROBLEM_KEYS, f"settings.{name}.kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_KEYS)}")
-    base = _section("problem", base, PROBLEM_KEYS["synthetic"])
+    require(isinstance(kind, str) and kind in fields_, f"settings.{name}.kind {short(kind)} is not allowed: choose one of {', '.join(fields_)}")
+    base = _section("problem", base, fields_["synthetic"])
     values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
     if "seed" not in overrides:  # each setting its own instance (an explicit seed is kept as given)
         seed = values.get("seed", 0)
         require(_is_int(seed) and seed >= 0, f"problem seed {short(seed)} is not allowed: it must be an integer >= 0")
         values["seed"] = setting_seed(seed, name)
-    for key in values:
-        require(key in PROBLEM_KEYS[kind], f"key {key!r} does not apply to setting {name!r} ({kind}): allowed are {', '.join(PROBLEM_KEYS[kind])}")
-    renamed = {"snr": "snr_db", "atoms": "n_atoms"}
-    args = {renamed.get(k, k): v for k, v in values.items()}
-    if "snr_db" in args:
-        try:
-            args["snr_db"] = float(args["snr_db"])
-        except (TypeError, ValueError):
-            raise UsageError(f"setting {name!r}: snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'") from None
-    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
-
-    try:
-        (SyntheticSettings if kind == "synthetic" else ImageCSSettings)(**args)
-    except UsageError as exc:
-        raise UsageError(f"setting {name!r}: {exc}") from None
-    return kind, args
+    return kind, problems.problem_settings(kind, values, f"setting {name!r}")

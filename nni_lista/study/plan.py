@@ -56,11 +56,8 @@ class Study:
 
         path = self.out / "problems" / f"{setting}.pt"
         if not path.is_file():
-            kind, args = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
-            if kind == "synthetic":
-                problem = problems.make_synthetic(problems.SyntheticSettings(**args))
-            else:
-                problem = problems.make_image_cs(problems.ImageCSSettings(**args))
+            kind, settings = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
+            problem = problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
             problems.save(problem, path)
         return problems.problem_spec(file=str(path.resolve()))
 

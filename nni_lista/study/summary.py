@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from dataclasses import asdict
 from typing import Optional
 
 import numpy as np
@@ -91,15 +92,11 @@ def verdict(reference: dict, candidate: dict) -> dict:
     return {"gain_db": gain, "spread_db": spread, "verdict": word}
 
 
-def _size(info: dict) -> str:
+def _size(settings) -> str:
     """A setting's problem size for a table header: ``m x n`` (``m x atoms`` for images)."""
-    from nni_lista.problem.problems import ImageCSSettings, SyntheticSettings
+    from nni_lista.problem.problems import SyntheticSettings
 
-    if info["kind"] == "synthetic":
-        p = SyntheticSettings(**info["settings"])
-        return f"{p.m}x{p.n}"
-    p = ImageCSSettings(**info["settings"])
-    return f"{p.m}x{p.n_atoms}"
+    return f"{settings.m}x{settings.n if isinstance(settings, SyntheticSettings) else settings.n_atoms}"
 
 
 def _done_all(study, keys: list[str]) -> list[dict]:
@@ -145,9 +142,8 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
         if "lista" in rows:
             claim1[setting] = verdict(rows["lista"], rows["searched"])
-    settings_info = {name: dict(zip(("kind", "settings"), problem_settings(c.problem, c.settings[name] or {}, name))) for name in c.settings}
-    for info in settings_info.values():
-        info["settings"] = json_safe(info["settings"])
+    made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
+    settings_info = {name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()}
 
     # averaged architectures
     layers = c.layers
@@ -233,7 +229,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
 
     # the table: final test NMSE dB (mean +- sd over training seeds) per model and setting
     models = list(dict.fromkeys(model for rows in results.values() for model in rows))
-    headers = ["model", *(f"{s} ({_size(settings_info[s])})" for s in c.settings)]
+    headers = ["model", *(f"{s} ({_size(made[s][1])})" for s in c.settings)]
     table_rows = [[model, *(cell(results[s][model]) if model in results[s] else "" for s in c.settings)] for model in models]
     image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
     psnr_rows = [[model, *(cell(results[s][model], "psnr_db") if model in results[s] else "" for s in image_settings)] for model in models

@@ -115,6 +115,15 @@ class TrainConfig:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
 
 
+
+# Named training recipes, defined once: `nni-lista search` and `trial` start from the search
+# proxy, a study's search trials and its retraining from these two unless its config says otherwise.
+TRAINING_PRESETS = {
+    "search-proxy": {"protocol": "e2e", "max_steps": 1000, "eval_every": 250},  # one trial of a search
+    "retrain": {"protocol": "e2e", "max_steps": 3000, "eval_every": 500},  # a study's retraining and baselines
+}
+
+
 @dataclass
 class TrainResult:
     steps: int  # Adam steps of the whole schedule, reused ones included

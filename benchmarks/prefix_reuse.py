@@ -51,7 +51,7 @@ def main() -> None:
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for reuse in (False, True):
-            request = SearchRequest(strategy="evolution", problem=spec, m=args.m, n=args.n, layers=layers, space=args.space,
+            request = SearchRequest(strategy="evolution", problem=spec, layers=layers, space=args.space,
                                     budget=budget, training=training, top_k=budget, reuse_prefixes=reuse)
             result = run_search(request, Path(tmp) / str(reuse))
             runs[reuse] = result

@@ -109,7 +109,7 @@ def search(args, spec: dict, problem, space: str, name: str) -> dict:
     runs = args.out / "runs" / space / name
     shutil.rmtree(runs, ignore_errors=True)  # an interrupted search restarts from scratch
     kind_budget = {"darts": args.one_shot_steps, "shared-evolution": args.supernet_steps}.get(name, args.budget)
-    request = SearchRequest(strategy=strategy, problem=spec, m=args.m, n=args.n, layers=args.layers, space=space,
+    request = SearchRequest(strategy=strategy, problem=spec, layers=args.layers, space=space,
                             budget=kind_budget, training=config(args.proxy_steps, args.seed), seed=args.seed,
                             warm_start=warm, subnets=args.subnets, top_k=1)
     found = explore(request, runs)

@@ -432,7 +432,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
     request = SearchRequest(
-        strategy=args.strategy, problem=spec, m=problem.m, n=problem.n, layers=args.layers, space=args.space,
+        strategy=args.strategy, problem=spec, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,

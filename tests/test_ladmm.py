@@ -78,7 +78,7 @@ def test_search_the_dladmm_space_from_the_command_line(tmp_path, capsys):
 
 def test_a_lista_only_space_is_refused_for_dladmm(capsys):
     with pytest.raises(Exception, match="not allowed for the dladmm backbone"):
-        SearchRequest(strategy="random", problem={}, m=M, n=N, space="full", backbone="dladmm")
+        SearchRequest(strategy="random", problem={}, space="full", backbone="dladmm")
     assert main(["search", "--backbone", "dladmm", "--strategy", "random", "--space", "lista", "--out", "x"]) == 2
     assert "space 'lista' is not allowed for the dladmm backbone" in capsys.readouterr().err
 
@@ -104,7 +104,7 @@ def test_averaged_architecture_and_graft():
 
 def test_run_search_compares_with_the_backbones_plain_network(tmp_path):
     spec = problems.problem_spec(problems.SyntheticSettings(m=M, n=N, n_val=64, n_test=64, seed=1))
-    request = SearchRequest(strategy="random", problem=spec, m=M, n=N, layers=T, space="neurons", budget=2, backbone="dladmm",
+    request = SearchRequest(strategy="random", problem=spec, layers=T, space="neurons", budget=2, backbone="dladmm",
                             training=TrainConfig(protocol="e2e", max_steps=10, eval_every=10, batch=16))
     result = run_search(request, tmp_path)
     assert result["retrained"]["dladmm"]["settings"]["arch"] == BACKBONES["dladmm"].plain(T)

@@ -26,7 +26,7 @@ def _spec():
 
 
 def _request(strategy, **kw):
-    base = dict(strategy=strategy, problem=_spec(), m=M, n=N, layers=T, space="paper",
+    base = dict(strategy=strategy, problem=_spec(), layers=T, space="paper",
                 budget=4 if STRATEGIES[strategy].kind == "multi-trial" else 40,
                 training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10))
     base.update(kw)

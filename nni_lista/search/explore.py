@@ -132,9 +132,7 @@ class SearchRequest:
     """Everything a search needs; all small values."""
 
     strategy: str
-    problem: dict
-    m: int
-    n: int
+    problem: dict  # a problem handle (problems.problem_spec): resolved once per process
     layers: int = 16
     space: str = "full"
     budget: int = 10
@@ -178,6 +176,16 @@ class SearchRequest:
                     f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
                     f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
         manager.check_host(self.host)
+
+    @property
+    def m(self) -> int:
+        """Measurements of the problem (its handle resolved, once per process)."""
+        return resolve_problem(self.problem).m
+
+    @property
+    def n(self) -> int:
+        """Code length of the problem."""
+        return resolve_problem(self.problem).n
 
 
 class Limits:

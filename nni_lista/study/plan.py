@@ -153,8 +153,7 @@ class Study:
         return work
 
     def _request(self, setting: str, strategy: str, seed: int, space: str, budget: int, backbone: str = "lista") -> SearchRequest:
-        P = self.problem(setting)
-        return SearchRequest(strategy=strategy, problem=self.problem_spec(setting), m=P.m, n=P.n, layers=self.config.layers,
+        return SearchRequest(strategy=strategy, problem=self.problem_spec(setting), layers=self.config.layers,
                              space=space, budget=budget, training=self._config(self.config.search_training, seed),
                              lam=self.config.lam, seed=seed, top_k=self.config.search.top_k, backbone=backbone)
 

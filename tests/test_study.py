@@ -220,3 +220,13 @@ def test_another_config_does_not_overwrite_a_study(finished, tmp_path, capsys):
     other.write_text(yaml.safe_dump({**TINY, "layers": 5}, sort_keys=False))
     assert cli.main(["study", "--config", str(other), "--out", str(out)]) == 2
     assert "another config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["study-quick.yml", "study-full.yml"])
+def test_the_example_configs_are_valid_and_use_one_recipe(name):
+    from pathlib import Path
+
+    config = StudyConfig.load(Path(__file__).resolve().parents[1] / "examples" / name)
+    config.check_memory()
+    assert config.training_seeds == (0, 1) and config.retrain.plateau_db is None  # the fixed schedule is the stopping rule
+    assert config.search_training == config.distributions.training  # the proxy of the searches and of the distributions

@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
     search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
     search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
+    search.add_argument("--max-latency", type=float, metavar="MS",
+                        help="only architectures whose forward pass takes at most MS milliseconds here (the measured latency model, docs/searching.md)")
+    search.add_argument("--latency-batch", type=int, default=1, help="the batch size --max-latency is for (default %(default)s)")
+    search.add_argument("--latency-table", type=Path, metavar="FILE",
+                        help="the latency table to use (measured and written there when missing; default OUT/latency-table.json)")
     search.add_argument("--reuse-prefixes", action=argparse.BooleanOptionalAction, default=True,
                         help="stage-wise multi-trial searches: start each architecture after the longest prefix of layers "
                              "trained before (same numbers as from scratch, less work) (default on)")
@@ -177,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--space", choices=list(PRESETS), default="paper", help="the preset (default paper)")
     export.add_argument("--layers", type=int, default=16, help="layers T (default 16)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSON file; search_spaces/ holds PRESET-T.json files")
+
+    latency = commands.add_parser("latency", help="measure the space's latency table here, for --max-latency (docs/searching.md)")
+    latency.add_argument("--m", type=int, default=250, help="measurements (default %(default)s)")
+    latency.add_argument("--n", type=int, default=500, help="code length (default %(default)s)")
+    latency.add_argument("--layers", type=int, default=16, help="layers T (default %(default)s)")
+    latency.add_argument("--batch", type=int, default=1, help="batch size of the forward pass (default %(default)s)")
+    latency.add_argument("--repeats", type=int, default=30, help="timed calls per choice; the fastest counts (default %(default)s)")
+    latency.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
+    latency.add_argument("--out", type=Path, required=True, metavar="FILE", help="the table (JSON), for `search --latency-table`")
 
     view = commands.add_parser("view", help="serve NNI's web UI for a finished `search --port` run (in the background; nnictl stop ID ends it)")
     view.add_argument("run", type=Path, metavar="DIR", help="the search's output directory (holds top.json)")
@@ -434,7 +448,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     request = SearchRequest(
         strategy=args.strategy, problem=spec, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
-        max_flops=args.max_flops, max_params=args.max_params, port=args.port, host=args.host,
+        max_flops=args.max_flops, max_params=args.max_params, max_latency=args.max_latency, latency_batch=args.latency_batch,
+        latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
         subnets=args.subnets, retrain_seeds=args.retrain_seeds,
     )
@@ -567,6 +582,33 @@ def cmd_export_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_latency(args: argparse.Namespace) -> int:
+    from nni_lista.base.device import resolve_device
+    from nni_lista.base.limits import check_layers, check_memory, check_output
+    from nni_lista.base.tables import markdown_table
+    from nni_lista.space.latency import measure_table, predict
+    from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
+
+    check_layers(args.layers)
+    require(1 <= args.n and 1 <= args.m <= args.n, f"--m {args.m} and --n {args.n} are not allowed: give 1 <= m <= n")
+    require(1 <= args.batch <= 65536, f"--batch {args.batch} is not allowed: it must be an integer in 1..65536")
+    require(1 <= args.repeats <= 10_000, f"--repeats {args.repeats} is not allowed: it must be an integer in 1..10000")
+    check_memory(f"a {args.m}x{args.n} problem with {args.layers} layers and batch {args.batch}", args.m, args.n, args.layers, args.batch, 0)
+    check_output(args.out, directory=False)
+    device = resolve_device(args.device)
+    table = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty())
+    table.save(args.out)
+    k = min(2, args.layers)
+    rows = [[f"weight form {name} (layer {k})", ms[k - 1]] for name, ms in table.forms.items()]
+    rows += [[f"neuron {name} (layer {k})", ms[k - 1]] for name, ms in table.neurons.items()]
+    rows += [["one skip on", table.skip_ms], ["B b (lista form)", table.measure_ms], ["constant", table.constant_ms]]
+    rows += [[f"{name} (T = {args.layers}, predicted)", predict(table, named_architecture(name, args.layers), args.m, args.n)]
+             for name in NAMED_ARCHITECTURES]
+    print(markdown_table(["choice", "ms"], [[name, f"{ms:.3f}"] for name, ms in rows]))
+    print(f"wrote {args.out}: measured on {table.key['device']}, {args.m}x{args.n}, batch {args.batch}")
+    return 0
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     from nni_lista.search import manager
 
@@ -616,7 +658,7 @@ def _terminate_on_sigterm():
 
 
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
-            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study}
+            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

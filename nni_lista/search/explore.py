@@ -6,7 +6,8 @@ trial budget) or supernet training batches (one-shot). Every strategy maximises 
 metric, ``-NMSE_dB`` on the validation set; NNI's TPE minimises unless told, so it is built
 with ``optimize_mode='maximize'``.
 
-Constraints (``max_flops``, ``max_params``) use NNI's profilers on the space: a ``Filter``
+Constraints (``max_flops``, ``max_params``, ``max_latency``: the measured latency model of
+:mod:`nni_lista.space.latency`) use NNI's profilers on the space: a ``Filter``
 middleware for multi-trial strategies (rejected samples do not use the budget), a
 ``RangeProfilerFilter`` for RandomOneShot, and a profiler penalty for DARTS, GumbelDARTS,
 Proxyless and ENAS; a one-shot export that still exceeds a limit is projected onto it
@@ -45,6 +46,7 @@ from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.search import manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
+from nni_lista.space.latency import LatencyProfiler, LatencyTable, measure_table, table_key
 from nni_lista.train.runs import run_architecture
 from nni_lista.space.spaces import LISTASpace
 from nni_lista.train.training import TrainConfig
@@ -142,6 +144,9 @@ class SearchRequest:
     top_k: int = 5
     max_flops: Optional[float] = None
     max_params: Optional[float] = None
+    max_latency: Optional[float] = None  # ms, the measured latency model (nni_lista.space.latency)
+    latency_batch: int = 1  # the batch the latency limit is for
+    latency_table: Optional[str] = None  # a table file (measured and written there when missing); default OUT/latency-table.json
     one_shot_lr: float = 1e-3
     reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
@@ -155,8 +160,11 @@ class SearchRequest:
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
         get_backbone(self.backbone).check_preset(self.space)
-        require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None),
-                f"max-flops / max-params are not available for the {self.backbone} backbone (its layers have no profiler formulas); use lista")
+        require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None and self.max_latency is None),
+                f"max-flops / max-params / max-latency are not available for the {self.backbone} backbone "
+                "(its layers have no profiler formulas); use lista")
+        require(isinstance(self.latency_batch, int) and 1 <= self.latency_batch <= 65536,
+                f"latency-batch {self.latency_batch} is not allowed: it must be an integer in 1..65536")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
         require(isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
@@ -167,7 +175,7 @@ class SearchRequest:
                 f"{self.strategy} is available for the lista backbone only")
         require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
                 f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
-        for name in ("max_flops", "max_params"):
+        for name in ("max_flops", "max_params", "max_latency"):
             value = getattr(self, name)
             require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
         if self.port is not None:
@@ -189,15 +197,18 @@ class SearchRequest:
 
 
 class Limits:
-    """The FLOPs / parameter limits of a search, checked with NNI's profilers on the space."""
+    """The FLOPs / parameter / latency limits of a search, checked with NNI's profilers on the space."""
 
-    def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float]):
+    def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float],
+                 latency: Optional[tuple[LatencyTable, float]] = None):
         dummy = torch.zeros(1, m)
         self.checks = []
         if max_flops is not None:
             self.checks.append(("FLOPs", FlopsProfiler(space, dummy), max_flops))
         if max_params is not None:
             self.checks.append(("parameters", NumParamsProfiler(space, dummy), max_params))
+        if latency is not None:
+            self.checks.append(("ms of latency", LatencyProfiler(space, latency[0]), latency[1]))
 
     def __bool__(self) -> bool:
         return bool(self.checks)
@@ -283,6 +294,9 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     limits = Limits(space, request.m, request.max_flops, request.max_params)
     limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
     _claim(out, request)
+    if request.max_latency is not None:  # measured here, or read from a table measured for this machine and size
+        limits = Limits(space, request.m, request.max_flops, request.max_params, (latency_table(request, out), request.max_latency))
+        limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
     remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
     if announce is not None:
         announce()
@@ -339,8 +353,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
             item["projected"] = True
         item["arch"] = family.complete(item["arch"], request.space, request.layers)
     if not found and limits:
-        named = ", ".join(f"{name} {value:g}" for name, value in (("max-flops", request.max_flops), ("max-params", request.max_params))
-                          if value is not None)
+        named = ", ".join(f"{name} {value:g}" for name, value in (("max-flops", request.max_flops), ("max-params", request.max_params),
+                                                                  ("max-latency", request.max_latency)) if value is not None)
         raise UsageError(f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
                          f"raise the limits or the budget")
     require(found, f"the search found no architecture that trained (budget {request.budget})")
@@ -359,13 +373,29 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     }
 
 
+def latency_table(request: SearchRequest, out: Path) -> LatencyTable:
+    """The latency table of the search's problem size, depth, latency batch and device: read
+    from ``request.latency_table`` (default ``out/latency-table.json``) when it was measured
+    for them (a table of another machine or size is refused), else measured now and written there."""
+    path = Path(request.latency_table) if request.latency_table else out / "latency-table.json"
+    key = table_key(request.m, request.n, request.layers, request.latency_batch, request.training.device)
+    if path.is_file():
+        return LatencyTable.load(path, key)
+    print(f"measuring the latency table ({request.m}x{request.n}, {request.layers} layers, batch {request.latency_batch}) into {path}",
+          file=sys.stderr, flush=True)
+    table = measure_table(request.m, request.n, request.layers, request.latency_batch, request.training.device,
+                          progress=sys.stderr.isatty())
+    table.save(path)
+    return table
+
+
 def _claim(out: Path, request: SearchRequest) -> None:
     """Record the search's options in ``out/search.json``; refuse, before any work, a directory
     that holds a search made with other options (its results would be mixed)."""
     options = {"strategy": request.strategy, "problem": request.problem, "layers": request.layers, "space": request.space,
                "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
                "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
-               "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
+               "max_latency": request.max_latency, "latency_batch": request.latency_batch, "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
                "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
     options = json.loads(json.dumps(options, default=str))
     kept = out / "search.json"
@@ -424,7 +454,8 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "layers": request.layers,
         "training": compared[request.backbone]["settings"],
         "seed": request.seed,
-        "limits": {"max_flops": request.max_flops, "max_params": request.max_params},
+        "limits": {"max_flops": request.max_flops, "max_params": request.max_params, "max_latency": request.max_latency,
+                   "latency_batch": request.latency_batch},
         **explored,
         "retrained": compared,
         "replicates": replicate_summary(runs, seeds),

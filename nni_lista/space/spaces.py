@@ -80,6 +80,8 @@ class LISTASpace(ModelSpace):
                  weight_forms: tuple[str, ...] = ("lista",)):
         super().__init__()
         self.layers = layers
+        self.sizes = (m, n)
+        self.choices = {"neurons": tuple(neurons), "skips": skips, "weight_forms": tuple(weight_forms)}  # what the labels offer
         self.lam = DEFAULT_LAM
         self.arch_sample: dict = dict(current_model() or {})  # the sample it was frozen with ({} unfrozen; see freeze)
         self.measure = MeasurementMap(m, n) if "lista" in weight_forms else None

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from nni_lista.search.webui import show_trials
+from nni_lista.search.webui import column_choices, show_trials
 from nni_manager import ARTIFACTS, REPO, create, listeners, shrunk_config, stop, trial_metrics, wait_done
 
 T = 4
@@ -44,12 +44,16 @@ def test_tpe_experiment_runs_trials_with_per_layer_results_and_shows_them_in_the
         assert len(trials) == 3 and all(t["status"] == "SUCCEEDED" for t in trials.values())
         for t in trials.values():
             assert len(t["periodical"]) == T
-            assert len(t["final"]) == 1 and t["final"][0]["default"] == -t["final"][0]["val_nmse_db"]
+            assert len(t["final"]) == 1 and t["final"][0]["default"] == -t["final"][0]["nmse_db"]
         written = list((tmp_path / "nni").rglob("metrics.json"))
         assert len(written) == 3
         assert all(len(json.loads(p.read_text())["nmse_db_per_layer"]) == T for p in written)
         show_trials(f"http://127.0.0.1:{port}", list(trials), [t["final"][0]["default"] for t in trials.values()],
                     ARTIFACTS / "webui-nnictl-tpe.png")
+        # every named entry of the dict final metric is a column the web UI offers
+        offered = column_choices(f"http://127.0.0.1:{port}", list(trials))
+        for name in ("nmse_db", "test_nmse_db", "flops", "params", "latency_ms", "train_seconds"):
+            assert f"{name} (metric)" in offered.splitlines(), (name, offered)  # as NNI labels metric columns
     finally:
         stop(experiment_id)
     assert not listeners(port)

@@ -109,7 +109,17 @@ def test_a_plain_parameter_file_trains_and_reports(tmp_path):
     assert params.items() <= written["settings"]["arch"].items() and written["settings"]["backbone"] == "lista" and len(written["nmse_db_per_layer"]) == T
     record = metrics[metrics.rindex('{"parameter_id"'):]
     final = json.loads(json.loads(record)["value"])
-    assert final["test_nmse_db"] == written["nmse_db"] and final["default"] == -written["val_nmse_db"]
+    assert final["test_nmse_db"] == written["nmse_db"] and final["default"] == -written["val_nmse_db"] == -final["nmse_db"]
+    # the columns NNI's web UI can show: FLOPs and parameters as NNI's own profilers count them, latency, time
+    import torch
+    from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
+    from nni_lista.space.spaces import LISTASpace
+
+    m, n = int(TINY[TINY.index("--m") + 1]), int(TINY[TINY.index("--n") + 1])
+    space = LISTASpace.from_preset("paper", m, n, T)
+    assert final["flops"] == FlopsProfiler(space, torch.zeros(1, m)).profile(params) > 0
+    assert final["params"] == NumParamsProfiler(space, torch.zeros(1, m)).profile(params) > 0
+    assert final["latency_ms"] > 0 and final["train_seconds"] == written["seconds"] and final["steps"] == written["steps"]
 
 
 MALFORMED = ["[1, 2]", '"soft"', '{"parameter_id": 0, "parameters": ["soft"]}', '{"parameter_id": 0, "parameters": "soft"}',

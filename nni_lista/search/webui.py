@@ -19,13 +19,9 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 _TAB = "//button[@role='tab' and @name='Intermediate result']"
 
 
-def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], screenshot: Path, timeout: float = 60) -> None:
-    """Open ``url``/detail, check that every trial id and final metric (as NNI prints it) is
-    shown, switch to the intermediate-result chart and save ``screenshot`` (PNG)."""
+def _browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
@@ -34,7 +30,33 @@ def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], scr
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+
+
+def column_choices(url: str, trial_ids: Sequence[str], timeout: float = 60) -> str:
+    """The text of the trial table's "Add/Remove columns" dialog at ``url``/detail: the columns
+    a user can add, among them every named entry of the trials' dict final metrics."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser()
+    try:
+        driver.get(f"{url}/detail")
+        WebDriverWait(driver, timeout).until(lambda d: all(t in d.page_source for t in trial_ids))
+        driver.find_element(By.XPATH, "//button[.//span[text()='Add/Remove columns']]").click()
+        WebDriverWait(driver, timeout).until(lambda d: "Customize columns" in d.find_element(By.TAG_NAME, "body").text)
+        return driver.find_element(By.CSS_SELECTOR, "div[role='dialog']").text
+    finally:
+        driver.quit()
+
+
+def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], screenshot: Path, timeout: float = 60) -> None:
+    """Open ``url``/detail, check that every trial id and final metric (as NNI prints it) is
+    shown, switch to the intermediate-result chart and save ``screenshot`` (PNG)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser()
     try:
         driver.get(f"{url}/detail")
         WebDriverWait(driver, timeout).until(lambda d: all(t in d.page_source for t in trial_ids))

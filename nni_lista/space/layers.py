@@ -182,6 +182,12 @@ class GatedSkip(_Leaf):
         return MutableShape(*x.real_shape)
 
 
+def analytic_flops(model: nn.Module) -> int:
+    """FLOPs per sample of a frozen network: the sum of its leaves' analytic counts (what NNI's
+    ``FlopsProfiler`` gives for its sample; element-wise work counts 0)."""
+    return int(sum(module.flops for module in model.modules() if isinstance(module, _Leaf)))
+
+
 def choose(label: str, candidates: dict[str, nn.Module]) -> nn.Module:
     """A ``LayerChoice`` over ``candidates`` labelled ``label`` (inside the current
     ``label_scope``); the module itself when there is only one candidate (a fixed part of the

@@ -192,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
     latency.add_argument("--out", type=Path, required=True, metavar="FILE", help="the table (JSON), for `search --latency-table`")
 
+    pareto = commands.add_parser("pareto", help="NMSE against FLOPs, parameters or latency over finished searches, with the Pareto front")
+    pareto.add_argument("runs", type=Path, nargs="+", metavar="DIR", help="--out directories of finished `nni-lista search` runs (same problem)")
+    pareto.add_argument("--cost", choices=("flops", "params", "latency"), default="flops", help="the cost axis (default %(default)s)")
+    pareto.add_argument("--latency-table", type=Path, metavar="FILE", help="--cost latency: a table from `nni-lista latency` (else measured now)")
+    pareto.add_argument("--latency-batch", type=int, default=1, help="--cost latency: the batch size (default %(default)s)")
+    pareto.add_argument("--out", type=Path, required=True, metavar="FILE", help="the figure (PNG); the points and the front go to FILE.json")
+
     view = commands.add_parser("view", help="serve NNI's web UI for a finished `search --port` run (in the background; nnictl stop ID ends it)")
     view.add_argument("run", type=Path, metavar="DIR", help="the search's output directory (holds top.json)")
     view.add_argument("--port", type=int, default=8080, help="web UI port (default %(default)s)")
@@ -609,6 +616,50 @@ def cmd_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pareto(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from nni_lista.base.io import write_json
+    from nni_lista.base.limits import check_output
+    from nni_lista.base.tables import markdown_table
+    from nni_lista.problem.problems import resolve_problem
+    from nni_lista.search import pareto
+    from nni_lista.study.plots import plot_pareto
+
+    check_output(args.out, directory=False)
+    require(args.out.suffix.lower() == ".png", f"--out {str(args.out)!r} is not allowed: give a .png file")
+    searches = {str(run): pareto.load_search(run) for run in dict.fromkeys(args.runs)}
+    pareto.check_comparable(searches)
+    data = next(iter(searches.values()))
+    problem = resolve_problem(data["problem"])
+    table = None
+    if args.cost == "latency":
+        from nni_lista.space.latency import LatencyTable, measure_table, table_key
+
+        key = table_key(problem.m, problem.n, data["layers"], args.latency_batch, "cpu")
+        if args.latency_table is not None and args.latency_table.is_file():
+            table = LatencyTable.load(args.latency_table, key)
+        else:
+            table = measure_table(problem.m, problem.n, data["layers"], args.latency_batch, progress=sys.stderr.isatty())
+            if args.latency_table is not None:
+                table.save(args.latency_table)
+    points = [point for run, found in searches.items() for point in pareto.search_points(Path(run), found)]
+    points += pareto.family_points(searches, points, progress=sys.stderr.isatty())
+    cost = pareto.cost_function(args.cost, problem.m, problem.n, table)
+    for point in points:
+        point.cost = cost(point.arch)
+    front = pareto.front(points)
+    unit = {"flops": "FLOPs per sample", "params": "parameters", "latency": f"latency (ms, batch {args.latency_batch}, here)"}[args.cost]
+    plot_pareto(points, front, args.out, unit, f"{len(points)} networks, {problem.m}x{problem.n}, T = {data['layers']}: "
+                                                f"proxy validation NMSE against {args.cost}")
+    write_json(args.out.with_suffix(".json"), {"cost": args.cost, "runs": list(searches), "points": [asdict(p) for p in points],
+                                               "front": [asdict(p) for p in front]})
+    print(markdown_table(["source", "network", unit, "validation NMSE dB"],
+                         [[p.source, p.name, f"{p.cost:.4g}", f"{p.nmse_db:.2f}"] for p in front]))
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')}: {len(front)} of {len(points)} networks on the front")
+    return 0
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     from nni_lista.search import manager
 
@@ -658,7 +709,7 @@ def _terminate_on_sigterm():
 
 
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
-            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency}
+            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency, "pareto": cmd_pareto}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

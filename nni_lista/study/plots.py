@@ -117,3 +117,30 @@ def plot_table(headers: Sequence[str], rows: Sequence[Sequence], path: str | os.
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_pareto(points: Sequence, front: Sequence, path: str | os.PathLike, xlabel: str, title: str = "") -> Path:
+    """NMSE (dB) against a cost: each source's points, the named family members labelled, and
+    the Pareto front as a step line (``points`` and ``front`` hold ``.source .name .cost .nmse_db``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.8, 4.4), dpi=120)
+    sources = list(dict.fromkeys(p.source for p in points if not p.source.startswith("family")))
+    for source in sources:
+        mine = [p for p in points if p.source == source]
+        ax.scatter([p.cost for p in mine], [p.nmse_db for p in mine], s=14, alpha=0.6, label=f"{Path(source).name} ({len(mine)})")
+    family = [p for p in points if p.source.startswith("family")]
+    ax.scatter([p.cost for p in family], [p.nmse_db for p in family], s=40, marker="D", color="black", label="LISTA family")
+    for p in family:
+        ax.annotate(p.name, (p.cost, p.nmse_db), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.step([p.cost for p in front], [p.nmse_db for p in front], where="post", color="crimson", linewidth=1.2,
+            label=f"Pareto front ({len(front)})")
+    costs = [p.cost for p in points if p.cost > 0]
+    if costs and max(costs) / min(costs) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation NMSE (dB), lower is better")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -135,3 +135,29 @@ def test_unreadable_arch_file(tmp_path):
         spaces.load_arch(tmp_path / "x.json")
     with pytest.raises(UsageError, match="does not exist"):
         spaces.load_arch(tmp_path / "missing.json")
+
+
+def test_searched_models_load_the_hub_way():
+    """LISTASpace.load_searched_model (NNI's space-hub convention): named family members at any
+    depth, and the shipped architectures our committed results found, frozen for a problem size."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from nni_lista.space.spaces import LISTASpace, NAMED_ARCHITECTURES, SEARCHED_MODELS, named_architecture
+
+    repo = Path(__file__).resolve().parents[1]
+    assert "shared-evolution-250x500" in SEARCHED_MODELS
+    shipped = LISTASpace.load_searched_model("shared-evolution-250x500", m=20, n=40)
+    assert shipped.arch == json.loads((repo / "results" / "weight-sharing" / "best_arch-250x500-T16.json").read_text())
+    assert len(shipped(torch.zeros(3, 20))) == 16
+    for name in NAMED_ARCHITECTURES:
+        model = LISTASpace.load_searched_model(name, m=20, n=40, layers=5, A=torch.randn(20, 40))
+        assert model.arch == named_architecture(name, 5) and len(model(torch.zeros(2, 20))) == 5
+    with pytest.raises(UsageError, match="choose one of lista, lista-cp"):
+        LISTASpace.load_searched_model("resnet50")
+    with pytest.raises(UsageError, match="has 16 layers"):
+        LISTASpace.load_searched_model("shared-evolution-250x500", layers=8)
+    with pytest.raises(UsageError, match="no pretrained weights"):
+        LISTASpace.load_searched_model("lista", pretrained=True)

@@ -96,6 +96,26 @@ class LISTASpace(ModelSpace):
         return model
 
     @classmethod
+    def load_searched_model(cls, name: str, m: int = 250, n: int = 500, layers: int = 16, A: Optional[torch.Tensor] = None,
+                            lam: float = DEFAULT_LAM, pretrained: bool = False) -> "LISTASpace":
+        """A named or searched architecture, frozen, for an ``m x n`` problem (NNI's space-hub
+        convention): the family members of :data:`NAMED_ARCHITECTURES` with ``layers`` layers,
+        or an architecture our committed results found (:data:`SEARCHED_MODELS`, shipped as
+        label maps in ``nni_lista/space/searched/``; their depth is fixed). ISTA-initialised
+        for ``A`` when given. No trained weights are shipped: ``pretrained=True`` is refused."""
+        require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
+                                "`nni-lista retrain --arch FILE`")
+        if name in NAMED_ARCHITECTURES:
+            arch = named_architecture(name, layers)
+        else:
+            require(name in SEARCHED_MODELS, f"model {short(name)} is not allowed: choose one of "
+                                             f"{', '.join((*NAMED_ARCHITECTURES, *SEARCHED_MODELS))}")
+            arch = json.loads((_SEARCHED / f"{name}.json").read_text())
+            depth = validate(arch)
+            require(layers in (16, depth), f"{name} has {depth} layers (the depth it was searched at), not {layers}")
+        return build(arch, m, n, A, lam)
+
+    @classmethod
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "LISTASpace":
         require(preset in PRESETS, f"space {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
         config = PRESETS[preset]
@@ -170,6 +190,12 @@ def named_architecture(name: str, layers: int) -> dict[str, str]:
 
 
 NAMED_ARCHITECTURES = ("lista", "lista-cp", "lista-cpss", "alista", "dense")
+
+# Architectures our committed results found, shipped as label maps (nni_lista/space/searched/):
+# shared-evolution-250x500: `nni-lista search --strategy shared-evolution` on 250x500, T = 16
+# (results/weight-sharing/), retrained to -33.45 +- 0.07 dB against LISTA's -13.27 +- 0.03 dB.
+_SEARCHED = Path(__file__).resolve().parent / "searched"
+SEARCHED_MODELS = tuple(sorted(path.stem for path in _SEARCHED.glob("*.json")))
 
 
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> LISTASpace:

@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--batch", type=int, default=1, help="batch size of the forward pass (default %(default)s)")
     latency.add_argument("--repeats", type=int, default=30, help="timed calls per choice; the fastest counts (default %(default)s)")
     latency.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
+    latency.add_argument("--arch", type=Path, nargs="+", metavar="FILE", default=[],
+                         help="architecture files (best_arch.json): print their predicted and measured latency too")
     latency.add_argument("--out", type=Path, required=True, metavar="FILE", help="the table (JSON), for `search --latency-table`")
 
     pareto = commands.add_parser("pareto", help="NMSE against FLOPs, parameters or latency over finished searches, with the Pareto front")
@@ -602,6 +604,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
     require(1 <= args.repeats <= 10_000, f"--repeats {args.repeats} is not allowed: it must be an integer in 1..10000")
     check_memory(f"a {args.m}x{args.n} problem with {args.layers} layers and batch {args.batch}", args.m, args.n, args.layers, args.batch, 0)
     check_output(args.out, directory=False)
+    from nni_lista.space.spaces import layers_of, load_arch
+
+    archs = [(path, load_arch(path)) for path in args.arch]  # checked before anything is measured
+    for path, arch in archs:
+        require(layers_of(arch) == args.layers, f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}")
     device = resolve_device(args.device)
     table = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty())
     table.save(args.out)
@@ -612,6 +619,20 @@ def cmd_latency(args: argparse.Namespace) -> int:
     rows += [[f"{name} (T = {args.layers}, predicted)", predict(table, named_architecture(name, args.layers), args.m, args.n)]
              for name in NAMED_ARCHITECTURES]
     print(markdown_table(["choice", "ms"], [[name, f"{ms:.3f}"] for name, ms in rows]))
+    if archs:
+        import torch
+
+        from nni_lista.space.latency import measure_network
+        from nni_lista.space.spaces import build
+
+        b = torch.randn(args.batch, args.m, generator=torch.Generator().manual_seed(0)).to(device)
+        A = torch.randn(args.m, args.n, generator=torch.Generator().manual_seed(0)) / args.m ** 0.5
+        measured = []
+        for path, arch in archs:
+            model = build(arch, args.m, args.n, A).to(device)
+            measured.append([str(path), f"{predict(table, arch, args.m, args.n):.3f}", f"{measure_network(model, b, args.repeats, device):.3f}"])
+        print()
+        print(markdown_table(["architecture", "predicted ms", f"measured ms (fastest of {args.repeats})"], measured))
     print(f"wrote {args.out}: measured on {table.key['device']}, {args.m}x{args.n}, batch {args.batch}")
     return 0
 

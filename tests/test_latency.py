@@ -124,6 +124,16 @@ def test_the_latency_command_and_its_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and needle in err, err
     assert not (tmp_path / "x.json").exists()
+    # --arch: an architecture file's predicted and measured latency, checked before any measuring
+    assert main(["arch", "--name", "alista", "--layers", str(T), "--out", str(tmp_path / "a.json")]) == 0
+    capsys.readouterr()
+    assert main(["latency", "--m", str(M), "--n", str(N), "--layers", str(T), "--repeats", "3", "--arch", str(tmp_path / "a.json"),
+                 "--out", str(tmp_path / "y.json")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "a.json" in line)
+    predicted, measured = (float(cell) for cell in row.strip("|").split("|")[1:3])
+    assert predicted > 0 and measured > 0
+    assert main(["latency", "--m", str(M), "--n", str(N), "--layers", "6", "--arch", str(tmp_path / "a.json"), "--out", str(tmp_path / "z.json")]) == 2
+    assert "has 4 layers: give --layers 4" in capsys.readouterr().err and not (tmp_path / "z.json").exists()
 
 
 def test_a_search_with_a_latency_limit_refuses_a_table_of_another_batch(table, tmp_path, capsys):

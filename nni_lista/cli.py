@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "trained before (same numbers as from scratch, less work) (default on)")
     search.add_argument("--port", type=int, help="multi-trial strategies: run each architecture as a trial of NNI's manager "
                                                  "and serve NNI's web UI on this port (default: no manager, in-process)")
+    search.add_argument("--training-service", type=Path, metavar="FILE",
+                        help="with --port: run the trials on NNI's training service of this NNI experiment config "
+                             "(its trainingService and nniManagerIp, e.g. strategies/remote.yml); default local")
     search.add_argument("--host", default="127.0.0.1", help="address the manager and web UI listen on with --port "
                                                            "(default %(default)s; 0.0.0.0 for all interfaces)")
     _add_problem_options(search, with_file=True)
@@ -459,6 +462,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, max_latency=args.max_latency, latency_batch=args.latency_batch,
         latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
+        **_training_service(args.training_service),
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
         subnets=args.subnets, retrain_seeds=args.retrain_seeds,
     )
@@ -478,6 +482,38 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.port is not None:
         print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")
     return 0
+
+
+def _training_service(path: Optional[Path]) -> dict:
+    """``training_service`` and ``nni_manager_ip`` of a search from an NNI experiment config file
+    (NNI's own format, e.g. strategies/remote.yml); nothing without a file."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"training-service file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise UsageError(f"cannot read training-service file {str(path)!r}: give an NNI experiment config such as strategies/remote.yml") from None
+    service = data.get("trainingService") if isinstance(data, dict) else None
+    require(isinstance(service, dict) and isinstance(service.get("platform"), str),
+            f"{str(path)!r} has no trainingService with a platform: give an NNI experiment config such as strategies/remote.yml")
+    ip = data.get("nniManagerIp")
+    require(ip is None or isinstance(ip, str), f"nniManagerIp {short(ip)} in {str(path)!r} is not allowed: give an address")
+    from nni.experiment.config.training_service import TrainingServiceConfig
+    from nni.nas.experiment import NasExperimentConfig
+
+    config = NasExperimentConfig("ts", "simplified", training_service=service)
+    require(isinstance(config.training_service, TrainingServiceConfig),
+            f"platform {short(service.get('platform'))} in {str(path)!r} is not allowed: give one of NNI's training services (e.g. local, remote)")
+    config.trial_concurrency, config.max_trial_number = 1, 1
+    try:
+        config.validate()  # NNI's own checks: machines, ports, keys
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(f"the trainingService of {str(path)!r} is not valid: {str(exc).splitlines()[0][:200]}") from None
+    return {"training_service": service, "nni_manager_ip": ip}
 
 
 def _is_architecture_of(path: Path, backbone: str) -> bool:

@@ -63,3 +63,24 @@ def test_remote_config_runs_our_trial_over_ssh(tmp_path, ssh_server):
         assert "Worker 127.0.0.1 initialized" in log  # the trials ran through the SSH worker
     finally:
         stop(experiment_id)
+
+
+@pytest.mark.slow
+def test_a_search_runs_its_trials_on_the_remote_training_service(tmp_path, ssh_server):
+    """`nni-lista search --port P --training-service FILE`: a multi-trial NAS search whose trials
+    run on NNI's remote training service (here the SSH server on localhost), NNI's own config format."""
+    from nni_lista.cli import main
+
+    port, key = ssh_server
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "strategies" / "remote.yml").read_text())
+    config["trainingService"]["machineList"][0].update(port=port, user=getpass.getuser(), sshKeyFile=str(key), pythonPath=str(BIN))
+    path = tmp_path / "remote.yml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    code = main(["search", "--strategy", "random", "--m", "12", "--n", "24", "--layers", str(T), "--budget", "2", "--max-steps", "20",
+                 "--eval-every", "10", "--batch", "16", "--port", str(free_port()), "--training-service", str(path), "--out", str(out)])
+    assert code == 0
+    top = yaml.safe_load((out / "top.json").read_text())
+    assert len(top["top"]) == 2 and all(item["metric"] is not None for item in top["top"]) and top["nni_experiment"] is not None
+    logs = list((out / "nni-experiments").rglob("nnimanager.log"))
+    assert logs and "Worker 127.0.0.1 initialized" in logs[0].read_text()  # the trials ran through the SSH worker

@@ -63,3 +63,28 @@ def test_port_is_refused_for_one_shot_strategies(tmp_path):
     out = subprocess.run([str(BIN / "nni-lista"), "search", "--strategy", "darts", "--port", "8080", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "port is not allowed with darts" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_bad_training_service_files_are_one_line(tmp_path, capsys):
+    """--training-service FILE (NNI's experiment config format): checked by NNI's own config
+    validation before any work, one line each."""
+    import pytest  # noqa: F401
+    from nni_lista.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    cases = {"missing.yml": None, "empty.yml": "experimentName: x\n", "platform.yml": "trainingService: {platform: nope}\n",
+             "port.yml": "trainingService: {platform: remote, machineList: [{host: h, user: u, port: abc}]}\n"}
+    needles = {"missing.yml": "does not exist", "empty.yml": "has no trainingService", "platform.yml": "platform 'nope' in",
+               "port.yml": "is not valid: RemoteMachineConfig: type of port ('abc')"}
+    for name, text in cases.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        assert main(["search", "--strategy", "random", "--port", "8080", "--training-service", str(tmp_path / name), "--out", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needles[name] in err, err
+    # the shipped remote.yml names a key file this machine may not have: NNI's validation says so
+    assert main(["search", "--strategy", "random", "--training-service", str(repo / "strategies" / "remote.yml"),
+                 "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("needs --port" in err or "is not valid" in err), err
+    assert not (tmp_path / "s").exists()

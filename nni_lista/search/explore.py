@@ -151,6 +151,8 @@ class SearchRequest:
     reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
     host: str = "127.0.0.1"
+    training_service: Optional[dict] = None  # with port: NNI's trainingService section (e.g. remote machines); default local
+    nni_manager_ip: Optional[str] = None  # with a remote training service: this machine's address as the workers see it
     backbone: str = "lista"  # nni_lista.space.backbones.BACKBONES: lista or dladmm
     warm_start: bool = True  # evolution: the family members of the space are its first individuals
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
@@ -183,6 +185,8 @@ class SearchRequest:
             require(STRATEGIES[self.strategy].kind == "multi-trial",
                     f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
                     f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
+        require(self.training_service is None or self.port is not None,
+                "a training service needs --port: trials run under NNI's manager only then")
         manager.check_host(self.host)
 
     @property
@@ -260,11 +264,18 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
     multi = STRATEGIES[request.strategy].kind != "one-shot"
     if request.port is None:
         config = NasExperimentConfig("sequential", "simplified" if multi else "raw")
-    else:
+    elif request.training_service is None:
         config = NasExperimentConfig("ts", "simplified", "local")
         config.trial_concurrency = 1
         # NNI's trial entry behind ours, which vets the parameter before NNI decodes it (nni_lista/search/nas_trial.py)
         config._trial_command_params = {"python": f"{sys.executable} -m nni_lista.search.nas_trial"}
+    else:  # NNI's own training-service config (e.g. remote machines over SSH, each with nni-lista in its pythonPath)
+        config = NasExperimentConfig("ts", "simplified", training_service=request.training_service,
+                                     **({"nni_manager_ip": request.nni_manager_ip} if request.nni_manager_ip else {}))
+        config.trial_concurrency = 1
+        # the worker's own installation (on its pythonPath, where a bare `python` may be another interpreter);
+        # NNI uploads the current directory to every worker (it allows no other)
+        config._trial_command_params = {"python": "nni-lista-nas-trial"}
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
     if multi:
         config.max_trial_number = _trials(request)

@@ -3,7 +3,8 @@
 first (:func:`nni_lista.search.trial_parameters.nas_record`: only our space, our evaluator and NNI's
 containers may be named, nothing is unpickled).
 
-The search's experiment config runs ``python -m nni_lista.search.nas_trial -m nni.nas.execution.training_service trial``.
+The search's experiment config runs ``python -m nni_lista.search.nas_trial -m nni.nas.execution.training_service trial``
+(on a remote worker, the console script ``nni-lista-nas-trial`` in the same place).
 """
 
 from __future__ import annotations

@@ -142,9 +142,11 @@ def exposed(addresses: list[str]) -> list[str]:
 
 
 def refuse_exposed_manager() -> None:
-    """One-line error if this trial's manager listens beyond loopback (and the user did not opt in)."""
+    """One-line error if this trial's manager listens beyond loopback (and the user did not opt in).
+    Checked where the manager is local (``NNI_PLATFORM`` local): on a remote worker the command
+    channel is NNI's worker daemon, and the manager runs on another machine."""
     port = manager_port(os.environ.get("NNI_TRIAL_COMMAND_CHANNEL", ""))
-    if port is None or os.environ.get(ALLOW_EXPOSED) == "1":
+    if port is None or os.environ.get(ALLOW_EXPOSED) == "1" or os.environ.get("NNI_PLATFORM", "local") != "local":
         return
     import psutil
 

@@ -18,10 +18,18 @@ setup() {
     fi
     echo "setting up $VENV (first run: a few minutes)..." >&2
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    # torch first and pinned: 2.13.0 is the CPU build; an unpinned resolve pulls CUDA (GBs).
-    "$VENV/bin/python" -m pip install --quiet torch==2.13.0
-    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    # The installers' own notices go to a log, shown only when something fails.
+    local log=$VENV/setup.log
+    if ! {
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip &&
+        # torch first and pinned: 2.13.0 is the CPU build; an unpinned resolve pulls CUDA (GBs).
+        "$VENV/bin/python" -m pip install --quiet torch==2.13.0 &&
+        "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    } > "$log" 2>&1; then
+        echo "setting up $VENV failed; the last lines of $log:" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
     echo "$want" > "$STAMP"
 }
 

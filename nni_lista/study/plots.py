@@ -16,13 +16,18 @@ def plot_nmse_vs_layer(curves: Mapping[str, Sequence[float]], path: str | os.Pat
     markers = "os^vD<>ph*xP"
     for index, (name, values) in enumerate(curves.items()):
         ax.plot(range(1, len(values) + 1), values, marker=markers[index % len(markers)], markersize=3, label=name)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("test NMSE (dB)")
+    _label(ax, "layer", "test NMSE (dB)", title)
+    return _save(fig, path)
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Axis labels, a light grid, the legend outside on the right, and the title if any."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         ax.set_title(title)
-    return _save(fig, path)
 
 
 def _pyplot():
@@ -137,10 +142,5 @@ def plot_pareto(points: Sequence, front: Sequence, path: str | os.PathLike, xlab
     costs = [p.cost for p in points if p.cost > 0]
     if costs and max(costs) / min(costs) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation NMSE (dB), lower is better")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, "validation NMSE (dB), lower is better", title)
     return _save(fig, path)

@@ -39,7 +39,8 @@ def test_pareto_over_two_searches_and_the_family(searches, capsys):
     assert main(["pareto", str(searches / "evo"), str(searches / "rnd"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     data = json.loads(out.with_suffix(".json").read_text())
-    assert out.stat().st_size > 0 and "networks on the front" in printed
+    distinct = len({json.dumps(p["arch"], sort_keys=True) for p in data["points"]})
+    assert out.stat().st_size > 0 and f"({distinct} different networks) on the front" in printed
     family = [p for p in data["points"] if p["source"].startswith("family")]
     assert sorted(p["name"] for p in family) == sorted(NAMED_ARCHITECTURES)
     assert all(p["source"] == "family" for p in family)  # the warm-started evolution scored all five

@@ -691,18 +691,13 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     problem = resolve_problem(data["problem"])
     table = None
     if args.cost == "latency":
-        from nni_lista.space.latency import LatencyTable, measure_table, table_key
+        from nni_lista.space.latency import load_or_measure
 
-        key = table_key(problem.m, problem.n, data["layers"], args.latency_batch, "cpu")
-        if args.latency_table is not None and args.latency_table.is_file():
-            table = LatencyTable.load(args.latency_table, key)
-        else:
-            table = measure_table(problem.m, problem.n, data["layers"], args.latency_batch, progress=sys.stderr.isatty())
-            if args.latency_table is not None:
-                table.save(args.latency_table)
+        table = load_or_measure(args.latency_table, problem.m, problem.n, data["layers"], args.latency_batch,
+                                progress=sys.stderr.isatty())
     points = [point for run, found in searches.items() for point in pareto.search_points(Path(run), found)]
     points += pareto.family_points(searches, points, progress=sys.stderr.isatty())
-    cost = pareto.cost_function(args.cost, problem.m, problem.n, table)
+    cost = pareto.cost_function(args.cost, problem.m, problem.n, data["layers"], table)
     for point in points:
         point.cost = cost(point.arch)
     front = pareto.front(points)

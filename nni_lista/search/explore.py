@@ -46,7 +46,7 @@ from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.search import manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
-from nni_lista.space.latency import LatencyProfiler, LatencyTable, measure_table, table_key
+from nni_lista.space.latency import LatencyProfiler, LatencyTable, load_or_measure
 from nni_lista.train.runs import run_architecture
 from nni_lista.space.spaces import LISTASpace
 from nni_lista.train.training import TrainConfig
@@ -389,15 +389,11 @@ def latency_table(request: SearchRequest, out: Path) -> LatencyTable:
     from ``request.latency_table`` (default ``out/latency-table.json``) when it was measured
     for them (a table of another machine or size is refused), else measured now and written there."""
     path = Path(request.latency_table) if request.latency_table else out / "latency-table.json"
-    key = table_key(request.m, request.n, request.layers, request.latency_batch, request.training.device)
-    if path.is_file():
-        return LatencyTable.load(path, key)
-    print(f"measuring the latency table ({request.m}x{request.n}, {request.layers} layers, batch {request.latency_batch}) into {path}",
-          file=sys.stderr, flush=True)
-    table = measure_table(request.m, request.n, request.layers, request.latency_batch, request.training.device,
-                          progress=sys.stderr.isatty())
-    table.save(path)
-    return table
+    if not path.is_file():
+        print(f"measuring the latency table ({request.m}x{request.n}, {request.layers} layers, batch {request.latency_batch}) into {path}",
+              file=sys.stderr, flush=True)
+    return load_or_measure(path, request.m, request.n, request.layers, request.latency_batch, request.training.device,
+                           progress=sys.stderr.isatty())
 
 
 def _claim(out: Path, request: SearchRequest) -> None:

@@ -60,13 +60,11 @@ def family_points(searches: dict[str, dict], points: list[Point], progress: bool
     from nni_lista.models.family import DEFAULT_LAM
     from nni_lista.problem.problems import resolve_problem
     from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
-    from nni_lista.train.runs import run_architecture
-    from nni_lista.train.training import TrainConfig
+    from nni_lista.train.runs import run_architecture, training_config
 
     data = next(iter(searches.values()))
     settings = data["training"]  # the settings of the search's own runs: its recipe, seed and lam
-    fields = set(TrainConfig.__dataclass_fields__) - {"seed", "device"}
-    training = TrainConfig.from_dict({k: v for k, v in settings.items() if k in fields} | {"seed": settings.get("train_seed", 0)})
+    training = training_config(settings)
     found = []
     for name in NAMED_ARCHITECTURES:
         arch = named_architecture(name, data["layers"])
@@ -80,8 +78,9 @@ def family_points(searches: dict[str, dict], points: list[Point], progress: bool
     return found
 
 
-def cost_function(kind: str, m: int, n: int, table=None) -> Callable[[dict], float]:
-    """``arch -> cost``: ``flops`` (per sample), ``params`` or ``latency`` (ms, from ``table``)."""
+def cost_function(kind: str, m: int, n: int, layers: int, table=None) -> Callable[[dict], float]:
+    """``arch -> cost`` for ``layers``-layer architectures: ``flops`` (per sample), ``params`` or
+    ``latency`` (ms, from ``table``; its profiler is built once)."""
     from nni_lista.space.layers import analytic_flops
     from nni_lista.space.spaces import build
 
@@ -90,9 +89,11 @@ def cost_function(kind: str, m: int, n: int, table=None) -> Callable[[dict], flo
     if kind == "params":
         return lambda arch: float(sum(p.numel() for p in build(arch, m, n).parameters()))
     require(kind == "latency" and table is not None, f"cost {short(kind)} is not allowed: choose flops, params or latency")
-    from nni_lista.space.latency import predict
+    from nni_lista.space.latency import LatencyProfiler
+    from nni_lista.space.spaces import LISTASpace
 
-    return lambda arch: predict(table, arch, m, n)
+    profiler = LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table)
+    return lambda arch: float(profiler.profile(arch))
 
 
 def front(points: list[Point]) -> list[Point]:

@@ -7,10 +7,10 @@ where nn-Meter does not apply):
     latency = c + [lista form present] t_Bb + sum_k ( t_form(k, form_k) + t_neuron(k, neuron_k)
               + t_skip * #{skips on into layer k} )
 
-``t_form`` and ``t_neuron`` are the medians of timed forward calls of the space's own modules
-(weight forms and neurons, per layer ``k``, since layer 1 and the support-selection share
-differ), ``t_skip`` of one gated skip added to the merge, ``t_Bb`` of the shared ``B b``; each
-time is the fastest of repeated calls. The constant ``c`` (Python and framework overhead) is
+``t_form`` and ``t_neuron`` are timed forward calls of the space's own modules (weight forms
+and neurons, per layer ``k``, since layer 1 and the support-selection share differ), ``t_skip``
+of one gated skip added to the merge, ``t_Bb`` of the shared ``B b``; each time is the fastest
+of repeated calls. The constant ``c`` (Python and framework overhead) is
 the median, over the five named networks (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense), of what
 the whole frozen network measures beyond the sum of its parts. Because the model is one
 ``switch_case`` per label, NNI's ``ExpectationProfilerPenalty`` makes it differentiable for
@@ -38,10 +38,10 @@ from nni.nas.profiler import ExpressionProfiler
 
 from nni_lista.base.errors import UsageError, require
 from nni_lista.base.io import write_json
-from nni_lista.space.layers import WEIGHT_FORMS, AnalyticForm, CoupledForm, GatedSkip, ListaForm, MeasurementMap
+from nni_lista.models.family import DEFAULT_LAM, lipschitz
+from nni_lista.space.layers import FORMS, WEIGHT_FORMS, GatedSkip, MeasurementMap
 from nni_lista.space.neurons import NEURONS
 
-FORMS = {"lista": ListaForm, "coupled": CoupledForm, "analytic": AnalyticForm}
 TABLE_FORMAT = 1
 
 
@@ -125,8 +125,8 @@ def measure_network(model, b: torch.Tensor, repeats: int = 30, device: str = "cp
 def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", repeats: int = 30,
                   progress: bool = True, seed: int = 0) -> LatencyTable:
     """Time every choice of the space (all weight forms and neurons at every layer, a skip,
-    ``B b``) on ``device`` for an ``m x n`` problem at ``batch``; then the constant from a
-    the five named networks."""
+    ``B b``) on ``device`` for an ``m x n`` problem at ``batch``; then the constant from the five
+    named networks."""
     from tqdm import tqdm
 
     from nni_lista.space.spaces import NAMED_ARCHITECTURES, build, named_architecture
@@ -136,13 +136,11 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     b = torch.randn(batch, m, generator=g).to(device)
     u = torch.randn(batch, n, generator=g).to(device)
     time_ms = _timer(device, repeats)
-    from nni_lista.models.family import lipschitz
-
     L = lipschitz(A.cpu())
     steps = layers * (len(WEIGHT_FORMS) + len(NEURONS)) + 2 + len(NAMED_ARCHITECTURES)
     with tqdm(total=steps, desc="latency table", unit="op", disable=not progress) as bar:
         measure = MeasurementMap(m, n).to(device)
-        measure.initialise(A, L, 0.4)
+        measure.initialise(A, L, DEFAULT_LAM)
         measure_ms = time_ms(lambda: measure(b))
         Bb = measure(b)
         bar.update(1)
@@ -151,13 +149,13 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
         for k in range(1, layers + 1):
             for name in WEIGHT_FORMS:
                 module = FORMS[name](m, n, k == 1).to(device)
-                module.initialise(A, L, 0.4)
+                module.initialise(A, L, DEFAULT_LAM)
                 forms[name].append(time_ms(lambda: module((None if k == 1 else u, b, Bb))))
                 bar.update(1)
             for name, make in NEURONS.items():
                 neuron = make(k - 1).to(device)
                 if hasattr(neuron, "initialise"):
-                    neuron.initialise(A, L, 0.4)
+                    neuron.initialise(A, L, DEFAULT_LAM)
                 neurons[name].append(time_ms(lambda: neuron(u)))
                 bar.update(1)
         skip = GatedSkip().to(device)
@@ -173,6 +171,18 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     return table
 
 
+def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: int, device: str = "cpu",
+                    progress: bool = False) -> LatencyTable:
+    """The table in ``path`` when it was measured for these sizes, batch and this machine (another
+    is refused, one line); else measured now and, with a ``path``, written there."""
+    if path is not None and Path(path).is_file():
+        return LatencyTable.load(path, table_key(m, n, layers, batch, device))
+    table = measure_table(m, n, layers, batch, device, progress=progress)
+    if path is not None:
+        table.save(path)
+    return table
+
+
 def predict(table: LatencyTable, arch: dict, m: int, n: int) -> float:
     """The table's latency (ms) of a full-space architecture ``arch`` on an ``m x n`` problem."""
     from nni_lista.space.spaces import LISTASpace, validate
@@ -180,10 +190,9 @@ def predict(table: LatencyTable, arch: dict, m: int, n: int) -> float:
     return float(LatencyProfiler(LISTASpace.from_preset("full", m, n, validate(arch)), table).profile(arch))
 
 
-def _term(table: LatencyTable, kind: str, layer: int, choice) -> object:
-    """One layer's latency for a choice: a number for a fixed part, a ``switch_case`` over
-    the values of a label (an NNI ``Categorical``) otherwise."""
-    per_value = table.forms if kind == "form" else table.neurons
+def _term(per_value: dict, layer: int, choice) -> object:
+    """One layer's latency for a choice (``per_value``: name -> ms per layer): a number for a
+    fixed part, a ``switch_case`` over the values of a label (an NNI ``Categorical``) otherwise."""
     if isinstance(choice, str):
         return per_value[choice][layer - 1]
     return MutableExpression.switch_case(choice, {value: per_value[value][layer - 1] for value in choice.values})
@@ -204,7 +213,7 @@ class LatencyProfiler(ExpressionProfiler):
         for k in range(1, space.layers + 1):
             form = mutables.get(f"layer{k}/weight_form", choices["weight_forms"][0])
             neuron = mutables.get(f"layer{k}/neuron", choices["neurons"][0])
-            expression = expression + _term(table, "form", k, form) + _term(table, "neuron", k, neuron)
+            expression = expression + _term(table.forms, k, form) + _term(table.neurons, k, neuron)
             for j in range(1, k - 1) if choices["skips"] else ():
                 edge = mutables[f"layer{k}/skip_from{j}"]
                 expression = expression + MutableExpression.switch_case(edge, {"off": 0.0, "on": table.skip_ms})

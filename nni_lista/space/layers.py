@@ -152,6 +152,9 @@ class AnalyticForm(_Form):
         return FlopsResult(float(self.flops), 1.0)
 
 
+FORMS = {"lista": ListaForm, "coupled": CoupledForm, "analytic": AnalyticForm}  # weight form name -> its module (WEIGHT_FORMS)
+
+
 @profiler_leaf_module
 class NoSkip(_Leaf):
     """The "off" state of a skip edge: contributes nothing (``0 x``)."""
@@ -203,11 +206,10 @@ class UnrolledLayer(nn.Module):
     def __init__(self, k: int, m: int, n: int, neurons: tuple[str, ...], skips: bool, weight_forms: tuple[str, ...]):
         super().__init__()
         self.k = k
-        forms = {"lista": ListaForm, "coupled": CoupledForm, "analytic": AnalyticForm}
         sources = list(range(1, k - 1)) if skips else []
         self.skip_sources = sources
         with label_scope(f"layer{k}"):
-            self.form = choose("weight_form", {name: forms[name](m, n, k == 1) for name in weight_forms})
+            self.form = choose("weight_form", {name: FORMS[name](m, n, k == 1) for name in weight_forms})
             self.neuron = choose("neuron", {name: NEURONS[name](k - 1) for name in neurons})
             edges = [choose(f"skip_from{j}", {"off": NoSkip(), "on": GatedSkip()}) for j in sources]
         self.skips = nn.ModuleList(edges) if edges else None  # no empty container: profilers warn

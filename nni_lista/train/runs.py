@@ -60,6 +60,13 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
     return metrics
 
 
+def training_config(settings: dict) -> TrainConfig:
+    """The training config that a run's ``settings`` record (the inverse of :func:`run`'s
+    record: the seed is ``train_seed``; the device is not part of a run's identity)."""
+    fields = set(TrainConfig.__dataclass_fields__) - {"seed", "device"}
+    return TrainConfig.from_dict({k: v for k, v in settings.items() if k in fields} | {"seed": settings.get("train_seed", 0)})
+
+
 def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozenset = frozenset()) -> None:
     """Refuse to overwrite ``path`` when it holds the results of another run (another model or
     other settings; the device does not count): they would be lost. The message says what

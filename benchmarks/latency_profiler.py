@@ -2,7 +2,8 @@
 
 Measures the latency table here (``nni-lista latency``), then the forward latency of frozen
 networks: the five named ones (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) and random
-architectures of the full space, each the fastest of ``--repeats`` calls. Prints, per network,
+architectures of the full space, each the fastest of ``--repeats`` calls, timed in the same
+interleaved rounds as the table (``nni_lista.space.latency.fastest_ms``). Prints, per network,
 predicted and measured milliseconds and the relative error, then the mean and largest absolute
 relative error and the rank correlations (Kendall tau, Spearman rho) between predicted and
 measured, with the null of a random ordering beside them (the 95th percentile of |tau| over
@@ -19,14 +20,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import stats
 
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
-from nni_lista.problem import problems
-from nni_lista.space.latency import measure_network, measure_table, predict
-from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS, build, labels, named_architecture
+from nni_lista.space.latency import measure_table, predict
+from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS, labels, named_architecture
 
 
 def main() -> int:
@@ -36,21 +35,21 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--random", type=int, default=20, help="random architectures of the full space (besides the 5 named)")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSON with the table's key, every network and the summary")
     args = parser.parse_args()
 
-    table = measure_table(args.m, args.n, args.layers, args.batch, repeats=args.repeats, progress=sys.stderr.isatty())
-    A = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=args.n, n_val=8, n_test=8, seed=args.seed)).A
-    b = torch.randn(args.batch, args.m, generator=torch.Generator().manual_seed(args.seed))
     draw = random.Random(args.seed)
     space = labels(args.layers, PRESETS["full"])
     archs = {name: named_architecture(name, args.layers) for name in NAMED_ARCHITECTURES}
     archs.update({f"random{i + 1}": {label: draw.choice(values) for label, values in space.items()} for i in range(args.random)})
+    # the networks are timed in the same interleaved rounds as the table's entries
+    table, times = measure_table(args.m, args.n, args.layers, args.batch, repeats=args.repeats, progress=sys.stderr.isatty(),
+                                 seed=args.seed, networks=archs)
     rows = []
     for name, arch in archs.items():
-        measured = measure_network(build(arch, args.m, args.n, A), b, args.repeats)
+        measured = times[name]
         predicted = predict(table, arch, args.m, args.n)
         rows.append({"network": name, "predicted_ms": predicted, "measured_ms": measured, "relative_error": predicted / measured - 1})
     predicted = np.array([r["predicted_ms"] for r in rows])

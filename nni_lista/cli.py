@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-latency", type=float, metavar="MS",
                         help="only architectures whose forward pass takes at most MS milliseconds here (the measured latency model, docs/searching.md)")
     search.add_argument("--latency-batch", type=int, default=1, help="the batch size --max-latency is for (default %(default)s)")
+    search.add_argument("--latency-margin", type=float, default=0.15, metavar="FRACTION",
+                        help="keep the table's predicted latency this fraction under --max-latency, for its error (default %(default)s)")
     search.add_argument("--latency-table", type=Path, metavar="FILE",
                         help="the latency table to use (measured and written there when missing; default OUT/latency-table.json)")
     search.add_argument("--reuse-prefixes", action=argparse.BooleanOptionalAction, default=True,
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--n", type=int, default=500, help="code length (default %(default)s)")
     latency.add_argument("--layers", type=int, default=16, help="layers T (default %(default)s)")
     latency.add_argument("--batch", type=int, default=1, help="batch size of the forward pass (default %(default)s)")
-    latency.add_argument("--repeats", type=int, default=30, help="timed calls per choice; the fastest counts (default %(default)s)")
+    latency.add_argument("--repeats", type=int, default=100, help="interleaved rounds: timed calls per choice, the fastest counts (default %(default)s)")
     latency.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
     latency.add_argument("--arch", type=Path, nargs="+", metavar="FILE", default=[],
                          help="architecture files (best_arch.json): print their predicted and measured latency too")
@@ -461,6 +463,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         strategy=args.strategy, problem=spec, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
         max_flops=args.max_flops, max_params=args.max_params, max_latency=args.max_latency, latency_batch=args.latency_batch,
+        latency_margin=args.latency_margin,
         latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
         **_training_service(args.training_service),
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
@@ -646,7 +649,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
     for path, arch in archs:
         require(layers_of(arch) == args.layers, f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}")
     device = resolve_device(args.device)
-    table = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty())
+    table, measured = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty(),
+                                    networks={str(path): arch for path, arch in archs})
     table.save(args.out)
     k = min(2, args.layers)
     rows = [[f"weight form {name} (layer {k})", ms[k - 1]] for name, ms in table.forms.items()]
@@ -655,20 +659,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
     rows += [[f"{name} (T = {args.layers}, predicted)", predict(table, named_architecture(name, args.layers), args.m, args.n)]
              for name in NAMED_ARCHITECTURES]
     print(markdown_table(["choice", "ms"], [[name, f"{ms:.3f}"] for name, ms in rows]))
-    if archs:
-        import torch
-
-        from nni_lista.space.latency import measure_network
-        from nni_lista.space.spaces import build
-
-        b = torch.randn(args.batch, args.m, generator=torch.Generator().manual_seed(0)).to(device)
-        A = torch.randn(args.m, args.n, generator=torch.Generator().manual_seed(0)) / args.m ** 0.5
-        measured = []
-        for path, arch in archs:
-            model = build(arch, args.m, args.n, A).to(device)
-            measured.append([str(path), f"{predict(table, arch, args.m, args.n):.3f}", f"{measure_network(model, b, args.repeats, device):.3f}"])
+    if archs:  # timed in the same interleaved rounds as the table
         print()
-        print(markdown_table(["architecture", "predicted ms", f"measured ms (fastest of {args.repeats})"], measured))
+        print(markdown_table(["architecture", "predicted ms", f"measured ms (fastest of {args.repeats}, interleaved)"],
+                             [[str(path), f"{predict(table, arch, args.m, args.n):.3f}", f"{measured[str(path)]:.3f}"]
+                              for path, arch in archs]))
     print(f"wrote {args.out}: measured on {table.key['device']}, {args.m}x{args.n}, batch {args.batch}")
     return 0
 

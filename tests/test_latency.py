@@ -23,7 +23,7 @@ M, N, T, BATCH = 12, 24, 4, 8
 
 @pytest.fixture(scope="module")
 def table():
-    return measure_table(M, N, T, BATCH, repeats=5, progress=False)
+    return measure_table(M, N, T, BATCH, repeats=5, progress=False)[0]
 
 
 def _by_hand(table: LatencyTable, arch: dict) -> float:
@@ -98,16 +98,17 @@ def test_predicted_and_measured_latency_agree_roughly(table):
 def test_every_returned_architecture_obeys_the_latency_limit(strategy, table, tmp_path):
     table.save(tmp_path / "table.json")
     predicted = sorted(predict(table, _random_arch(seed), M, N) for seed in range(40))
-    limit = predicted[len(predicted) // 3]  # a third of random architectures meet it
+    margin = 0.1
+    limit = predicted[len(predicted) // 3] / (1 - margin)  # a third of random architectures meet it with the margin
     spec = problems.problem_spec(problems.SyntheticSettings(m=M, n=N, n_val=64, n_test=64, seed=1))
     request = SearchRequest(strategy=strategy, problem=spec, layers=T, space="full", budget=4 if strategy == "evolution" else 40,
                             training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10), max_latency=limit,
-                            latency_batch=BATCH, latency_table=str(tmp_path / "table.json"))
+                            latency_margin=margin, latency_batch=BATCH, latency_table=str(tmp_path / "table.json"))
     result = run_search(request, tmp_path / "run")
-    assert result["limits"]["max_latency"] == limit
+    assert result["limits"]["max_latency"] == limit and result["limits"]["latency_margin"] == margin
     A, b = problems.resolve_problem(spec).A, torch.randn(BATCH, M)
     for item in result["top"]:
-        assert predict(table, item["arch"], M, N) <= limit + 1e-9
+        assert predict(table, item["arch"], M, N) <= limit * (1 - margin) + 1e-9
         assert measure_network(build(item["arch"], M, N, A), b, repeats=20) <= 3 * limit  # measured: a generous tolerance
 
 
@@ -143,3 +144,41 @@ def test_a_search_with_a_latency_limit_refuses_a_table_of_another_batch(table, t
                  "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2 and "measured for other batch (batch=8)" in err
+
+
+def test_the_latency_margin_is_checked_and_named(table, tmp_path, capsys):
+    table.save(tmp_path / "table.json")
+    argv = ["search", "--strategy", "random", "--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "--budget", "2",
+            "--latency-batch", str(BATCH), "--latency-table", str(tmp_path / "table.json")]
+    assert main([*argv, "--max-latency", "1", "--latency-margin", "1.5", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "latency-margin 1.5 is not allowed: it must be a fraction in [0, 1)" in err, err
+    least = min(predict(table, _random_arch(seed), M, N) for seed in range(40)) / 10  # under every architecture's prediction
+    assert main([*argv, "--max-latency", f"{least:g}", "--latency-margin", "0.5", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "less the latency margin of 50%" in err, err
+
+
+def test_projection_follows_the_strategys_choice_probabilities():
+    """A one-shot export over the limit is projected onto it. Greedy by latency alone turns the
+    costliest neuron into an identity; with the strategy's probabilities
+    (NNI's export_probs) it takes the likely, slightly cheaper neuron instead."""
+    from nni_lista.search.explore import Limits
+    from nni_lista.space.layers import WEIGHT_FORMS
+    from nni_lista.space.neurons import NEURONS
+
+    cost = {"soft-ss": 0.3, "identity": 0.0}
+    table = LatencyTable(table_key(M, N, T, BATCH, "cpu"), 0.0, 0.0, 0.01, {name: [0.0] * T for name in WEIGHT_FORMS},
+                         {name: [cost.get(name, 0.1)] * T for name in NEURONS})
+    space = LISTASpace.from_preset("full", M, N, T)
+    values = {label: list(mutable.values) for label, mutable in space.simplify().items()}
+    limits = Limits(space, M, None, None, (table, 0.8, 0.0))
+    export = {label: ("soft-ss" if label.endswith("neuron") else "lista" if label.endswith("form") else "off") for label in values}
+    assert _by_hand(table, export) == pytest.approx(1.2)
+    greedy = limits.project(export, values)
+    assert limits.fits(greedy) and "identity" in greedy.values()
+    probs = {label: ({"soft-ss": 0.5, "soft": 0.4} | {v: 0.1 / (len(NEURONS) - 2) for v in NEURONS if v not in ("soft-ss", "soft")})
+             for label in values if label.endswith("neuron")}
+    likely = limits.project(export, values, probs)
+    assert limits.fits(likely) and _by_hand(table, likely) == pytest.approx(0.8) and "identity" not in likely.values()
+    assert sorted(likely[f"layer{k}/neuron"] for k in range(1, T + 1)) == ["soft", "soft", "soft-ss", "soft-ss"]

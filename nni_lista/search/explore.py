@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,7 @@ class SearchRequest:
     max_params: Optional[float] = None
     max_latency: Optional[float] = None  # ms, the measured latency model (nni_lista.space.latency)
     latency_batch: int = 1  # the batch the latency limit is for
+    latency_margin: float = 0.15  # the table's predictions must stay this fraction under max_latency (its error, README)
     latency_table: Optional[str] = None  # a table file (measured and written there when missing); default OUT/latency-table.json
     one_shot_lr: float = 1e-3
     reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
@@ -165,6 +167,8 @@ class SearchRequest:
         require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None and self.max_latency is None),
                 f"max-flops / max-params / max-latency are not available for the {self.backbone} backbone "
                 "(its layers have no profiler formulas); use lista")
+        require(isinstance(self.latency_margin, (int, float)) and 0 <= self.latency_margin < 1,
+                f"latency-margin {self.latency_margin} is not allowed: it must be a fraction in [0, 1)")
         require(isinstance(self.latency_batch, int) and 1 <= self.latency_batch <= 65536,
                 f"latency-batch {self.latency_batch} is not allowed: it must be an integer in 1..65536")
         require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
@@ -204,7 +208,9 @@ class Limits:
     """The FLOPs / parameter / latency limits of a search, checked with NNI's profilers on the space."""
 
     def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float],
-                 latency: Optional[tuple[LatencyTable, float]] = None):
+                 latency: Optional[tuple[LatencyTable, float, float]] = None):
+        """``latency`` is ``(table, max_ms, margin)``: the table's prediction must stay under
+        ``max_ms * (1 - margin)``, since single predictions err by 15% and more (the README)."""
         dummy = torch.zeros(1, m)
         self.checks = []
         if max_flops is not None:
@@ -212,7 +218,9 @@ class Limits:
         if max_params is not None:
             self.checks.append(("parameters", NumParamsProfiler(space, dummy), max_params))
         if latency is not None:
-            self.checks.append(("ms of latency", LatencyProfiler(space, latency[0]), latency[1]))
+            table, max_ms, margin = latency
+            self.checks.append((f"ms of predicted latency (max-latency {max_ms:g} less the latency margin of {margin:.0%})",
+                                LatencyProfiler(space, table), max_ms * (1 - margin)))
 
     def __bool__(self) -> bool:
         return bool(self.checks)
@@ -240,13 +248,25 @@ class Limits:
             require(least <= limit, f"no architecture of the {space_name} space meets the limit of {limit:g} {name}: "
                                     f"the smallest has {least:g}")
 
-    def project(self, sample: dict, values: dict) -> dict:
-        """Change one choice at a time (the one that lowers the excess most) until it fits."""
+    def project(self, sample: dict, values: dict, probs: Optional[dict] = None) -> dict:
+        """Change one choice at a time until ``sample`` fits. With ``probs`` (label -> value ->
+        probability, a one-shot strategy's ``export_probs``), each step takes the change that
+        lowers the excess most per unit of log-probability given up, so the result is a likely
+        architecture under the limit; without them, the change that lowers the excess most."""
         sample = dict(sample)
+
+        def given_up(label, value) -> float:
+            if not probs or label not in probs:
+                return 1.0
+            p = probs[label]
+            return max(math.log(max(p.get(sample[label], 0.0), 1e-12)) - math.log(max(p.get(value, 0.0), 1e-12)), 1e-6)
+
         while not self.fits(sample):
-            best = min(((self.excess({**sample, label: value}), label, value)
-                        for label, options in values.items() for value in options if value != sample[label]), default=None)
-            require(best is not None and best[0] < self.excess(sample), "no architecture of this space meets the limits")
+            now = self.excess(sample)
+            moves = [((now - self.excess({**sample, label: value})) / given_up(label, value), label, value)
+                     for label, options in values.items() for value in options if value != sample[label]]
+            best = max((move for move in moves if move[0] > 0), default=None)
+            require(best is not None, "no architecture of this space meets the limits")
             sample[best[1]] = best[2]
         return sample
 
@@ -306,7 +326,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
     _claim(out, request)
     if request.max_latency is not None:  # measured here, or read from a table measured for this machine and size
-        limits = Limits(space, request.m, request.max_flops, request.max_params, (latency_table(request, out), request.max_latency))
+        limits = Limits(space, request.m, request.max_flops, request.max_params,
+                        (latency_table(request, out), request.max_latency, request.latency_margin))
         limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
     remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
     if announce is not None:
@@ -349,9 +370,12 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))) if entry.kind != "one-shot" else []:
         metrics = model.metrics
         found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
+    probs = None
     if entry.kind == "one-shot":
         sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
         found.append({"arch": dict(sample), "metric": None})
+        if limits and not limits.fits(sample):  # the strategy's choice probabilities guide the projection
+            probs = _choice_probabilities(experiment.strategy)
     experiment.stop()
     if supernet is not None:
         weight_sharing.release(key)
@@ -360,7 +384,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     values = space.simplify()
     for item in found:
         if limits and not limits.fits(item["arch"]):
-            item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()})
+            item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()}, probs)
             item["projected"] = True
         item["arch"] = family.complete(item["arch"], request.space, request.layers)
     if not found and limits:
@@ -384,6 +408,17 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     }
 
 
+def _choice_probabilities(strategy) -> Optional[dict]:
+    """Label -> value -> probability from a one-shot strategy's supernet (NNI's ``export_probs``:
+    softmaxed architecture weights for DARTS and its kin, the controller's for ENAS); None where
+    the strategy has none (RandomOneShot samples uniformly)."""
+    try:
+        probs = strategy.oneshot_module.export_probs()
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return None
+    return {label: {value: float(p) for value, p in choice.items()} for label, choice in probs.items() if isinstance(choice, dict)} or None
+
+
 def latency_table(request: SearchRequest, out: Path) -> LatencyTable:
     """The latency table of the search's problem size, depth, latency batch and device: read
     from ``request.latency_table`` (default ``out/latency-table.json``) when it was measured
@@ -404,6 +439,8 @@ def _claim(out: Path, request: SearchRequest) -> None:
                "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
                "max_latency": request.max_latency, "latency_batch": request.latency_batch, "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
                "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
+    if request.max_latency is not None:
+        options["latency_margin"] = request.latency_margin
     options = json.loads(json.dumps(options, default=str))
     kept = out / "search.json"
     if kept.is_file():
@@ -462,7 +499,7 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "training": compared[request.backbone]["settings"],
         "seed": request.seed,
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params, "max_latency": request.max_latency,
-                   "latency_batch": request.latency_batch},
+                   "latency_batch": request.latency_batch, "latency_margin": request.latency_margin},
         **explored,
         "retrained": compared,
         "replicates": replicate_summary(runs, seeds),

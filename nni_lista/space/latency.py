@@ -10,7 +10,7 @@ where nn-Meter does not apply):
 ``t_form`` and ``t_neuron`` are timed forward calls of the space's own modules (weight forms
 and neurons, per layer ``k``, since layer 1 and the support-selection share differ), ``t_skip``
 of one gated skip added to the merge, ``t_Bb`` of the shared ``B b``; each time is the fastest
-of repeated calls. The constant ``c`` (Python and framework overhead) is
+of repeated calls, timed interleaved with every other entry (:func:`fastest_ms`). The constant ``c`` (Python and framework overhead) is
 the median, over the five named networks (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense), of what
 the whole frozen network measures beyond the sum of its parts. Because the model is one
 ``switch_case`` per label, NNI's ``ExpectationProfilerPenalty`` makes it differentiable for
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import platform
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -97,36 +98,52 @@ class LatencyTable:
         return table
 
 
-def _timer(device: str, repeats: int) -> Callable[[Callable[[], object]], float]:
+def fastest_ms(calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 0,
+               progress: Optional[Callable[[], None]] = None) -> dict:
+    """Fastest wall time in ms of each call of ``calls`` (name -> zero-argument callable), timed
+    **interleaved**: ``rounds`` rounds, each calling every entry in a freshly shuffled order, twice
+in a row (the second call is timed, with the entry's weights in cache).
+
+    On a shared machine other work only ever adds time, so the fastest call is the stable
+    estimate; but the machine's speed also changes for stretches of 0.1 s and more (fastest
+    of 300 back-to-back calls of one network moved by 1.7x on this project's CI machine).
+    Interleaving spreads every entry's calls over the whole measurement, so all entries are
+    timed in the same states of the machine and their ratios stay comparable."""
     sync = (lambda: torch.cuda.synchronize(torch.device(device))) if device.startswith("cuda") else (lambda: None)
-
-    def time_ms(call: Callable[[], object]) -> float:
-        """Fastest wall time of ``call`` over ``repeats`` calls in ms, after warm-up calls (on a
-        shared machine other work only ever adds time, so the minimum is the stable estimate)."""
-        with torch.no_grad():
+    names = list(calls)
+    best = {name: float("inf") for name in names}
+    order = random.Random(seed)
+    with torch.no_grad():
+        for name in names:  # warm-up
             for _ in range(3):
-                call()
-            sync()
-            times = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                call()
+                calls[name]()
+        sync()
+        for _ in range(rounds):
+            order.shuffle(names)
+            for name in names:
+                calls[name]()  # untimed: the entry's weights back in cache, as when a network runs on and on
                 sync()
-                times.append(time.perf_counter() - started)
-        return min(times) * 1e3
-    return time_ms
+                started = time.perf_counter()
+                calls[name]()
+                sync()
+                best[name] = min(best[name], time.perf_counter() - started)
+            if progress is not None:
+                progress()
+    return {name: best[name] * 1e3 for name in calls}
 
 
-def measure_network(model, b: torch.Tensor, repeats: int = 30, device: str = "cpu") -> float:
+def measure_network(model, b: torch.Tensor, repeats: int = 100, device: str = "cpu") -> float:
     """Forward latency (ms, fastest of ``repeats`` calls) of a frozen network on the batch ``b``."""
-    return _timer(device, repeats)(lambda: model(b))
+    return fastest_ms({"network": lambda: model(b)}, repeats, device)["network"]
 
 
-def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", repeats: int = 30,
-                  progress: bool = True, seed: int = 0) -> LatencyTable:
+def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", repeats: int = 100,
+                  progress: bool = True, seed: int = 0, networks: Optional[dict] = None) -> tuple[LatencyTable, dict]:
     """Time every choice of the space (all weight forms and neurons at every layer, a skip,
-    ``B b``) on ``device`` for an ``m x n`` problem at ``batch``; then the constant from the five
-    named networks."""
+    ``B b``) on ``device`` for an ``m x n`` problem at ``batch``, and the five named networks,
+    for the constant (the median of what each measures beyond the sum of its parts), all
+    interleaved (:func:`fastest_ms`, ``repeats`` rounds). ``networks`` (name -> architecture)
+    are timed in the same rounds; returns the table and their measured ms."""
     from tqdm import tqdm
 
     from nni_lista.space.spaces import NAMED_ARCHITECTURES, build, named_architecture
@@ -135,40 +152,35 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     A = (torch.randn(m, n, generator=g) / m ** 0.5).to(device)
     b = torch.randn(batch, m, generator=g).to(device)
     u = torch.randn(batch, n, generator=g).to(device)
-    time_ms = _timer(device, repeats)
     L = lipschitz(A.cpu())
-    steps = layers * (len(WEIGHT_FORMS) + len(NEURONS)) + 2 + len(NAMED_ARCHITECTURES)
-    with tqdm(total=steps, desc="latency table", unit="op", disable=not progress) as bar:
-        measure = MeasurementMap(m, n).to(device)
-        measure.initialise(A, L, DEFAULT_LAM)
-        measure_ms = time_ms(lambda: measure(b))
-        Bb = measure(b)
-        bar.update(1)
-        forms = {name: [] for name in WEIGHT_FORMS}
-        neurons = {name: [] for name in NEURONS}
-        for k in range(1, layers + 1):
-            for name in WEIGHT_FORMS:
-                module = FORMS[name](m, n, k == 1).to(device)
-                module.initialise(A, L, DEFAULT_LAM)
-                forms[name].append(time_ms(lambda: module((None if k == 1 else u, b, Bb))))
-                bar.update(1)
-            for name, make in NEURONS.items():
-                neuron = make(k - 1).to(device)
-                if hasattr(neuron, "initialise"):
-                    neuron.initialise(A, L, DEFAULT_LAM)
-                neurons[name].append(time_ms(lambda: neuron(u)))
-                bar.update(1)
-        skip = GatedSkip().to(device)
-        skip_ms = time_ms(lambda: u + skip(u))
-        bar.update(1)
-        table = LatencyTable(table_key(m, n, layers, batch, device), 0.0, measure_ms, skip_ms, forms, neurons)
-        residuals = []
-        for name in NAMED_ARCHITECTURES:
-            arch = named_architecture(name, layers)
-            residuals.append(measure_network(build(arch, m, n, A.cpu()).to(device), b, repeats, device) - predict(table, arch, m, n))
-            bar.update(1)
-        table.constant_ms = statistics.median(residuals)
-    return table
+    measure = MeasurementMap(m, n).to(device)
+    measure.initialise(A, L, DEFAULT_LAM)
+    Bb = measure(b)
+    calls = {("measure",): lambda: measure(b)}
+    for k in range(1, layers + 1):
+        for name in WEIGHT_FORMS:
+            module = FORMS[name](m, n, k == 1).to(device)
+            module.initialise(A, L, DEFAULT_LAM)
+            calls[("form", name, k)] = (lambda module, v: lambda: module((v, b, Bb)))(module, None if k == 1 else u)
+        for name, make in NEURONS.items():
+            neuron = make(k - 1).to(device)
+            if hasattr(neuron, "initialise"):
+                neuron.initialise(A, L, DEFAULT_LAM)
+            calls[("neuron", name, k)] = (lambda neuron: lambda: neuron(u))(neuron)
+    skip = GatedSkip().to(device)
+    calls[("skip",)] = lambda: u + skip(u)
+    archs = {("named", name): named_architecture(name, layers) for name in NAMED_ARCHITECTURES}
+    archs.update({("network", name): arch for name, arch in (networks or {}).items()})
+    for key, arch in archs.items():
+        calls[key] = (lambda model: lambda: model(b))(build(arch, m, n, A.cpu()).to(device))
+    with tqdm(total=repeats, desc="latency table", unit="round", disable=not progress) as bar:
+        ms = fastest_ms(calls, repeats, device, seed, progress=lambda: bar.update(1))
+    table = LatencyTable(table_key(m, n, layers, batch, device), 0.0, ms[("measure",)], ms[("skip",)],
+                         {name: [ms[("form", name, k)] for k in range(1, layers + 1)] for name in WEIGHT_FORMS},
+                         {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS})
+    table.constant_ms = statistics.median(ms[("named", name)] - predict(table, arch, m, n)
+                                          for (_, name), arch in archs.items() if _ == "named")
+    return table, {name: ms[("network", name)] for name in (networks or {})}
 
 
 def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: int, device: str = "cpu",
@@ -177,7 +189,7 @@ def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: in
     is refused, one line); else measured now and, with a ``path``, written there."""
     if path is not None and Path(path).is_file():
         return LatencyTable.load(path, table_key(m, n, layers, batch, device))
-    table = measure_table(m, n, layers, batch, device, progress=progress)
+    table, _ = measure_table(m, n, layers, batch, device, progress=progress)
     if path is not None:
         table.save(path)
     return table

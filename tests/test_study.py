@@ -29,7 +29,7 @@ TINY = {
 }
 DLADMM = ["plain", "lista-pattern", "random-graft1", "searched"]
 
-ARTEFACTS = ["study.json", "table.md", "table.png", "averaged-architecture.png", "neuron-frequency.png", "consistency.png",
+ARTEFACTS = ["study.json", "claims.md", "table.md", "table.png", "averaged-architecture.png", "neuron-frequency.png", "consistency.png",
              "consistency-patterns.png", "error-distributions.png", "curves-noiseless.png", "curves-images.png", "config.yml"]
 
 
@@ -153,6 +153,11 @@ def test_the_claims_are_tested_against_their_nulls(finished):
     count = lambda arch: sum(v == "on" for label, v in arch.items() if "skip_from" in label)  # noqa: E731
     assert count(random_graft) == count(grafted)
     assert set(claims["4_transfer_to_dladmm"]["versus_plain"]) == set(DLADMM) - {"plain"}
+    # the verdicts, with their account
+    assert set(summary["verdicts"]) == {"1", "2", "3", "4"}
+    account = (out / "claims.md").read_text()
+    for claim, verdict in summary["verdicts"].items():
+        assert f"## {claim}. " in account and f"**{verdict}**" in account
 
 
 def test_every_learned_model_improves_on_ista_on_images(finished):

@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 
 from nni_lista.study import analysis
+from nni_lista.study.claims import assess, compare
 from nni_lista.space.backbones import BACKBONES
 from nni_lista.base.io import json_safe, write_json, write_text
 from nni_lista.problem.metrics import mean_and_sd
@@ -79,19 +80,6 @@ def cell(row: dict, key: str = "nmse_db") -> str:
     return f"{row[key]:.2f}" if spread is None else f"{row[key]:.2f} +- {spread:.2f}"
 
 
-def verdict(reference: dict, candidate: dict) -> dict:
-    """Claim 1's rule: the candidate's gain over the reference (dB, positive = better) against
-    the larger of the two seed spreads."""
-    gain = reference["nmse_db"] - candidate["nmse_db"]
-    spreads = [s for s in (reference.get("nmse_db_std"), candidate.get("nmse_db_std")) if s is not None]
-    spread = max(spreads) if spreads else None
-    if spread is None:
-        word = "no spread (one seed)"
-    else:
-        word = "win" if gain > spread else "loss" if -gain > spread else "within spread"
-    return {"gain_db": gain, "spread_db": spread, "verdict": word}
-
-
 def _size(settings) -> str:
     """A setting's problem size for a table header: ``m x n`` (``m x atoms`` for images)."""
     from nni_lista.problem.problems import SyntheticSettings
@@ -141,7 +129,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         results[setting] = rows
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
         if "lista" in rows:
-            claim1[setting] = verdict(rows["lista"], rows["searched"])
+            claim1[setting] = compare(rows["lista"], rows["searched"])
     made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
     settings_info = {name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()}
 
@@ -165,7 +153,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         setting = c.neurons.setting
         uniform = {neuron: replicated(_done_all(study, [study.neuron_key(setting, neuron, s) for s in seeds])) for neuron in NEURONS}
         claim2.update({"setting": setting, "uniform": uniform,
-                       "versus_soft": {neuron: verdict(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"}})
+                       "versus_soft": {neuron: compare(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"}})
         for neuron, row in uniform.items():
             results[setting][f"lista, {neuron} throughout"] = row
 
@@ -207,7 +195,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             row = replicated(_done_all(study, [study.dladmm_key(setting, which, s) for s in seeds]))
             claim4[which] = row
             results[setting][f"d-ladmm {which}"] = row
-        claim4["versus_plain"] = {which: verdict(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"}
+        claim4["versus_plain"] = {which: compare(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"}
         claim4["search"] = study.done(study.dladmm_key(setting, "search"))
 
     distributions = None
@@ -266,5 +254,8 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         "table": {"headers": headers, "rows": table_rows + verdicts},
         "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
     }
+    verdicts, account = assess(summary)
+    summary["verdicts"] = {claim: v["verdict"] for claim, v in verdicts.items()}
+    write_text(out / "claims.md", account)
     write_json(out / "study.json", summary)
     return summary

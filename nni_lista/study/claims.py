@@ -1,0 +1,174 @@
+"""The verdict on each of the paper's four claims, from a study's ``study.json``, with the rule
+that gives it (written to ``DIR/claims.md``).
+
+A comparison of two trained models (mean test NMSE over the training seeds) is a **win** for the
+candidate when it gains more than the larger of the two seed spreads, a **loss** when it loses
+more than that, otherwise **within spread** (:func:`compare`). The verdicts:
+
+1. *Searched networks beat LISTA*: **reproduced** when the searched network wins in every
+   setting, **not reproduced** when it wins in none, else **partly reproduced** (k of N).
+2. *Soft thresholds are preferred*: LISTA with soft thresholds throughout against LISTA with
+   each other neuron type throughout. **Reproduced** when soft beats every other type,
+   **not reproduced** when some type beats soft, else **inconclusive**. The neuron frequencies
+   among the searches' top architectures (Holm-corrected binomial tests) are reported beside it.
+3. *Searches find consistent skip patterns*: the skip-only correlation of the averaged
+   architectures of every pair of searches against its null (random top-k sets). **Reproduced**
+   when every pair is above its null at the 5% level, **not reproduced** when none is, else
+   **partly reproduced**; the neuron-only correlations and the per-edge tests are reported beside it.
+4. *The pattern transfers to D-LADMM*: the averaged LISTA skip pattern grafted onto D-LADMM
+   (soft thresholds) against plain D-LADMM and against random grafts of equal density.
+   **Reproduced** when the graft beats plain D-LADMM and every random graft; **not
+   reproduced** when it does not beat plain D-LADMM; **inconclusive** when it beats plain
+   D-LADMM but not every random graft (the gain may come from density, not the pattern).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from nni_lista.base.tables import markdown_table
+
+ALPHA = 0.05
+
+
+def compare(reference: dict, candidate: dict) -> dict:
+    """``gain = mean_reference - mean_candidate`` (dB, positive: the candidate is better) against
+    ``spread = max(sd_reference, sd_candidate)``: a *win* when ``gain > spread``, a *loss* when
+    ``-gain > spread``, otherwise *within spread*; *no spread (one seed)* without replicates."""
+    gain = reference["nmse_db"] - candidate["nmse_db"]
+    spreads = [s for s in (reference.get("nmse_db_std"), candidate.get("nmse_db_std")) if s is not None]
+    spread = max(spreads) if spreads else None
+    if spread is None:
+        word = "no spread (one seed)"
+    else:
+        word = "win" if gain > spread else "loss" if -gain > spread else "within spread"
+    return {"gain_db": gain, "spread_db": spread, "verdict": word}
+
+
+def _count_verdict(hits: int, total: int) -> str:
+    if total == 0:
+        return "not tested"
+    if hits == total:
+        return "reproduced"
+    return "not reproduced" if hits == 0 else f"partly reproduced ({hits} of {total})"
+
+
+def claim1(results: dict) -> dict:
+    """Per setting, the searched network against LISTA."""
+    per_setting = {setting: compare(rows["lista"], rows["searched"]) for setting, rows in results.items()
+                   if "lista" in rows and "searched" in rows}
+    wins = sum(v["verdict"] == "win" for v in per_setting.values())
+    return {"per_setting": per_setting, "verdict": _count_verdict(wins, len(per_setting))}
+
+
+def claim2(uniform: Optional[dict], enrichment: list[dict]) -> dict:
+    """Soft thresholds throughout against every other neuron type throughout."""
+    if not uniform or "soft" not in uniform:
+        return {"verdict": "not tested", "versus_soft": {}, "enrichment": enrichment}
+    versus = {neuron: compare(row, uniform["soft"]) for neuron, row in uniform.items() if neuron != "soft"}  # soft as the candidate
+    words = [v["verdict"] for v in versus.values()]
+    word = "reproduced" if all(w == "win" for w in words) else "not reproduced" if "loss" in words else "inconclusive"
+    return {"verdict": word, "soft_versus": versus, "enrichment": enrichment}
+
+
+def claim3(pairs: list[dict], edge_summary: dict) -> dict:
+    """Skip-pattern consistency of every pair of searches against the null."""
+    tested = [pair for pair in pairs if pair["skips"].get("p_value") is not None]
+    consistent = sum(pair["skips"]["p_value"] < ALPHA for pair in tested)
+    return {"verdict": _count_verdict(consistent, len(tested)), "pairs": pairs, "edge_summary": edge_summary}
+
+
+def claim4(dladmm: Optional[dict]) -> dict:
+    """The averaged LISTA pattern on D-LADMM against plain D-LADMM and random grafts."""
+    if not dladmm or "plain" not in dladmm or "lista-pattern" not in dladmm:
+        return {"verdict": "not tested"}
+    graft = dladmm["lista-pattern"]
+    versus_plain = compare(dladmm["plain"], graft)
+    randoms = sorted(name for name in dladmm if isinstance(name, str) and name.startswith("random-graft"))
+    versus_random = {name: compare(dladmm[name], graft) for name in randoms}
+    if versus_plain["verdict"] != "win":
+        word = "not reproduced"
+    elif randoms and all(v["verdict"] == "win" for v in versus_random.values()):
+        word = "reproduced"
+    else:
+        word = "inconclusive"
+    return {"verdict": word, "versus_plain": versus_plain, "versus_random": versus_random}
+
+
+def _mean(row: dict) -> str:
+    spread = row.get("nmse_db_std")
+    return f"{row['nmse_db']:.2f}" if spread is None else f"{row['nmse_db']:.2f} +- {spread:.2f}"
+
+
+def _gain(v: dict) -> list[str]:
+    return [f"{v['gain_db']:+.2f}", "" if v["spread_db"] is None else f"{v['spread_db']:.2f}", v["verdict"]]
+
+
+def _p(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.3g}"
+
+
+def assess(summary: dict) -> tuple[dict, str]:
+    """The four verdicts from a study summary (``study.json``) and their markdown account."""
+    results, claims = summary["results"], summary["claims"]
+    two, three, four = claims["2_soft_thresholds"], claims["3_consistent_patterns"], claims["4_transfer_to_dladmm"]
+    verdicts = {"1": claim1(results), "2": claim2(two.get("uniform"), two.get("enrichment", [])),
+                "3": claim3(three.get("pairs", []), three.get("edge_summary", {})), "4": claim4(four)}
+    seeds = summary["seeds"]["training"]
+    lines = [f"# The paper's claims, tested ({len(seeds)} training seeds: {seeds})", "",
+             "Test NMSE in dB, mean +- sd over training seeds; gains in dB (positive: the second model is better), "
+             "a *win* only when the gain exceeds the larger seed spread. The rules are in `nni_lista/study/claims.py`.", ""]
+
+    one = verdicts["1"]
+    lines += [f"## 1. Searched networks beat LISTA: **{one['verdict']}**", ""]
+    lines.append(markdown_table(["setting", "LISTA", "searched", "gain", "spread", "verdict"],
+                                [[s, _mean(results[s]["lista"]), _mean(results[s]["searched"]), *_gain(v)]
+                                 for s, v in one["per_setting"].items()]))
+    lines.append("")
+
+    two_v = verdicts["2"]
+    lines += [f"## 2. Soft thresholds are preferred: **{two_v['verdict']}**", ""]
+    if two_v["verdict"] != "not tested":
+        uniform = two["uniform"]
+        lines += [f"LISTA with one neuron type throughout ({two.get('setting')}); soft thresholds against each:", ""]
+        lines.append(markdown_table(["neuron throughout", "test NMSE", "soft's gain over it", "spread", "verdict for soft"],
+                                    [["soft", _mean(uniform["soft"]), "", "", ""]] +
+                                    [[neuron, _mean(uniform[neuron]), *_gain(v)] for neuron, v in two_v["soft_versus"].items()]))
+        lines.append("")
+    enrichment = two.get("enrichment", [])
+    if enrichment:
+        lines += [f"Neuron types among the searches' top architectures ({two.get('top_k')} architectures) against the "
+                  f"{two.get('population')} architectures they evaluated (layer slots pooled; two-sided binomial test, Holm-corrected):", ""]
+        lines.append(markdown_table(["neuron", "top frequency", "evaluated frequency", "ratio", "p (Holm)"],
+                                    [[r["neuron"], "" if r["top_frequency"] is None else f"{r['top_frequency']:.3f}",
+                                      "" if r["population_frequency"] is None else f"{r['population_frequency']:.3f}",
+                                      "" if r["ratio"] is None else f"{r['ratio']:.2f}", _p(r["p_holm"])] for r in enrichment]))
+        lines.append("")
+
+    three_v = verdicts["3"]
+    lines += [f"## 3. Searches find consistent skip patterns: **{three_v['verdict']}**", ""]
+    if three_v["pairs"]:
+        lines.append(markdown_table(["search A", "search B", "skip r", "null p95", "p", "neuron r", "null p95", "p"],
+                                    [[pair["a"], pair["b"], *(cell for part in ("skips", "neurons") for cell in (
+                                        "" if pair[part]["observed"] is None else f"{pair[part]['observed']:.2f}",
+                                        "" if pair[part]["null_p95"] is None else f"{pair[part]['null_p95']:.2f}",
+                                        _p(pair[part]["p_value"])))] for pair in three_v["pairs"]]))
+        lines.append("")
+    edges = three_v["edge_summary"]
+    if edges:
+        lines += [f"Per skip edge, the pooled top architectures ({edges['n']}) against the rate among the evaluated ones: "
+                  f"{edges['significant_holm']} of {edges['edges']} edges differ after Holm's correction "
+                  f"({edges['more_often']} more often, {edges['less_often']} less often; {edges['significant']} before correction).", ""]
+
+    four_v = verdicts["4"]
+    lines += [f"## 4. The pattern transfers to D-LADMM: **{four_v['verdict']}**", ""]
+    if four_v["verdict"] != "not tested":
+        rows = [[name, _mean(four[name]), *_gain(v)] for name, v in [("plain", four_v["versus_plain"]), *four_v["versus_random"].items()]]
+        rows.append(["lista-pattern", _mean(four["lista-pattern"]), "", "", ""])
+        lines.append(markdown_table(["D-LADMM", "test NMSE", "the LISTA pattern's gain over it", "spread", "verdict for the pattern"], rows))
+        lines.append("")
+        if "searched" in four:
+            searched = compare(four["plain"], four["searched"])
+            lines += [f"D-LADMM searched directly: {_mean(four['searched'])} dB, {searched['gain_db']:+.2f} dB over plain "
+                      f"({searched['verdict']}).", ""]
+    return verdicts, "\n".join(lines) + "\n"

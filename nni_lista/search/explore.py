@@ -11,7 +11,8 @@ Constraints (``max_flops``, ``max_params``, ``max_latency``: the measured latenc
 middleware for multi-trial strategies (rejected samples do not use the budget), a
 ``RangeProfilerFilter`` for RandomOneShot, and a profiler penalty for DARTS, GumbelDARTS,
 Proxyless and ENAS; a one-shot export that still exceeds a limit is projected onto it
-(the cheapest single change at a time) so that every returned architecture obeys it.
+one choice at a time, guided by the strategy's choice probabilities where it has them
+(:meth:`Limits.project`), so that every returned architecture obeys it.
 
 :func:`run_search` ends by retraining the best architecture and LISTA from scratch with the
 same protocol and budget, and scoring both on the test set.
@@ -210,7 +211,7 @@ class Limits:
     def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float],
                  latency: Optional[tuple[LatencyTable, float, float]] = None):
         """``latency`` is ``(table, max_ms, margin)``: the table's prediction must stay under
-        ``max_ms * (1 - margin)``, since single predictions err by 15% and more (the README)."""
+        ``max_ms * (1 - margin)``, since single networks were mispredicted by up to 11 to 16% (the README)."""
         dummy = torch.zeros(1, m)
         self.checks = []
         if max_flops is not None:

@@ -105,8 +105,8 @@ def fastest_ms(calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 
 in a row (the second call is timed, with the entry's weights in cache).
 
     On a shared machine other work only ever adds time, so the fastest call is the stable
-    estimate; but the machine's speed also changes for stretches of 0.1 s and more (fastest
-    of 300 back-to-back calls of one network moved by 1.7x on this project's CI machine).
+    estimate; but the machine's speed also changes for stretches of seconds (the fastest of 300
+    calls of one network moved by up to 2x within half a minute, benchmarks/latency_drift.py).
     Interleaving spreads every entry's calls over the whole measurement, so all entries are
     timed in the same states of the machine and their ratios stay comparable."""
     sync = (lambda: torch.cuda.synchronize(torch.device(device))) if device.startswith("cuda") else (lambda: None)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from nni_lista.problem.metrics import nmse_db, nmse_db_per_layer, psnr_db
+from nni_lista.problem.metrics import nmse_db, nmse_db_per_layer, nmse_db_sample_mean, psnr_db
 
 
 def test_nmse_is_a_ratio_of_sums_not_a_mean_of_db():
@@ -26,3 +26,18 @@ def test_nmse_known_values():
 def test_psnr():
     x = torch.full((4, 4), 0.5)
     assert psnr_db(x + 0.1, x) == pytest.approx(20.0)
+
+
+def test_the_sample_mean_nmse_is_the_other_definition():
+    # two samples: one recovered to -20 dB, one to 0 dB
+    target = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    estimate = torch.tensor([[1.1, 0.0], [0.0, 0.0]])
+    assert nmse_db_sample_mean(estimate, target) == pytest.approx((-20.0 + 0.0) / 2)
+    ratio_of_sums = 10 * math.log10((0.01 + 4.0) / (1.0 + 4.0))
+    assert nmse_db(estimate, target) == pytest.approx(ratio_of_sums)
+    # all-zero targets are skipped; an exact recovery is -inf
+    with_zero = torch.cat([target, torch.zeros(1, 2)])
+    assert nmse_db_sample_mean(torch.cat([estimate, torch.ones(1, 2)]), with_zero) == pytest.approx(-10.0)
+    assert nmse_db_sample_mean(target, target) == -math.inf
+    with pytest.raises(ValueError):
+        nmse_db_sample_mean(torch.zeros(2, 2), torch.zeros(2, 2))

@@ -4,8 +4,8 @@ NMSE in dB is a ratio of sums over the whole set (docs/problem-and-family.md)::
 
     NMSE_dB = 10 log10( sum_i ||x_hat_i - x_i||^2 / sum_i ||x_i||^2 )
 
-not the mean of per-sample dB values, which some codebases report and which is not
-comparable. PSNR is ``10 log10(peak^2 / MSE)`` with the mean over every entry.
+not the mean of per-sample dB values, which other codebases report (e.g. Open-L2O) and which is
+not comparable; that one is :func:`nmse_db_sample_mean`, recorded beside it and named. PSNR is ``10 log10(peak^2 / MSE)`` with the mean over every entry.
 """
 
 from __future__ import annotations
@@ -26,6 +26,22 @@ def nmse_db(estimate: torch.Tensor, target: torch.Tensor) -> float:
     if error == 0:
         return -math.inf
     return 10.0 * math.log10(float(error / energy))
+
+
+def nmse_db_sample_mean(estimate: torch.Tensor, target: torch.Tensor) -> float:
+    """The other NMSE in the literature: the mean over samples of each sample's dB,
+    ``mean_i 10 log10(||x_hat_i - x_i||^2 / ||x_i||^2)``, over the samples whose target is not
+    zero (-inf when one of them is recovered exactly). It differs from :func:`nmse_db`, which
+    weights each sample by its energy; well-recovered samples pull this mean down strongly."""
+    error = (estimate.double() - target.double()).pow(2).sum(dim=1)
+    energy = target.double().pow(2).sum(dim=1)
+    keep = energy > 0
+    if not bool(keep.any()):
+        raise ValueError("NMSE is undefined for an all-zero target set")
+    error, energy = error[keep], energy[keep]
+    if bool((error == 0).any()):
+        return -math.inf
+    return float((10.0 * torch.log10(error / energy)).mean())
 
 
 def nmse_db_per_layer(estimates: Sequence[torch.Tensor], target: torch.Tensor) -> list[float]:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nni_lista.base.device import model_device
-from nni_lista.problem.metrics import nmse_db, nmse_db_per_layer, psnr_db
+from nni_lista.problem.metrics import nmse_db, nmse_db_per_layer, nmse_db_sample_mean, psnr_db
 from nni_lista.problem.problems import Problem, Split
 
 
@@ -30,12 +30,13 @@ def layer_nmse_db(model: nn.Module, problem: Problem, split: Split, layer: int) 
 
 
 def evaluate(model: nn.Module, problem: Problem, split: Optional[Split] = None) -> dict:
-    """``nmse_db_per_layer``, ``nmse_db`` (last layer), and ``psnr_db`` for image problems,
-    on ``split`` (the test set by default)."""
+    """``nmse_db_per_layer``, ``nmse_db`` (last layer, a ratio of sums), ``nmse_db_sample_mean``
+    (last layer, the mean of per-sample dB), and ``psnr_db`` for image problems, on ``split``
+    (the test set by default)."""
     split = problem.test if split is None else split
     estimates = layer_estimates(model, problem, split)
     per_layer = nmse_db_per_layer(estimates, split.s)
-    result = {"nmse_db_per_layer": per_layer, "nmse_db": per_layer[-1]}
+    result = {"nmse_db_per_layer": per_layer, "nmse_db": per_layer[-1], "nmse_db_sample_mean": nmse_db_sample_mean(estimates[-1], split.s)}
     if problem.kind == "image-cs":
         result["psnr_db"] = psnr_db(estimates[-1], split.s)
     return result

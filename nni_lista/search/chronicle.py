@@ -1,18 +1,21 @@
 """A search's anytime record: when each architecture finished and what it scored.
 
 :class:`Chronicle` is an NNI strategy middleware (``Chain(strategy, ..., Chronicle(...))``)
-that passes every model through unchanged and listens to the engine's ``TrainingEnd``
-events. For each finished architecture it keeps the seconds since the search started, the
+that passes every model through unchanged and listens to the engine's ``FinalMetric`` and
+``TrainingEnd`` events (the latter for trials that end without a metric). For each finished
+architecture it keeps the seconds since the search started, the
 metric the strategy saw (``-NMSE_dB`` on validation, by the search's proxy) and the sample.
 :func:`anytime` turns the record into the best-so-far curve a search-efficiency plot draws.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from typing import Callable, Iterable, Optional
 
-from nni.nas.execution.event import ModelEventType, TrainingEndEvent
+from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy.middleware import StrategyMiddleware
 
@@ -31,23 +34,64 @@ class Chronicle(StrategyMiddleware):
         super().__init__()
         self.started = started
         self.events: list[dict] = []
+        # NNI's training-service engine holds submitted models by weak reference and drops the
+        # events of a model nobody else holds (NNI's strategies do not all keep theirs): keep each
+        # one alive until its training has ended, or its metric and end never reach anyone
+        self._running: dict[int, ExecutableModelSpace] = {}
+        self._scored: set[int] = set()  # ids of running models whose metric is recorded
 
     def _initialize_engine(self, engine) -> None:
         if self.started is None:
             self.started = time.perf_counter()
-        engine.register_model_event_callback(ModelEventType.TrainingEnd, self._record)
+        engine.register_model_event_callback(ModelEventType.FinalMetric, self._record_metric)
+        engine.register_model_event_callback(ModelEventType.TrainingEnd, self._record_end)
 
     def _cleanup(self) -> None:
-        self.engine.unregister_model_event_callback(ModelEventType.TrainingEnd, self._record)
+        self.engine.unregister_model_event_callback(ModelEventType.FinalMetric, self._record_metric)
+        self.engine.unregister_model_event_callback(ModelEventType.TrainingEnd, self._record_end)
 
-    def _record(self, event: TrainingEndEvent) -> None:
-        metric = event.model.metric if event.status == ModelStatus.Trained else None
+    def _append(self, model: ExecutableModelSpace, metric) -> None:
+        if isinstance(metric, dict):  # a trial's dict metric, as the training-service engine passes it on
+            metric = metric.get("default")
         self.events.append({"seconds": round(time.perf_counter() - self.started, 3),
                             "metric": None if metric is None else float(metric),
-                            "arch": dict(event.model.sample)})
+                            "arch": dict(model.sample)})
+
+    def _record_metric(self, event: FinalMetricEvent) -> None:
+        """A scored architecture, when its metric arrives (the training-service engine may stop
+        before the last trial's end reaches it)."""
+        if id(event.model) not in self._scored:
+            self._append(event.model, event.metric)
+            self._scored.add(id(event.model))
+
+    def _record_end(self, event: TrainingEndEvent) -> None:
+        """An architecture that ended without a metric (failed) is recorded with ``None``."""
+        key = id(event.model)
+        if key not in self._scored:
+            metric = event.model.metric if event.status == ModelStatus.Trained else None
+            self._append(event.model, metric)
+        self._scored.discard(key)
+        self._running.pop(key, None)
+
+    def complete(self, models: Iterable[ExecutableModelSpace]) -> None:
+        """After the search: record the scored architectures of ``models`` (all the strategy
+        evaluated) that no event brought, e.g. the last trial's when NNI's training-service
+        engine stopped before passing its metric on; their seconds are when this is called."""
+        def key(arch: dict) -> str:
+            return json.dumps(arch, sort_keys=True, default=str)
+
+        seen = Counter(key(event["arch"]) for event in self.events)
+        for model in models:
+            arch = dict(model.sample)
+            if seen[key(arch)] > 0:
+                seen[key(arch)] -= 1
+            elif model.metrics.final is not None:
+                self._append(model, model.metrics.final)
+                self.events[-1]["late"] = True
 
     # everything else passes through to the engine below
     def submit_models(self, *models: ExecutableModelSpace) -> None:
+        self._running.update((id(model), model) for model in models)
         self.engine.submit_models(*models)
 
     def list_models(self, status: Optional[ModelStatus] = None) -> Iterable[ExecutableModelSpace]:

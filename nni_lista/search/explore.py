@@ -367,6 +367,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         strategy = Chain(strategy, *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     _explore(experiment, request)
+    if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped
+        chronicle.complete(experiment.strategy.list_models(sort=False, limit=None))
     found = []
     for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))) if entry.kind != "one-shot" else []:
         metrics = model.metrics

@@ -20,7 +20,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,11 @@ def _rss_mib() -> float:
 
 def _build(network: str, n: int, layers: int):
     """The network and its problem: plain LISTA, the frozen dense architecture, or the DARTS supernet."""
-    from nni_lista.search import compat  # noqa: F401  (NNI imported before any memory baseline is read)
-    from nni.nas.strategy import DARTS
+    from space_overhead import darts_supernet  # NNI imported before any memory baseline is read
 
     from nni_lista.models import family
     from nni_lista.problem import problems
     from nni_lista.space import spaces
-    from nni_lista.space.layers import initialise
 
     m = n // 2
     problem = problems.make_synthetic(problems.SyntheticSettings(m=m, n=n, n_val=1, n_test=1))
@@ -48,34 +45,17 @@ def _build(network: str, n: int, layers: int):
         return family.build("lista", problem.A, layers), problem
     if network == "dense":
         return spaces.build(spaces.named_architecture("dense", layers), m, n, problem.A), problem
-    return initialise(DARTS().mutate_model(spaces.LISTASpace.from_preset("paper", m, n, layers)), problem.A, family.DEFAULT_LAM), problem
-
-
-def _stepper(model, problem, batch: int):
-    import torch
-
-    from nni_lista.train.training import adam
-
-    optimizer = adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    generator = torch.Generator().manual_seed(0)
-
-    def step() -> float:
-        data = problem.train_batch(batch, generator)
-        started = time.perf_counter()
-        loss = (model(data.b)[-1] - data.s).pow(2).sum(dim=1).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return time.perf_counter() - started
-    return step
+    return darts_supernet(m, n, layers, problem.A), problem
 
 
 def peak_memory(network: str, n: int, layers: int, batch: int) -> float:
     """Peak resident memory (MiB) of building the network and three training steps, in this process."""
+    from space_overhead import step_timer  # the same step as the space-overhead benchmark
+
     _build("lista", 40, 2)  # imports and first-use allocations before the baseline
     before = _rss_mib()
     model, problem = _build(network, n, layers)
-    step = _stepper(model, problem, batch)
+    step = step_timer(model, problem, batch)
     for _ in range(3):
         step()
     return _rss_mib() - before
@@ -86,11 +66,13 @@ def step_times(n: int, depths: list[int], batch: int, rounds: int) -> dict:
     step of each per round, in a shuffled order) so that the machine's drift hits all alike."""
     import random
 
+    from space_overhead import step_timer
+
     steps = {}
     for network in NETWORKS:
         for layers in depths:
             model, problem = _build(network, n, layers)
-            steps[f"{network} {layers}"] = _stepper(model, problem, batch)
+            steps[f"{network} {layers}"] = step_timer(model, problem, batch)
     best = {key: float("inf") for key in steps}
     order = list(steps)
     draw = random.Random(0)

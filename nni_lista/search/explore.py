@@ -323,13 +323,14 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     entry = STRATEGIES[request.strategy]
     family = BACKBONES[request.backbone]
     space = family.make_space(request.space, request.m, request.n, request.layers)
+    values = {label: list(mutable.values) for label, mutable in space.simplify().items()}
     limits = Limits(space, request.m, request.max_flops, request.max_params)
-    limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
+    limits.check_reachable(values, request.space)
     _claim(out, request)
     if request.max_latency is not None:  # measured here, or read from a table measured for this machine and size
         limits = Limits(space, request.m, request.max_flops, request.max_params,
                         (latency_table(request, out), request.max_latency, request.latency_margin))
-        limits.check_reachable({label: list(m.values) for label, m in space.simplify().items()}, request.space)
+        limits.check_reachable(values, request.space)
     remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
     if announce is not None:
         announce()
@@ -384,10 +385,9 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         weight_sharing.release(key)
     search_seconds = time.perf_counter() - started
 
-    values = space.simplify()
     for item in found:
         if limits and not limits.fits(item["arch"]):
-            item["arch"] = limits.project(item["arch"], {label: list(m.values) for label, m in values.items()}, probs)
+            item["arch"] = limits.project(item["arch"], values, probs)
             item["projected"] = True
         item["arch"] = family.complete(item["arch"], request.space, request.layers)
     if not found and limits:

@@ -102,7 +102,7 @@ def fastest_ms(calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 
                progress: Optional[Callable[[], None]] = None) -> dict:
     """Fastest wall time in ms of each call of ``calls`` (name -> zero-argument callable), timed
     **interleaved**: ``rounds`` rounds, each calling every entry in a freshly shuffled order, twice
-in a row (the second call is timed, with the entry's weights in cache).
+    in a row (the second call is timed, with the entry's weights in cache).
 
     On a shared machine other work only ever adds time, so the fastest call is the stable
     estimate; but the machine's speed also changes for stretches of seconds (the fastest of 300
@@ -178,8 +178,8 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     table = LatencyTable(table_key(m, n, layers, batch, device), 0.0, ms[("measure",)], ms[("skip",)],
                          {name: [ms[("form", name, k)] for k in range(1, layers + 1)] for name in WEIGHT_FORMS},
                          {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS})
-    table.constant_ms = statistics.median(ms[("named", name)] - predict(table, arch, m, n)
-                                          for (_, name), arch in archs.items() if _ == "named")
+    table.constant_ms = statistics.median(ms[(kind, name)] - predict(table, arch, m, n)
+                                          for (kind, name), arch in archs.items() if kind == "named")
     return table, {name: ms[("network", name)] for name in (networks or {})}
 
 

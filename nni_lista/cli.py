@@ -83,6 +83,9 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     group.add_argument("--eval-every", type=int, default=default.eval_every, help="validate every this many steps (default %(default)s)")
     group.add_argument("--patience", type=int, default=default.patience, help="end a stage after this many steps without improvement (default %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
+    group.add_argument("--compile", action="store_true",
+                       help="e2e: torch.compile the training step (faster steps after 10-30 s of compilation per network; "
+                            "pays from a few thousand steps, docs/training.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +280,8 @@ def _train_config(args: argparse.Namespace):
         check_layers(args.layers)
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
-                       eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device)
+                       eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
+                       compile=args.compile)
 
 
 def _extra_settings(args: argparse.Namespace) -> dict:

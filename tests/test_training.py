@@ -145,3 +145,25 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(small_problem, tm
 def test_bad_training_config(kw, fragment):
     with pytest.raises(UsageError, match=fragment):
         training.TrainConfig(**kw)
+
+
+def test_compiled_training_gives_the_same_numbers_and_the_same_run(small_problem, tmp_path, monkeypatch):
+    """``compile=True`` runs the end-to-end loss through torch.compile: the same numbers to float
+    rounding, and the same run (a checkpoint of one resumes the other; settings match); the
+    compiled code is kept in the project's cache directory, not under /tmp."""
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    eager, r_eager = _train(small_problem, "e2e", max_steps=40)
+    compiled, r_compiled = _train(small_problem, "e2e", max_steps=40, compile=True)
+    assert r_compiled.steps == r_eager.steps
+    for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5, msg=name)
+    assert evaluate(compiled, small_problem)["nmse_db"] == pytest.approx(evaluate(eager, small_problem)["nmse_db"], abs=1e-3)
+    cache = tmp_path / ".cache" / "nni-lista" / "torchinductor"
+    assert cache.is_dir() and any(cache.rglob("*"))
+    config = _config("e2e", compile=True)
+    assert "compile" not in config.identity() and config.to_dict()["compile"] is True
+    assert training.TrainConfig.from_dict(config.to_dict()) == config
+    assert "compile" not in _config("e2e").to_dict()  # runs recorded before the option existed still match
+    with pytest.raises(UsageError, match="compile is not allowed with protocol 'stagewise'"):
+        _config("stagewise", compile=True)

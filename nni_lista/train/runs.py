@@ -12,7 +12,7 @@ from nni_lista.train.evaluation import evaluate
 from nni_lista.models.family import build
 from nni_lista.base.io import json_safe, remove_orphans, write_json
 from nni_lista.problem.problems import Problem
-from nni_lista.train.training import TrainConfig, train
+from nni_lista.train.training import EXECUTION, TrainConfig, train
 
 
 def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Optional[Path],
@@ -69,7 +69,7 @@ def training_config(settings: dict) -> TrainConfig:
 
 def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozenset = frozenset()) -> None:
     """Refuse to overwrite ``path`` when it holds the results of another run (another model or
-    other settings; the device does not count): they would be lost. The message says what
+    other settings; the device and compilation do not count): they would be lost. The message says what
     differs; ``problem_keys`` are the settings that describe the problem instance."""
     if not path.exists():
         return
@@ -83,7 +83,7 @@ def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozense
         raise UsageError(f"{out!r} holds a metrics.json that is not an nni-lista result; {keep}")
     if old.get("model") != name:
         raise UsageError(f"{out!r} holds the results of model {short(old.get('model'))}, not {name!r}: {keep}")
-    drop = lambda values: {k: v for k, v in values.items() if k != "device"}  # noqa: E731
+    drop = lambda values: {k: v for k, v in values.items() if k not in EXECUTION}  # noqa: E731
     before, now = drop(old["settings"]), json.loads(json.dumps(drop(settings)))
     changed = [k for k in sorted(set(before) | set(now)) if k not in before or k not in now or before[k] != now[k]]
     if not changed:

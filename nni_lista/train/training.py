@@ -77,6 +77,9 @@ class TrainConfig:
     plateau_db: Optional[float] = None
     plateau_steps: int = 1000
     device: str = "cpu"  # a resolved device (nni_lista.base.device.resolve_device); not part of a run's identity
+    # end-to-end: torch.compile the training loss (forward and backward); like the device, how a run
+    # is executed, not what it computes, so not part of its identity (docs/training.md, "Compiled steps")
+    compile: bool = False
 
     def __post_init__(self) -> None:
         require(isinstance(self.protocol, str) and self.protocol in PROTOCOLS, f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}")
@@ -95,25 +98,49 @@ class TrainConfig:
                 f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
         require(_is_int(self.plateau_steps) and self.plateau_steps >= 1,
                 f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
+        require(isinstance(self.compile, bool), f"compile {short(self.compile)} is not allowed: give true or false")
+        require(not self.compile or self.protocol == "e2e",
+                f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
+                "stage-wise would compile one per depth)")
         require(isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N")
         object.__setattr__(self, "device", resolve_device(self.device))
 
     def to_dict(self) -> dict:
         """A JSON-safe dict (tuples as lists); :meth:`from_dict` reads it back. Without a
-        plateau rule its two fields are left out (runs recorded before the rule existed match)."""
+        plateau rule its two fields are left out, and ``compile`` when off (runs recorded before
+        they existed match)."""
         values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
         if self.plateau_db is None:
             del values["plateau_db"], values["plateau_steps"]
+        if not self.compile:
+            del values["compile"]
         return values
 
     def identity(self) -> dict:
-        """:meth:`to_dict` without the device: what makes two runs the same run."""
-        return {k: v for k, v in self.to_dict().items() if k != "device"}
+        """:meth:`to_dict` without the execution details (:data:`EXECUTION`): what makes two runs the same run."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION}
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
 
+
+
+EXECUTION = ("device", "compile")  # TrainConfig fields that say how a run executes, not what it computes
+
+
+def compiled_loss(model, problem: "Problem", layer: int) -> Callable:
+    """``torch.compile`` of :func:`layer_loss` for ``model`` (the backward pass is compiled with
+    it). Compiled code is cached on disk across runs, in ``$TORCHINDUCTOR_CACHE_DIR`` when set,
+    else ``~/.cache/nni-lista/torchinductor`` (PyTorch's default is under /tmp)."""
+    import os
+
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    # PyTorch writes its default into the variable on first use, so the default counts as unset
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, os.path.abspath(default_cache_dir())):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path.home() / ".cache" / "nni-lista" / "torchinductor")
+    return torch.compile(lambda b, s: layer_loss(model, problem, b, s, layer))
 
 
 # Named training recipes, defined once: `nni-lista search` and `trial` start from the search
@@ -219,9 +246,10 @@ def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> Non
 class _Stage:
     """Run Adam on ``groups`` for at most ``cap`` steps, with validation and patience."""
 
-    def __init__(self, model, problem, config, store, bar, layer, where):
+    def __init__(self, model, problem, config, store, bar, layer, where, loss: Optional[Callable] = None):
         self.model, self.problem, self.config, self.store = model, problem, config, store
         self.bar, self.layer, self.where = bar, layer, where
+        self.loss = loss or (lambda b, s: layer_loss(model, problem, b, s, layer))  # (b, s) -> training loss
 
     def validate(self) -> float:
         value = layer_nmse_db(self.model, self.problem, self.problem.val, self.layer)
@@ -242,7 +270,7 @@ class _Stage:
         step = start
         while step < cap:
             batch = self.problem.train_batch(cfg.batch, generator)
-            loss = layer_loss(self.model, self.problem, batch.b, batch.s, self.layer)
+            loss = self.loss(batch.b, batch.s)
             _check_finite(loss, f"{self.where}, step {step + 1}", self.store)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -361,7 +389,9 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
             "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
         })
 
-    runner = _Stage(model, problem, config, store, bar, model.layers - 1, "end-to-end")
+    last = model.layers - 1
+    runner = _Stage(model, problem, config, store, bar, last, "end-to-end",
+                    compiled_loss(model, problem, last) if config.compile else None)
     plateau = None if config.plateau_db is None else plateaued(history, config.plateau_db, config.plateau_steps)
     taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau)
     seconds += time.perf_counter() - started

@@ -83,6 +83,10 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
     group.add_argument("--eval-every", type=int, default=default.eval_every, help="validate every this many steps (default %(default)s)")
     group.add_argument("--patience", type=int, default=default.patience, help="end a stage after this many steps without improvement (default %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
+    group.add_argument("--lr-scale", default="", metavar="KIND=FACTOR,...",
+                       help="e2e: learning-rate factor per parameter kind (matrix, threshold, step, gain), e.g. threshold=10,step=10 "
+                            "(default: 1 for every kind)")
+    group.add_argument("--warmup-steps", type=int, default=0, help="e2e: linear learning-rate warm-up over this many steps (default 0)")
     group.add_argument("--compile", action="store_true",
                        help="e2e: torch.compile the training step (faster steps after 10-30 s of compilation per network; "
                             "pays from a few thousand steps, docs/training.md)")
@@ -281,7 +285,19 @@ def _train_config(args: argparse.Namespace):
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
                        eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
-                       compile=args.compile)
+                       lr_scale=_lr_scale(args.lr_scale), warmup_steps=args.warmup_steps, compile=args.compile)
+
+
+def _lr_scale(text: str) -> dict:
+    """``threshold=10,step=10`` as ``{"threshold": 10.0, "step": 10.0}`` (TrainConfig checks kinds and values)."""
+    scale = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, value = item.partition("=")
+        try:
+            scale[kind.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"lr-scale {item!r} is not allowed: give KIND=FACTOR pairs, e.g. threshold=10,step=10") from None
+    return scale
 
 
 def _extra_settings(args: argparse.Namespace) -> dict:

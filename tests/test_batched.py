@@ -81,3 +81,16 @@ def test_only_end_to_end_training_and_one_size_are_batched(small_problem):
     other = spaces.build(spaces.named_architecture("lista", T + 1), small_problem.m, small_problem.n, small_problem.A)
     with pytest.raises(UsageError, match="different sizes or depths"):
         batched.StackedNetworks(_build(small_problem, _archs(3)) + [other])
+
+
+def test_batched_training_follows_per_kind_rates_and_warmup(small_problem):
+    archs = _archs(4, seed=1)
+    config = _config(max_steps=30, lr_scale={"threshold": 5.0, "gain": 3.0, "matrix": 0.5}, warmup_steps=10)
+    alone = _build(small_problem, archs)
+    for net in alone:
+        training.train(net, small_problem, config, progress=False)
+    together = _build(small_problem, archs)
+    batched.train_together(together, small_problem, config, progress=False)
+    for a, b in zip(alone, together):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-4, msg=name)

@@ -167,3 +167,36 @@ def test_compiled_training_gives_the_same_numbers_and_the_same_run(small_problem
     assert "compile" not in _config("e2e").to_dict()  # runs recorded before the option existed still match
     with pytest.raises(UsageError, match="compile is not allowed with protocol 'stagewise'"):
         _config("stagewise", compile=True)
+
+
+def test_parameter_kinds_cover_every_parameter_of_the_family_and_the_space(small_problem):
+    from nni_lista.space import spaces
+
+    expected = {"lista": {"matrix", "threshold"}, "lista-cp": {"matrix", "threshold"}, "alista": {"step", "threshold"}}
+    for name, kinds in expected.items():
+        groups = training.parameter_groups(family.build(name, small_problem.A, T), 1e-3, {})
+        assert {g["kind"] for g in groups} == kinds
+    dense = spaces.build(spaces.named_architecture("dense", T), small_problem.m, small_problem.n, small_problem.A)
+    groups = training.parameter_groups(dense, 1e-3, {"gain": 10.0})
+    assert {g["kind"]: g["lr"] for g in groups} == {"matrix": 1e-3, "threshold": 1e-3, "gain": pytest.approx(1e-2)}
+    assert sum(len(g["params"]) for g in groups) == len(list(dense.parameters()))
+
+
+def test_lr_scale_sets_each_kinds_rate_and_warmup_ramps_the_schedule(small_problem):
+    before = family.build("lista", small_problem.A, T)
+    frozen, _ = _train(small_problem, "e2e", max_steps=30, lr=1e-2, lr_scale={"matrix": 1e-9})
+    moved, _ = _train(small_problem, "e2e", max_steps=30, lr=1e-2)
+    gap = lambda model: max(float((p - q).abs().max()) for p, q in zip(model.W, before.W))  # noqa: E731
+    assert gap(frozen) < 1e-6 < 1e-3 < gap(moved)  # matrices held still at a 1e-9 factor, not without it
+    assert any(abs(float(p - q)) > 1e-4 for p, q in zip(frozen.theta, before.theta))  # thresholds still learned
+    factor = training.with_warmup(training.cosine_decay(100), 10)
+    assert factor(0) == pytest.approx(0.1) and factor(4) == pytest.approx(0.5 * training.cosine_decay(100)(4))
+    assert factor(20) == training.cosine_decay(100)(20)
+    config = _config("e2e", lr_scale={"threshold": 10.0}, warmup_steps=50)
+    assert config.identity()["lr_scale"] == {"threshold": 10.0} and config.identity()["warmup_steps"] == 50
+    assert training.TrainConfig.from_dict(config.to_dict()) == config
+    assert "lr_scale" not in _config("e2e").to_dict() and "warmup_steps" not in _config("e2e").to_dict()
+    with pytest.raises(UsageError, match="lr-scale .* is not allowed: map parameter kinds"):
+        _config("e2e", lr_scale={"thresholds": 2.0})
+    with pytest.raises(UsageError, match="not allowed with protocol 'stagewise'"):
+        _config("stagewise", warmup_steps=10)

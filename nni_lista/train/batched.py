@@ -4,8 +4,8 @@ K frozen networks of the same size (m x n) and depth T are stacked: row ``i`` of
 parameter is network ``i``'s parameter, a layer's estimates are a ``(K, batch, n)`` tensor, and
 the matrix products of all K networks are one batched product (``torch.baddbmm``:
 ``z_i = B_i b + W_{t,i} u_i`` for every ``i`` at once). Networks that differ in a choice are
-grouped per layer by the value chosen (weight form, neuron); a skip edge that is off in some
-networks has a gain masked to 0 there (it adds ``0 x``, as the frozen "off" edge does).
+grouped per layer by the weight form chosen; skips and mixed neurons are applied network by
+network on views of the stacked tensors (only the edges that are on, as in the frozen network).
 
 Every network sees the same training batches (the same seed) and the loss is the sum of the K
 networks' losses ``sum_i mean_batch ||D x_i - s||^2``, so network ``i``'s gradient is the one
@@ -36,7 +36,8 @@ from nni_lista.problem.problems import Problem, seeded_generator
 from nni_lista.space import layers as space_layers
 from nni_lista.space import neurons as space_neurons
 from nni_lista.space.spaces import LISTASpace
-from nni_lista.train.training import _E2E_STREAM, TrainConfig, TrainResult, adam, cosine_decay, plateaued
+from nni_lista.train.training import (_E2E_STREAM, TrainConfig, TrainResult, adam, cosine_decay, parameter_groups, plateaued,
+                                     with_warmup)
 
 
 def _stack(tensors: list[torch.Tensor]) -> nn.Parameter:
@@ -163,7 +164,7 @@ class _StackedLayer(nn.Module):
         for group in self.neurons:
             for row, i in enumerate(group.index):
                 self.neuron_of[i] = (group, row)
-        self.gains = nn.ParameterList()  # one per skip edge that some network has on; rows of networks without it stay 0
+        self.gain = nn.ParameterList()  # one per skip edge that some network has on; rows of networks without it are unused
         self.gain_links: list[list[Optional[nn.Parameter]]] = []
         self.edges_of: list[list[tuple[int, int]]] = [[] for _ in range(K)]  # network i -> [(source j, gain index)]
         for position, j in enumerate(blocks[0].skip_sources):
@@ -171,11 +172,11 @@ class _StackedLayer(nn.Module):
             on = [isinstance(edge, space_layers.GatedSkip) for edge in edges]
             if not any(on):
                 continue
-            self.gains.append(_stack([edge.gain if is_on else torch.tensor(0.0) for edge, is_on in zip(edges, on)]))
+            self.gain.append(_stack([edge.gain if is_on else torch.tensor(0.0) for edge, is_on in zip(edges, on)]))
             self.gain_links.append([edge.gain if is_on else None for edge, is_on in zip(edges, on)])
             for i in range(K):
                 if on[i]:
-                    self.edges_of[i].append((j, len(self.gains) - 1))
+                    self.edges_of[i].append((j, len(self.gain) - 1))
 
     def forward(self, b, Bb, previous, rows: list):
         """``rows[j - 1]``: the estimate ``x^j`` of each network, as K views (``unbind``: one
@@ -183,7 +184,7 @@ class _StackedLayer(nn.Module):
         u = previous
         if any(self.edges_of):
             own = rows[-1]
-            gains = [gain.unbind(0) for gain in self.gains]
+            gains = [gain.unbind(0) for gain in self.gain]
             summed = []
             for i, edges in enumerate(self.edges_of):
                 ui = own[i]
@@ -239,7 +240,7 @@ class StackedNetworks(nn.Module):
             for group in (*block.forms, *block.neurons):
                 for name, params in group.links:
                     yield getattr(group, name), {i: (row, param) for row, (i, param) in enumerate(zip(group.index, params))}
-            for gains, params in zip(block.gains, block.gain_links):
+            for gains, params in zip(block.gain, block.gain_links):
                 yield gains, {i: (i, param) for i, param in enumerate(params) if param is not None}
 
     @torch.no_grad()
@@ -310,8 +311,8 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
     require(config.protocol == "e2e", f"protocol {config.protocol!r} cannot be batched: only e2e")
     stacked = StackedNetworks(networks).to(config.device)
     problem = problem.to(config.device)
-    optimizer = adam(stacked.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(config.max_steps))
+    optimizer = adam(parameter_groups(stacked, config.lr, config.lr_scale), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
     started = time.perf_counter()
     tracks = [_Track(config, value, stacked.row_state(i)) for i, value in enumerate(_validate(stacked, problem))]

@@ -14,6 +14,9 @@ at its share of the budget, ``max_steps // (3 T)``; the best weights seen are ke
 
 End-to-end: every parameter at once, Adam at ``lr`` with a cosine decay to ``lr / 100`` over
 ``max_steps``, loss on the last layer, the same validation, patience and best-weights rule.
+Optionally each parameter kind (matrices, thresholds, step sizes, skip gains) learns at ``lr``
+times its own factor (``lr_scale``, as ALISTA trains its few scalars fast), after a linear
+warm-up of ``warmup_steps``.
 
 The loss is ``mean_batch ||D z_hat - s||^2``. Training batches are drawn fresh from
 generators seeded by ``seed`` (and the stage), so a run is deterministic and resuming from a
@@ -77,6 +80,10 @@ class TrainConfig:
     plateau_db: Optional[float] = None
     plateau_steps: int = 1000
     device: str = "cpu"  # a resolved device (nni_lista.base.device.resolve_device); not part of a run's identity
+    # end-to-end: the learning rate of each parameter kind (PARAMETER_KINDS) is lr times its factor here
+    # (1 for kinds not named), e.g. {"threshold": 10, "step": 10}; and a linear warm-up over warmup_steps
+    lr_scale: dict = field(default_factory=dict)
+    warmup_steps: int = 0
     # end-to-end: torch.compile the training loss (forward and backward); like the device, how a run
     # is executed, not what it computes, so not part of its identity (docs/training.md, "Compiled steps")
     compile: bool = False
@@ -98,6 +105,13 @@ class TrainConfig:
                 f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
         require(_is_int(self.plateau_steps) and self.plateau_steps >= 1,
                 f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
+        scale = self.lr_scale
+        require(isinstance(scale, dict) and all(k in PARAMETER_KINDS and _is_number(v) and v > 0 for k, v in scale.items()),
+                f"lr-scale {short(scale)} is not allowed: map parameter kinds ({', '.join(PARAMETER_KINDS)}) to numbers > 0")
+        require(_is_int(self.warmup_steps) and self.warmup_steps >= 0,
+                f"warmup-steps {short(self.warmup_steps)} is not allowed: it must be an integer >= 0")
+        require(self.protocol == "e2e" or (not scale and not self.warmup_steps),
+                f"lr-scale and warmup-steps are not allowed with protocol {self.protocol!r}: they shape the e2e schedule")
         require(isinstance(self.compile, bool), f"compile {short(self.compile)} is not allowed: give true or false")
         require(not self.compile or self.protocol == "e2e",
                 f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
@@ -114,6 +128,9 @@ class TrainConfig:
             del values["plateau_db"], values["plateau_steps"]
         if not self.compile:
             del values["compile"]
+        for name in ("lr_scale", "warmup_steps"):  # left out at their defaults: runs recorded before they existed match
+            if not values[name]:
+                del values[name]
         return values
 
     def identity(self) -> dict:
@@ -347,6 +364,34 @@ def cosine_decay(total: int) -> Callable[[int], float]:
     return lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
+def with_warmup(factor: Callable[[int], float], steps: int) -> Callable[[int], float]:
+    """``factor`` times a linear warm-up from ``1 / steps`` to 1 over the first ``steps`` steps."""
+    if steps <= 0:
+        return factor
+    return lambda step: factor(step) * min(1.0, (step + 1) / steps)
+
+
+#: parameter kind -> whether a (name, parameter) of a network is of it: the matrices (any
+#: parameter with two or more dimensions), thresholds ``theta``, ALISTA step sizes ``gamma``,
+#: skip gains ``gain``
+PARAMETER_KINDS: dict[str, Callable[[str, torch.Tensor], bool]] = {
+    "matrix": lambda name, p: p.dim() >= 2,
+    "threshold": lambda name, p: p.dim() < 2 and "theta" in name.split("."),
+    "step": lambda name, p: p.dim() < 2 and "gamma" in name.split("."),
+    "gain": lambda name, p: p.dim() < 2 and "gain" in name.split("."),
+}
+
+
+def parameter_groups(model: torch.nn.Module, lr: float, scale: dict) -> list[dict]:
+    """Adam parameter groups of ``model``, one per parameter kind present (:data:`PARAMETER_KINDS`,
+    anything else in a group of its own), each at ``lr`` times its ``scale`` factor (default 1)."""
+    groups: dict[str, list] = {}
+    for name, param in model.named_parameters():
+        kind = next((k for k, test in PARAMETER_KINDS.items() if test(name, param)), "other")
+        groups.setdefault(kind, []).append(param)
+    return [{"params": params, "lr": lr * scale.get(kind, 1.0), "kind": kind} for kind, params in groups.items()]
+
+
 def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int, float], bool]:
     """The plateau stopping rule: at a validation at step ``t``, stop when the best NMSE so far
     improved by less than ``gain_db`` since step ``t - window``, i.e.
@@ -362,8 +407,8 @@ def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int
 
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
-    optimizer = adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(config.max_steps))
+    optimizer = adam(parameter_groups(model, config.lr, config.lr_scale), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
     generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []

@@ -3,9 +3,11 @@ the training samples and wall time each model needs to reach the literature's le
 (docs/benchmarks.md: -35 dB for LISTA and LISTA-CP, -60 dB for LISTA-CPSS and ALISTA).
 
     .venv/bin/python benchmarks/time_to_accuracy.py [--quick] [--models lista,...] [--batch B]
-        [--lr LR] [--max-steps STEPS] [--eval-every K] [--out FILE.json]
+        [--lr LR] [--lr-scale KIND=F,...] [--warmup-steps N] [--compile] [--max-steps STEPS]
+        [--eval-every K] [--out FILE.json]
 
-Recipe: end-to-end training (Adam, cosine decay over --max-steps, fresh batches), validation
+Recipe: end-to-end training (Adam, cosine decay over --max-steps, fresh batches; per-kind rate
+factors, warm-up and compiled steps as ``nni-lista train`` takes them, docs/training.md), validation
 every --eval-every steps, stopping as soon as the validation NMSE reaches the target
 (``TrainConfig.target_db``); the test NMSE of the stopped model is reported too. A model that
 does not reach its target within --max-steps is reported with the best level it reached.
@@ -24,6 +26,7 @@ from nni_lista.problem import problems
 from nni_lista.train.evaluation import evaluate
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
+from nni_lista.cli import parse_lr_scale
 from nni_lista.train.training import TrainConfig, train
 
 TARGETS = {"lista": -35.0, "lista-cp": -35.0, "lista-cpss": -60.0, "alista": -60.0}
@@ -38,6 +41,9 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=40_000)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--lr-scale", default="", help="learning-rate factor per parameter kind, e.g. threshold=10,step=10")
+    parser.add_argument("--warmup-steps", type=int, default=0)
+    parser.add_argument("--compile", action="store_true", help="compiled steps (docs/training.md)")
     parser.add_argument("--out", type=Path, help="also write the rows and every validation curve as JSON")
     args = parser.parse_args()
     max_steps = 1500 if args.quick else args.max_steps
@@ -46,7 +52,8 @@ def main() -> None:
     for name in args.models.split(","):
         target = TARGETS[name]
         config = TrainConfig(protocol="e2e", max_steps=max_steps, batch=args.batch, eval_every=args.eval_every,
-                             patience=max_steps, lr=args.lr, target_db=target)
+                             patience=max_steps, lr=args.lr, target_db=target, lr_scale=parse_lr_scale(args.lr_scale),
+                             warmup_steps=args.warmup_steps, compile=args.compile)
         model = family.build(name, problem.A, args.layers)
         result = train(model, problem, config, progress=None)
         reached = [h for h in result.history if h["val_nmse_db"] <= target]
@@ -61,7 +68,8 @@ def main() -> None:
     # test NMSE both ways: ratio of sums over the set (ours, the LISTA-CPSS reference code) and mean of per-sample dB (Open-L2O)
     header = ["model", "target dB", "reached", "best val dB", "test dB (ratio of sums)", "test dB (mean per sample)", "steps",
               "training samples", "wall s"]
-    print(f"\n250x500, T={args.layers}, e2e Adam lr {args.lr} cosine over {max_steps} steps, batch {args.batch}")
+    extras = "".join(f", {k} {v}" for k, v in (("lr factors", args.lr_scale), ("warm-up", args.warmup_steps), ("compiled", args.compile)) if v)
+    print(f"\n250x500, T={args.layers}, e2e Adam lr {args.lr} cosine over {max_steps} steps, batch {args.batch}{extras}")
     print(markdown_table(header, rows))
     if args.out is not None:
         write_json(args.out, {"settings": vars(args) | {"out": str(args.out), "max_steps": max_steps},

@@ -285,10 +285,10 @@ def _train_config(args: argparse.Namespace):
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
     return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
                        eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
-                       lr_scale=_lr_scale(args.lr_scale), warmup_steps=args.warmup_steps, compile=args.compile)
+                       lr_scale=parse_lr_scale(args.lr_scale), warmup_steps=args.warmup_steps, compile=args.compile)
 
 
-def _lr_scale(text: str) -> dict:
+def parse_lr_scale(text: str) -> dict:
     """``threshold=10,step=10`` as ``{"threshold": 10.0, "step": 10.0}`` (TrainConfig checks kinds and values)."""
     scale = {}
     for item in filter(None, (part.strip() for part in text.split(","))):

@@ -88,8 +88,8 @@ def _add_training_options(parser: argparse.ArgumentParser, with_layers: bool = T
                             "(default: 1 for every kind)")
     group.add_argument("--warmup-steps", type=int, default=0, help="e2e: linear learning-rate warm-up over this many steps (default 0)")
     group.add_argument("--compile", action="store_true",
-                       help="e2e: torch.compile the training step (faster steps after 10-30 s of compilation per network; "
-                            "pays from a few thousand steps, docs/training.md)")
+                       help="e2e only: torch.compile the loss, forward and backward (faster steps after 22-35 s of compilation "
+                            "per network, 2.6-3.9 s cached; pays from a few thousand steps, docs/training.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -149,7 +149,8 @@ def test_bad_training_config(kw, fragment):
 
 def test_compiled_training_gives_the_same_numbers_and_the_same_run(small_problem, tmp_path, monkeypatch):
     """``compile=True`` runs the end-to-end loss through torch.compile: the same numbers to float
-    rounding, and the same run (a checkpoint of one resumes the other; settings match); the
+    rounding, and the same run (not part of the identity that checkpoints' fingerprints and
+    recorded settings compare); the
     compiled code is kept in the project's cache directory, not under /tmp."""
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -15,8 +15,8 @@ at its share of the budget, ``max_steps // (3 T)``; the best weights seen are ke
 End-to-end: every parameter at once, Adam at ``lr`` with a cosine decay to ``lr / 100`` over
 ``max_steps``, loss on the last layer, the same validation, patience and best-weights rule.
 Optionally each parameter kind (matrices, thresholds, step sizes, skip gains) learns at ``lr``
-times its own factor (``lr_scale``, as ALISTA trains its few scalars fast), after a linear
-warm-up of ``warmup_steps``.
+times its own factor (``lr_scale``), and the whole schedule is multiplied by a linear warm-up
+over the first ``warmup_steps`` steps.
 
 The loss is ``mean_batch ||D z_hat - s||^2``. Training batches are drawn fresh from
 generators seeded by ``seed`` (and the stage), so a run is deterministic and resuming from a

@@ -6,6 +6,8 @@
 Prints two ratios (goals in brackets):
 * frozen ``lista`` preset of the space / plain LISTA  (<= 1.05)
 * DARTS supernet of the ``paper`` space (every skip, every neuron) / plain LISTA  (<= 3)
+and, for comparison, the supernet that NNI's generic mixing makes when the space does not hand
+DARTS its skip-edge hook (:mod:`nni_lista.space.mixed_skip`).
 A step is forward, backward and an Adam update on a fresh batch; the median of repeated
 steps is used, and the models are measured in interleaved rounds so drift hits all alike.
 """
@@ -47,8 +49,15 @@ def step_timer(model, problem, batch: int):
     return step
 
 
-def darts_supernet(m: int, n: int, layers: int, A):
-    space = spaces.LISTASpace.from_preset("paper", m, n, layers)
+class GenericMixing(spaces.LISTASpace):
+    """The space without its one-shot hook: NNI mixes every skip edge as it mixes any choice."""
+
+    def extra_oneshot_hooks(self, strategy) -> list:
+        return []
+
+
+def darts_supernet(m: int, n: int, layers: int, A, space_class=spaces.LISTASpace):
+    space = space_class.from_preset("paper", m, n, layers)
     supernet = DARTS().mutate_model(space)  # NNI's own conversion: every choice becomes a mixed op
     return initialise(supernet, A, family.DEFAULT_LAM)
 
@@ -67,6 +76,7 @@ def main() -> None:
         "plain LISTA (family)": family.build("lista", problem.A, args.layers),
         "frozen lista preset (space)": spaces.build(spaces.named_architecture("lista", args.layers), args.m, args.n, problem.A),
         "DARTS supernet (paper space)": darts_supernet(args.m, args.n, args.layers, problem.A),
+        "DARTS supernet, NNI's generic skip mixing": darts_supernet(args.m, args.n, args.layers, problem.A, GenericMixing),
     }
     timers = {name: step_timer(model, problem, args.batch) for name, model in models.items()}
     times = {name: [] for name in models}

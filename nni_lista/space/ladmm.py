@@ -35,6 +35,7 @@ from nni.nas.nn.pytorch import ModelSpace
 from nni_lista.base.errors import require
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.space.layers import GatedSkip, NoSkip, choose, initialise
+from nni_lista.space.mixed_skip import oneshot_hooks
 from nni_lista.space.neurons import NEURONS
 from nni_lista.space.spaces import PRESETS as LISTA_PRESETS, SpaceConfig, check, layers_of
 from nni_lista.models.thresholds import soft_threshold
@@ -105,6 +106,10 @@ class DLADMMSpace(ModelSpace):
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "DLADMMSpace":
         return initialise(self, A, lam)
+
+    def extra_oneshot_hooks(self, strategy) -> list:
+        """As :meth:`nni_lista.space.spaces.LISTASpace.extra_oneshot_hooks`."""
+        return oneshot_hooks(strategy)
 
     def layer_parameters(self, k: int) -> list[nn.Parameter]:
         return list(self.blocks[k].parameters())

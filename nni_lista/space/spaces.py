@@ -44,6 +44,7 @@ from nni_lista.base.errors import UsageError, require, short
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import write_json
 from nni_lista.space.layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, UnrolledLayer, initialise
+from nni_lista.space.mixed_skip import oneshot_hooks
 from nni_lista.space.neurons import NEURONS
 
 
@@ -124,6 +125,11 @@ class LISTASpace(ModelSpace):
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "LISTASpace":
         """Set every parameter to its ISTA value for operator ``A``; returns ``self``."""
         return initialise(self, A, lam)
+
+    def extra_oneshot_hooks(self, strategy) -> list:
+        """NNI's model-defined one-shot hooks: DARTS mixes skip edges without their zero
+        candidate (:mod:`nni_lista.space.mixed_skip`)."""
+        return oneshot_hooks(strategy)
 
     def layer_parameters(self, k: int) -> list[nn.Parameter]:
         """Parameters introduced by layer ``k`` (0-based); the shared ``B`` belongs to layer 0."""

@@ -32,7 +32,9 @@ class Neuron(nn.Module):
         return FlopsResult(0.0, sum(p.numel() for p in self.parameters()))
 
 
-class _Thresholded(Neuron):
+class Thresholded(Neuron):
+    """A neuron with a learned threshold ``theta``: ``forward(z)`` is ``shrink(z, theta)``."""
+
     def __init__(self):
         super().__init__()
         self.theta = nn.Parameter(torch.tensor(0.0))
@@ -41,33 +43,40 @@ class _Thresholded(Neuron):
         with torch.no_grad():
             self.theta.fill_(lam / L)
 
+    def forward(self, z):
+        return self.shrink(z, self.theta)
+
+    def shrink(self, z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """The neuron with threshold ``theta`` (broadcast against ``z``: batched training passes one per network)."""
+        raise NotImplementedError
+
 
 @profiler_leaf_module
-class SoftThreshold(_Thresholded):
+class SoftThreshold(Thresholded):
     """``eta_theta(z) = sign(z) max(|z| - theta, 0)`` with a learned ``theta``."""
 
-    def forward(self, z):
-        return soft_threshold(z, self.theta)
+    def shrink(self, z, theta):
+        return soft_threshold(z, theta)
 
 
 @profiler_leaf_module
-class SupportSelection(_Thresholded):
+class SupportSelection(Thresholded):
     """Soft threshold whose top ``percent`` % entries bypass it (LISTA-CPSS)."""
 
     def __init__(self, percent: float):
         super().__init__()
         self.percent = percent
 
-    def forward(self, z):
-        return support_selected_threshold(z, self.theta, self.percent)
+    def shrink(self, z, theta):
+        return support_selected_threshold(z, theta, self.percent)
 
 
 @profiler_leaf_module
-class FirmThreshold(_Thresholded):
+class FirmThreshold(Thresholded):
     """Firm threshold with learned ``theta`` and ``mu = 2 theta``."""
 
-    def forward(self, z):
-        return firm_threshold(z, self.theta)
+    def shrink(self, z, theta):
+        return firm_threshold(z, theta)
 
 
 @profiler_leaf_module

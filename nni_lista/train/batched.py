@@ -30,14 +30,12 @@ import torch
 from torch import nn
 
 from nni_lista.base.errors import TrainingDiverged, require
-from nni_lista.models.thresholds import firm_threshold, soft_threshold, support_selected_threshold
 from nni_lista.problem.metrics import nmse_db
 from nni_lista.problem.problems import Problem, seeded_generator
 from nni_lista.space import layers as space_layers
 from nni_lista.space import neurons as space_neurons
 from nni_lista.space.spaces import LISTASpace
-from nni_lista.train.training import (_E2E_STREAM, TrainConfig, TrainResult, adam, cosine_decay, parameter_groups, plateaued,
-                                     with_warmup)
+from nni_lista.train.training import _E2E_STREAM, TrainConfig, TrainResult, e2e_optimizer, plateaued, stops
 
 
 def _stack(tensors: list[torch.Tensor]) -> nn.Parameter:
@@ -102,31 +100,22 @@ class _Form(_Group):
         return u + gamma * ((b - u @ self.A.T) @ self.Wa)
 
 
-_THRESHOLDED = (space_neurons.SoftThreshold, space_neurons.SupportSelection, space_neurons.FirmThreshold)
-
-
 class _Neuron(_Group):
     """One neuron type for the networks ``index`` of a layer; thresholds stacked."""
 
     def __init__(self, K: int, index: list[int], neurons: list[nn.Module]):
         super().__init__(K, index)
-        first = neurons[0]
-        self.kind, self.percent = type(first), getattr(first, "percent", None)
-        self._plain = (first,) if not isinstance(first, _THRESHOLDED) else ()  # parameter-free: used as it is, not registered
-        if isinstance(first, _THRESHOLDED):
+        self._neuron = (neurons[0],)  # one of the group's neurons, not registered: its own theta is not trained here
+        if isinstance(neurons[0], space_neurons.Thresholded):
             self.stack("theta", [neuron.theta for neuron in neurons])
 
     def forward(self, z, row: Optional[int] = None):
         """The neuron of every network of the group on ``z`` (G, batch, n), or of the group's
         network ``row`` alone on its ``z`` (batch, n)."""
-        if self._plain:
-            return self._plain[0](z)
-        theta = self.theta.view(-1, 1, 1) if row is None else self.theta[row]
-        if self.kind is space_neurons.SupportSelection:
-            return support_selected_threshold(z, theta, self.percent)
-        if self.kind is space_neurons.FirmThreshold:
-            return firm_threshold(z, theta)
-        return soft_threshold(z, theta)
+        neuron = self._neuron[0]
+        if not hasattr(self, "theta"):
+            return neuron(z)
+        return neuron.shrink(z, self.theta.view(-1, 1, 1) if row is None else self.theta[row])
 
 
 def _grouped(K: int, modules: list[nn.Module], key: Callable, make: Callable) -> nn.ModuleList:
@@ -294,8 +283,7 @@ class _Track:
             self.best_value, self.best_state, self.best_step = value, state(), step
         self.history.append({"step": step, "val_nmse_db": value, "seconds": round(seconds, 3)})
         cfg = self.config
-        if (step - self.best_step >= cfg.patience or (cfg.target_db is not None and value <= cfg.target_db)
-                or (self.plateau is not None and self.plateau(step, self.best_value))):
+        if stops(step, value, self.best_value, self.best_step, cfg.patience, cfg.target_db, self.plateau):
             self.steps = step
 
 
@@ -311,8 +299,7 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
     require(config.protocol == "e2e", f"protocol {config.protocol!r} cannot be batched: only e2e")
     stacked = StackedNetworks(networks).to(config.device)
     problem = problem.to(config.device)
-    optimizer = adam(parameter_groups(stacked, config.lr, config.lr_scale), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
+    optimizer, scheduler = e2e_optimizer(stacked, config)
     generator = seeded_generator(config.seed, _E2E_STREAM)
     started = time.perf_counter()
     tracks = [_Track(config, value, stacked.row_state(i)) for i, value in enumerate(_validate(stacked, problem))]

@@ -126,9 +126,7 @@ class TrainConfig:
         values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
         if self.plateau_db is None:
             del values["plateau_db"], values["plateau_steps"]
-        if not self.compile:
-            del values["compile"]
-        for name in ("lr_scale", "warmup_steps"):  # left out at their defaults: runs recorded before they existed match
+        for name in ("compile", "lr_scale", "warmup_steps"):  # left out at their defaults: runs recorded before they existed match
             if not values[name]:
                 del values[name]
         return values
@@ -303,9 +301,7 @@ class _Stage:
                 self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
                 if on_validate is not None:
                     on_validate(step, value, (best_value, best_state, best_step))
-                if step - best_step >= cfg.patience or (target is not None and value <= target):
-                    break
-                if plateau is not None and plateau(step, best_value):
+                if stops(step, value, best_value, best_step, cfg.patience, target, plateau):
                     break
         self.model.load_state_dict(best_state)
         return step - start, best_value
@@ -392,6 +388,14 @@ def parameter_groups(model: torch.nn.Module, lr: float, scale: dict) -> list[dic
     return [{"params": params, "lr": lr * scale.get(kind, 1.0), "kind": kind} for kind, params in groups.items()]
 
 
+def stops(step: int, value: float, best_value: float, best_step: int, patience: int, target: Optional[float] = None,
+          plateau: Optional[Callable[[int, float], bool]] = None) -> bool:
+    """The stopping rules, checked at each validation: no improvement for ``patience`` steps,
+    the validation NMSE ``value`` at or below ``target``, or ``plateau(step, best_value)``."""
+    return (step - best_step >= patience or (target is not None and value <= target)
+            or (plateau is not None and plateau(step, best_value)))
+
+
 def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int, float], bool]:
     """The plateau stopping rule: at a validation at step ``t``, stop when the best NMSE so far
     improved by less than ``gain_db`` since step ``t - window``, i.e.
@@ -405,10 +409,16 @@ def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int
     return stop
 
 
+def e2e_optimizer(module: torch.nn.Module, config: TrainConfig):
+    """The end-to-end recipe's Adam over ``module``'s parameter kinds (``config.lr_scale``) and its
+    schedule (cosine decay over ``config.max_steps`` with ``config.warmup_steps`` of warm-up)."""
+    optimizer = adam(parameter_groups(module, config.lr, config.lr_scale), lr=config.lr)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
+
+
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
-    optimizer = adam(parameter_groups(model, config.lr, config.lr_scale), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
+    optimizer, scheduler = e2e_optimizer(model, config)
     generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []

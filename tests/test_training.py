@@ -183,6 +183,22 @@ def test_parameter_kinds_cover_every_parameter_of_the_family_and_the_space(small
     assert sum(len(g["params"]) for g in groups) == len(list(dense.parameters()))
 
 
+def test_the_default_recipe_keeps_one_parameter_group_so_older_checkpoints_resume(small_problem):
+    # checkpoints written before per-kind rates existed hold one Adam group of all parameters in
+    # order; the default recipe must build that same layout or their optimizer state cannot load
+    model = family.build("lista-cpss", small_problem.A, T)
+    optimizer, _ = training.e2e_optimizer(model, _config("e2e"))
+    assert len(optimizer.param_groups) == 1
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in model.parameters()]
+    old_style = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer.load_state_dict(old_style.state_dict())
+    # per-kind groups at factor 1 train to the same numbers as the one group
+    one, _ = _train(small_problem, "e2e", name="lista-cpss", max_steps=40)
+    kinds, _ = _train(small_problem, "e2e", name="lista-cpss", max_steps=40, lr_scale={"matrix": 1.0})
+    for p, q in zip(one.parameters(), kinds.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
 def test_lr_scale_sets_each_kinds_rate_and_warmup_ramps_the_schedule(small_problem):
     before = family.build("lista", small_problem.A, T)
     frozen, _ = _train(small_problem, "e2e", max_steps=30, lr=1e-2, lr_scale={"matrix": 1e-9})

@@ -411,8 +411,11 @@ def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int
 
 def e2e_optimizer(module: torch.nn.Module, config: TrainConfig):
     """The end-to-end recipe's Adam over ``module``'s parameter kinds (``config.lr_scale``) and its
-    schedule (cosine decay over ``config.max_steps`` with ``config.warmup_steps`` of warm-up)."""
-    optimizer = adam(parameter_groups(module, config.lr, config.lr_scale), lr=config.lr)
+    schedule (cosine decay over ``config.max_steps`` with ``config.warmup_steps`` of warm-up).
+    Without per-kind rates all parameters form one group, as before per-kind rates existed, so
+    checkpoints written then still resume (Adam is per-parameter: the numbers are the same)."""
+    groups = parameter_groups(module, config.lr, config.lr_scale) if config.lr_scale else module.parameters()
+    optimizer = adam(groups, lr=config.lr)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
 
 

@@ -10,6 +10,14 @@ fraction says how close a step runs to back-to-back dense GEMMs. The reference r
 of several square float32 GEMMs of size 2048 (``torch.mm``). Adam is timed both ways: PyTorch's
 default (``foreach``) and the fused kernel that training uses (:func:`nni_lista.train.training.adam`).
 
+The last column is the ceiling for that fraction on this machine: the step's own matrix products
+(recorded as they are dispatched, with their shapes and memory layouts) replayed back to back
+on their own, with nothing else in between. A step cannot run its products faster than they
+run alone, so no implementation of the same step gets above that fraction. The column after it
+adds the fused Adam update alone (random gradients): a ceiling for any step that keeps exact
+Adam over the same parameters, whose update streams every parameter and both moments through
+memory once per step.
+
 With ``--compile``, each model is also timed with its loss compiled as ``--compile`` training
 compiles it (:func:`nni_lista.train.training.compiled_loss`, fused Adam), and the compilation
 itself, each in a new process as a run pays it (PyTorch's compiler starting up included): cold
@@ -26,6 +34,7 @@ import tempfile
 import time
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from nni_lista.models import family
@@ -53,6 +62,56 @@ def step_flops(model, problem, batch: int) -> int:
         layer_loss(model, problem, data.b, data.s, model.layers - 1).backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
+
+
+class _Products(TorchDispatchMode):
+    """Records each matrix product dispatched (the op and its tensor arguments' shapes and strides)."""
+
+    OPS = ("aten.mm", "aten.addmm", "aten.bmm", "aten.baddbmm")
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if str(func.overloadpacket) in self.OPS:
+            self.calls.append((func, [(tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def products_alone(model, problem, batch: int, rounds: int) -> tuple[int, float]:
+    """(FLOPs, fastest seconds) of one training step's matrix products, forward and backward,
+    replayed on their own with fresh tensors of the same shapes and strides."""
+    data = problem.train_batch(batch, torch.Generator().manual_seed(0))
+    with _Products() as recorder:
+        layer_loss(model, problem, data.b, data.s, model.layers - 1).backward()
+    model.zero_grad(set_to_none=True)
+    calls, flops = [], 0
+    for func, specs in recorder.calls:
+        tensors = [torch.empty_strided(*spec).normal_() if isinstance(spec, tuple) else spec for spec in specs]
+        matrices = [t for t in tensors if isinstance(t, torch.Tensor)][-2:]  # the two factors (addmm: after the bias)
+        flops += 2 * matrices[0].shape[-2] * matrices[0].shape[-1] * matrices[1].shape[-1] * (matrices[0].shape[0] if matrices[0].dim() == 3 else 1)
+        calls.append((func, tensors))
+    best = float("inf")
+    for _ in range(rounds + 2):
+        start = time.perf_counter()
+        for func, tensors in calls:
+            func(*tensors)
+        best = min(best, time.perf_counter() - start)
+    return flops, best
+
+
+def adam_alone(model, rounds: int) -> float:
+    """Fastest seconds of one fused Adam update of ``model``'s parameters, gradients given."""
+    for param in model.parameters():
+        param.grad = torch.randn_like(param)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, fused=True)
+    best = float("inf")
+    for _ in range(rounds + 2):
+        start = time.perf_counter()
+        optimizer.step()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def step_seconds(model, problem, batch: int, steps: int, fused: bool, loss_fn=None) -> float:
@@ -110,6 +169,9 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         for name in args.models.split(","):
             flops = step_flops(family.build(name, problem.A, args.layers), problem, batch)
+            product_flops, product_seconds = products_alone(family.build(name, problem.A, args.layers), problem, batch, steps)
+            ceiling = product_flops / product_seconds / 1e9 / peak
+            with_adam = product_flops / (product_seconds + adam_alone(family.build(name, problem.A, args.layers), steps)) / 1e9 / peak
             variants = [("foreach", False, False), ("fused", True, False)] + ([("fused, compiled", True, True)] if args.compile else [])
             for label, fused, compiled in variants:
                 model = family.build(name, problem.A, args.layers)
@@ -128,9 +190,9 @@ def main() -> None:
                 else:
                     seconds = step_seconds(model, problem, batch, steps, fused)
                 rate = flops / seconds / 1e9
-                rows.append([name, batch, label, seconds * 1e3, batch / seconds, rate, rate / peak])
+                rows.append([name, batch, label, seconds * 1e3, batch / seconds, rate, rate / peak, ceiling, with_adam])
     print(f"threads {torch.get_num_threads()}; dense GEMM rate {peak:.1f} GFLOP/s; {args.m}x{args.n}, T={args.layers}")
-    print(markdown_table(["model", "batch", "Adam", "ms/step", "samples/s", "GFLOP/s", "fraction of GEMM rate"], rows))
+    print(markdown_table(["model", "batch", "Adam", "ms/step", "samples/s", "GFLOP/s", "fraction of GEMM rate", "its products alone", "products + Adam alone"], rows))
     if compiles:
         print("\nCompilation (first forward and backward), seconds:")
         print(markdown_table(["model", "batch", "cold cache", "warm cache"], compiles))

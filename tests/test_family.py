@@ -92,3 +92,20 @@ def test_alista_starts_stable_on_a_badly_conditioned_operator():
     # the paper's step (1) expands here: +6.6 dB after one layer, +61 dB after 16; the safe step stays
     # within a few dB of the zero estimate through all 16 layers (untrained, on mean-centred patches)
     assert max(nmse_db(e, P.test.s) for e in estimates) < 3.0
+
+
+def test_lista_cpss_from_a_trained_alista_computes_the_same_function(small_problem):
+    alista = family.build("alista", small_problem.A, 6)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # away from the initialisation, as after training
+        for p in alista.parameters():
+            p.mul_(1 + 0.3 * torch.rand((), generator=generator))
+    b = small_problem.val.b
+    cpss = family.coupled_from_alista(alista)
+    assert isinstance(cpss, family.LISTACPSS)
+    for ours, theirs in zip(cpss(b), alista(b)):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert all(p.requires_grad for p in cpss.parameters())
+    # without support selection (LISTA-CP) it is another function: the top entries are thresholded
+    cp = family.coupled_from_alista(alista, support_selection=False)
+    assert type(cp) is family.LISTACP and not torch.allclose(cp(b)[-1], alista(b)[-1], atol=1e-4)

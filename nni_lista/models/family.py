@@ -210,6 +210,20 @@ class ALISTA(UnrolledModel):
         return outputs
 
 
+def coupled_from_alista(alista: ALISTA, support_selection: bool = True) -> LISTACP:
+    """LISTA-CPSS (or, without support selection, LISTA-CP) set to what a trained ``alista``
+    computes: ``W_k = gamma_k W`` with ALISTA's analytic ``W`` and the same thresholds, since
+    ``x + gamma_k (b - A x) W`` is the coupled layer ``x + W_k^T (b - A x)`` (rows are samples).
+    With support selection the network is the same function, so training it from there starts at
+    ALISTA's NMSE and frees ALISTA's fixed matrix (the two-stage recipe of docs/training.md)."""
+    model = (LISTACPSS if support_selection else LISTACP)(alista.A, alista.layers, alista.lam)
+    with torch.no_grad():
+        for k in range(alista.layers):
+            model.W[k].copy_(alista.gamma[k] * alista.W)
+            model.theta[k].copy_(alista.theta[k])
+    return model
+
+
 MODELS: dict[str, Callable[..., UnrolledModel]] = {
     "ista": ISTA,
     "fista": FISTA,

@@ -74,11 +74,13 @@ def main() -> None:
             first_steps, first_seconds = first.steps, first.seconds
             curves[f"{name}: alista stage"] = first.history
             model = family.coupled_from_alista(alista, support_selection=name == "lista-cpss")
-            print(f"{name}: ALISTA stage {first.steps} steps, {first.seconds:.0f} s, validation "
-                  f"{evaluate(model, problem, problem.val)['nmse_db']:.2f} dB", flush=True)
+            start = [{"step": 0, "val_nmse_db": evaluate(model, problem, problem.val)["nmse_db"], "seconds": 0.0}]
+            print(f"{name}: ALISTA stage {first.steps} steps, {first.seconds:.0f} s, validation {start[0]['val_nmse_db']:.2f} dB",
+                  flush=True)
         else:
-            model = family.build(name, problem.A, args.layers)
+            model, start = family.build(name, problem.A, args.layers), []
         result = train(model, problem, config, progress=None)
+        result.history[:0] = start  # the stage-two start is a candidate too: training keeps it unless it improves on it
         reached = [h for h in result.history if h["val_nmse_db"] <= stop_at]
         best = min(h["val_nmse_db"] for h in result.history)
         tested = evaluate(model, problem)

@@ -66,6 +66,10 @@ def test_study_writes_every_artefact(finished):
     assert "psnr_db" in results["images"]["lista"] and "psnr_db" not in results["noiseless"]["lista"]
     table = (out / "table.md").read_text()
     assert "d-ladmm lista-pattern" in table and "PSNR dB" in table and " +- " in table
+    # both NMSE definitions, named: the ratio of sums and the mean of per-sample dB
+    lista = results["noiseless"]["lista"]
+    assert "mean over test samples of each sample's dB" in table and f"{lista['nmse_db_sample_mean']:.2f}" in table
+    assert lista["nmse_db_sample_mean"] != lista["nmse_db"]
 
 
 def _unit(out, key):

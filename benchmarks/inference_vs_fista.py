@@ -127,7 +127,10 @@ def main() -> int:
     args = parser.parse_args()
     try:
         if args.from_study is not None:
-            problem = problems.load(args.from_study / "problems" / f"{args.setting}.pt")
+            problem_file = args.from_study / "problems" / f"{args.setting}.pt"
+            require(problem_file.is_file(), f"--from-study {str(args.from_study)!r} holds no problem of setting {args.setting!r} "
+                                            f"({str(problem_file)!r}): give the --out of an `nni-lista study` run and one of its settings")
+            problem = problems.load(problem_file)
             require(problem.kind == "synthetic", f"--setting {args.setting!r} is an image problem; FISTA here solves synthetic ones")
             models = trained_by_study(args.from_study, args.setting, args.seed, problem)
             source = f"trained by the study in {args.from_study} (setting {args.setting}, seed {args.seed})"

@@ -79,26 +79,23 @@ class _Products(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def products_alone(model, problem, batch: int, rounds: int) -> tuple[int, float]:
-    """(FLOPs, fastest seconds) of one training step's matrix products, forward and backward,
-    replayed on their own with fresh tensors of the same shapes and strides."""
+def products_alone(model, problem, batch: int, rounds: int) -> float:
+    """Fastest seconds of one training step's matrix products, forward and backward, replayed on
+    their own with fresh tensors of the same shapes and strides (the products whose FLOPs
+    :func:`step_flops` counts)."""
     data = problem.train_batch(batch, torch.Generator().manual_seed(0))
     with _Products() as recorder:
         layer_loss(model, problem, data.b, data.s, model.layers - 1).backward()
     model.zero_grad(set_to_none=True)
-    calls, flops = [], 0
-    for func, specs in recorder.calls:
-        tensors = [torch.empty_strided(*spec).normal_() if isinstance(spec, tuple) else spec for spec in specs]
-        matrices = [t for t in tensors if isinstance(t, torch.Tensor)][-2:]  # the two factors (addmm: after the bias)
-        flops += 2 * matrices[0].shape[-2] * matrices[0].shape[-1] * matrices[1].shape[-1] * (matrices[0].shape[0] if matrices[0].dim() == 3 else 1)
-        calls.append((func, tensors))
+    calls = [(func, [torch.empty_strided(*spec).normal_() if isinstance(spec, tuple) else spec for spec in specs])
+             for func, specs in recorder.calls]
     best = float("inf")
     for _ in range(rounds + 2):
         start = time.perf_counter()
         for func, tensors in calls:
             func(*tensors)
         best = min(best, time.perf_counter() - start)
-    return flops, best
+    return best
 
 
 def adam_alone(model, rounds: int) -> float:
@@ -169,9 +166,9 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         for name in args.models.split(","):
             flops = step_flops(family.build(name, problem.A, args.layers), problem, batch)
-            product_flops, product_seconds = products_alone(family.build(name, problem.A, args.layers), problem, batch, steps)
-            ceiling = product_flops / product_seconds / 1e9 / peak
-            with_adam = product_flops / (product_seconds + adam_alone(family.build(name, problem.A, args.layers), steps)) / 1e9 / peak
+            product_seconds = products_alone(family.build(name, problem.A, args.layers), problem, batch, steps)
+            ceiling = flops / product_seconds / 1e9 / peak
+            with_adam = flops / (product_seconds + adam_alone(family.build(name, problem.A, args.layers), steps)) / 1e9 / peak
             variants = [("foreach", False, False), ("fused", True, False)] + ([("fused, compiled", True, True)] if args.compile else [])
             for label, fused, compiled in variants:
                 model = family.build(name, problem.A, args.layers)

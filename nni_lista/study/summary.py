@@ -34,8 +34,6 @@ from nni_lista.base.io import json_safe, write_json, write_text
 from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.space.neurons import NEURONS
 
-_KEEP = ("nmse_db", "nmse_db_sample_mean", "val_nmse_db", "psnr_db", "nmse_db_per_layer", "steps", "seconds", "protocol", "settings")
-
 
 def late_gain(run: dict, window: int = 1000) -> Optional[float]:
     """How much a run's best validation NMSE improved over its last ``window`` steps (dB,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import yaml
@@ -239,3 +240,40 @@ def test_the_example_configs_are_valid_and_use_one_recipe(name):
     config.check_memory()
     assert config.training_seeds == (0, 1) and config.retrain.plateau_db is None  # the fixed schedule is the stopping rule
     assert config.search_training == config.distributions.training  # the proxy of the searches and of the distributions
+
+
+def test_two_processes_share_one_study_and_give_its_numbers(finished, tmp_path):
+    """Two ``nni-lista study`` commands on one --out (one thread each) split the units between
+    them, run each once, and give the single process's numbers."""
+    import subprocess
+    import sys
+
+    config, _, summary = finished
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "nni_lista.cli", "study", "--config", str(config), "--out", str(out), "--no-progress", "--device", "cpu"]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    logs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    ran = [_units_run(log) for log in logs]
+    assert ran[0] and ran[1] and not set(ran[0]) & set(ran[1])  # both worked, no unit twice
+    assert len(ran[0]) + len(ran[1]) == len(list((out / "units").rglob("*.json")))
+    shared = json.loads((out / "study.json").read_text())
+    assert _numbers(shared) == _numbers(summary)
+    assert _without_seconds(shared) == _without_seconds(summary)  # every number but the wall-clock ones
+    assert not list((out / "work").rglob("*.lock"))
+
+
+def _units_run(log: str) -> list[str]:
+    """The units a study's stderr says it ran to the end (a unit started and found not ready is not counted)."""
+    lines = log.splitlines()
+    return [line.split("] ", 1)[1] for i, line in enumerate(lines)
+            if line.startswith("[") and not (i + 1 < len(lines) and lines[i + 1].startswith("  not yet:"))]
+
+
+def _without_seconds(value):
+    if isinstance(value, dict):
+        return {k: _without_seconds(v) for k, v in value.items() if "seconds" not in k and k != "timing"}
+    if isinstance(value, list):
+        return [_without_seconds(v) for v in value]
+    return value

@@ -27,7 +27,7 @@ from nni_lista.models.family import MODELS
 from nni_lista.space.backbones import BACKBONES
 from nni_lista.search.explore import SearchRequest, explore
 from nni_lista.study.config import StudyConfig, problem_settings
-from nni_lista.study.runner import Unit, unit_path, unit_result
+from nni_lista.study.runner import Unit, UnitNotReady, claim, unit_path, unit_result, work_path
 from nni_lista.train.runs import run_architecture
 from nni_lista.train.training import TrainConfig
 
@@ -47,7 +47,7 @@ class Study:
         return unit_result(self.out, key)
 
     def work_dir(self, key: str) -> Path:
-        return self.out / "work" / key
+        return work_path(self.out, key)
 
     # -- problems
     def problem_spec(self, setting: str) -> dict:
@@ -166,7 +166,8 @@ class Study:
     def top_archs(self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None) -> list[dict]:
         found = self.done(self.search_key(setting, strategy or self.config.search.strategy,
                                           self.config.search.seed if seed is None else seed))
-        require(found is not None, f"the search of setting {setting!r} has not run yet")
+        if found is None:
+            raise UnitNotReady(f"the search of setting {setting!r} has not run yet")
         return [item["arch"] for item in found["top"]]
 
     def _retrain(self, setting: str, rank: int, seed: int) -> Callable[[], dict]:
@@ -220,7 +221,8 @@ class Study:
             return backbone.plain(layers)
         if which == "searched":
             found = self.done(self.dladmm_key(setting, "search"))
-            require(found is not None, "the D-LADMM search has not run yet")
+            if found is None:
+                raise UnitNotReady("the D-LADMM search has not run yet")
             return found["top"][0]["arch"]
         soft = {label: ("soft" if label.endswith("/neuron") else value)
                 for label, value in graft(self.top_archs(setting), labels).items()}
@@ -261,8 +263,12 @@ class Study:
     def run(self) -> dict:
         """Run every unit not finished yet (:func:`nni_lista.study.runner.run_units`), then
         summarise (:func:`nni_lista.study.summary.summarise`); returns the summary."""
+        from nni_lista.base.io import remove_orphans
         from nni_lista.study.runner import run_units
         from nni_lista.study.summary import summarise
 
         seconds = run_units(self.units(), self.out, self.progress)
-        return summarise(self, run_seconds=seconds)
+        with claim(self.out / "work" / "summary.lock", wait=True):  # processes sharing the study summarise one at a time
+            remove_orphans(self.out)  # the summary's own files, killed between writing and renaming
+            remove_orphans(self.out / "problems")
+            return summarise(self, run_seconds=seconds)

@@ -1,18 +1,36 @@
 """A resumable plan of work: each *unit* writes its result atomically to ``OUT/units/KEY.json``
 and a rerun skips the units already written (training inside a unit resumes from its own
-checkpoints). Nothing here knows what a unit does."""
+checkpoints). Nothing here knows what a unit does.
+
+Several processes on one machine may run the same plan into the same ``OUT`` at once: a process
+runs a unit only while it holds that unit's claim (an advisory ``flock`` on
+``OUT/work/KEY.lock``, released when the unit ends or the process dies, however it dies), skips
+units another process holds, and comes back to them until every unit is written. A unit whose
+work needs another unit's result raises :class:`UnitNotReady` and is tried again later.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
-from nni_lista.base.errors import require
-from nni_lista.base.io import remove_orphans, write_json
+from nni_lista.base.errors import UsageError, require
+from nni_lista.base.io import remove_orphans, remove_orphans_of, write_json
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one process per study there
+    fcntl = None
+
+
+class UnitNotReady(UsageError):
+    """A unit's work needs the result of a unit that has not been written yet."""
 
 
 @dataclass
@@ -41,24 +59,111 @@ def unit_result(out: Path, key: str) -> Optional[dict]:
     return result
 
 
+@contextmanager
+def claim(path: Path, wait: bool = False) -> Iterator[bool]:
+    """Hold an exclusive claim on ``path`` among this machine's processes: yields True while this
+    process holds it, False when another one does (``wait=True`` blocks until it is free). The
+    lock file is removed on release; a holder checks that the file it locked is still the one at
+    ``path``, so a claim is never held twice."""
+    if fcntl is None:
+        yield True
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and (current.st_ino, current.st_dev) == (os.fstat(fd).st_ino, os.fstat(fd).st_dev):
+            break
+        os.close(fd)  # the holder before us removed that file: lock the new one
+    try:
+        yield True
+    finally:
+        try:
+            os.unlink(path)
+        finally:
+            os.close(fd)
+
+
+def work_path(out: Path, key: str) -> Path:
+    """Where unit ``key`` keeps its checkpoints and other files while it runs."""
+    return Path(out) / "work" / key
+
+
+def lock_path(out: Path, key: str) -> Path:
+    return Path(out) / "work" / f"{key}.lock"
+
+
 def run_units(units: list[Unit], out: Path, progress: bool = True, desc: str = "study") -> float:
-    """Run, in order, every unit whose result is not in ``out`` yet; returns the seconds spent.
-    Each result is written as ``{"key", "seconds", "result"}`` once its unit has finished."""
+    """Run, in order, every unit whose result is not in ``out`` yet, sharing the work with any
+    other process running the same plan into ``out`` (module docstring); returns the seconds
+    spent, once every unit's result is written. Each result is written as
+    ``{"key", "seconds", "result"}`` once its unit has finished."""
     from tqdm import tqdm
 
-    remove_orphans(out, recursive=True)  # temporary files of a run killed between writing and renaming
     started = time.perf_counter()
     finished = sum(unit_result(out, u.key) is not None for u in units)  # a damaged unit file is refused before any work
     if finished:
         print(f"resuming: {finished} of {len(units)} units already done", file=sys.stderr, flush=True)
+    index = {u.key: i for i, u in enumerate(units, start=1)}
+    pending = [u for u in units if not unit_path(out, u.key).is_file()]
+    told: list[str] = []
     with tqdm(total=len(units), initial=finished, desc=desc, unit="unit", disable=not progress, dynamic_ncols=True) as bar:
-        for index, unit in enumerate(units, start=1):
-            if unit_path(out, unit.key).is_file():
-                continue
-            bar.set_postfix_str(unit.key)
-            print(f"[{index}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
-            began = time.perf_counter()
-            result = unit.work()
-            write_json(unit_path(out, unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
-            bar.update(1)
+        while pending:
+            waiting, blocked, ran = [], [], False
+            for unit in pending:
+                if unit_path(out, unit.key).is_file():  # written by another process meanwhile
+                    bar.update(1)
+                    continue
+                with claim(lock_path(out, unit.key)) as mine:
+                    if not mine:
+                        waiting.append(unit)
+                        continue
+                    if unit_path(out, unit.key).is_file():  # finished by the process that held it before us
+                        bar.update(1)
+                        continue
+                    # temporary files of a run killed between writing and renaming: only the
+                    # claim's holder writes these, so only it may sweep them
+                    remove_orphans_of(unit_path(out, unit.key))
+                    remove_orphans(work_path(out, unit.key), recursive=True)
+                    bar.set_postfix_str(unit.key)
+                    print(f"[{index[unit.key]}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
+                    began = time.perf_counter()
+                    try:
+                        result = unit.work()
+                    except UnitNotReady as needs:
+                        print(f"  not yet: {needs}", file=sys.stderr, flush=True)
+                        blocked.append((unit, needs))
+                        continue
+                    write_json(unit_path(out, unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
+                    bar.update(1)
+                    ran = True
+            if blocked and not waiting and not ran:  # nothing runs anywhere that could unblock them
+                unit, needs = blocked[0]
+                raise UsageError(f"unit {unit.key!r} cannot run: {needs}")
+            pending = [unit for unit in waiting + [u for u, _ in blocked] if not unit_path(out, unit.key).is_file()]
+            pending.sort(key=lambda u: index[u.key])
+            if pending and not ran:  # every unit left is another process's, or waits for one: sleep until one ends
+                told = _tell_waiting(waiting, told)
+                running = [unit for unit in waiting if not unit_path(out, unit.key).is_file()]
+                if running:
+                    with claim(lock_path(out, running[0].key), wait=True):
+                        pass
     return time.perf_counter() - started
+
+
+def _tell_waiting(waiting: list[Unit], told: list[str]) -> list[str]:
+    """Say which units this process waits for, once per change of that list."""
+    keys = [u.key for u in waiting]
+    if keys and keys != told:
+        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        print(f"waiting for {len(keys)} unit(s) that other processes are running: {shown}", file=sys.stderr, flush=True)
+    return keys

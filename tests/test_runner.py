@@ -12,29 +12,28 @@ import pytest
 
 from nni_lista.base.errors import UsageError
 from nni_lista.study import runner
-from nni_lista.study.runner import Unit, UnitNotReady, claim, run_units, unit_result
+from nni_lista.study.runner import Unit, claim, run_units, unit_result
 
 
 def _plan(out, log):
     """Six units of about 0.2 s; ``c`` needs ``a`` (like a retraining needs its search), ``f`` needs ``e``."""
     def work(key, needs=None):
         def run():
-            if needs is not None and unit_result(out, needs) is None:
-                raise UnitNotReady(f"unit {needs!r} has not run yet")
             with open(log, "a") as f:
                 f.write(f"{key} {os.getpid()} {time.monotonic()}\n")
             time.sleep(0.2)
             return {"value": key.upper(), "needed": None if needs is None else unit_result(out, needs)["value"]}
         return run
-    return [Unit("a", work("a")), Unit("b", work("b")), Unit("c", work("c", "a")), Unit("d", work("d")), Unit("e", work("e")),
-            Unit("f", work("f", "e"))]
+    return [Unit("a", work("a")), Unit("b", work("b")), Unit("c", work("c", "a"), needs=("a",)), Unit("d", work("d")),
+            Unit("e", work("e")), Unit("f", work("f", "e"), needs=("e",))]
 
 
 def _run(out, log):
     run_units(_plan(out, log), out, progress=False)
 
 
-def test_two_processes_share_the_units_and_each_unit_runs_once(tmp_path):
+def test_two_processes_share_the_units_and_each_unit_runs_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "POLL_SECONDS", 0.05)
     out, log = tmp_path / "out", tmp_path / "log"
     fork = multiprocessing.get_context("fork")
     workers = [fork.Process(target=_run, args=(out, log)) for _ in range(2)]
@@ -61,14 +60,13 @@ def test_a_process_joining_late_skips_finished_units_and_resumes_nothing_twice(t
     assert {p: p.stat().st_mtime_ns for p in (out / "units").glob("*.json")} == stamps
 
 
-def test_a_unit_whose_input_never_comes_is_one_line_error(tmp_path):
+def test_a_unit_may_need_only_earlier_units_of_its_plan(tmp_path):
     out = tmp_path / "out"
-
-    def needs_missing():
-        raise UnitNotReady("the search of setting 'x' has not run yet")
-    with pytest.raises(UsageError, match="unit 'late' cannot run: the search of setting 'x' has not run yet"):
-        run_units([Unit("early", lambda: {"v": 1}), Unit("late", needs_missing)], out, progress=False)
-    assert unit_result(out, "early") == {"v": 1} and unit_result(out, "late") is None
+    with pytest.raises(UsageError, match="unit 'early' needs 'late', which is not an earlier unit of the plan"):
+        run_units([Unit("early", lambda: {"v": 1}, needs=("late",)), Unit("late", lambda: {"v": 2})], out, progress=False)
+    with pytest.raises(UsageError, match="unit 'a' needs 'nowhere'"):
+        run_units([Unit("a", lambda: {"v": 1}, needs=("nowhere",))], out, progress=False)
+    assert not (out / "units").exists()  # refused before any work
 
 
 def test_a_claim_is_held_by_one_process_and_released_with_it(tmp_path):

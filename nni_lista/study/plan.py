@@ -27,7 +27,7 @@ from nni_lista.models.family import MODELS
 from nni_lista.space.backbones import BACKBONES
 from nni_lista.search.explore import SearchRequest, explore
 from nni_lista.study.config import StudyConfig, problem_settings
-from nni_lista.study.runner import Unit, UnitNotReady, claim, unit_path, unit_result, work_path
+from nni_lista.study.runner import Unit, claim, unit_path, unit_result, work_path
 from nni_lista.train.runs import run_architecture
 from nni_lista.train.training import TrainConfig
 
@@ -56,9 +56,11 @@ class Study:
 
         path = self.out / "problems" / f"{setting}.pt"
         if not path.is_file():
-            kind, settings = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
-            problem = problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
-            problems.save(problem, path)
+            with claim(self.out / "work" / f"problem-{setting}.lock", wait=True):  # made once, by one of the processes sharing the study
+                if not path.is_file():
+                    kind, settings = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
+                    problem = problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
+                    problems.save(problem, path)
         return problems.problem_spec(file=str(path.resolve()))
 
     def problem(self, setting: str):
@@ -110,9 +112,10 @@ class Study:
         for setting in c.settings:
             for model in c.baselines:
                 units += [Unit(self.baseline_key(setting, model, seed), self._baseline(setting, model, seed)) for seed in self.seeds_of(model)]
-            units.append(Unit(self.search_key(setting, c.search.strategy, c.search.seed), self._search(setting, c.search.strategy, c.search.seed)))
+            search = self.search_key(setting, c.search.strategy, c.search.seed)
+            units.append(Unit(search, self._search(setting, c.search.strategy, c.search.seed)))
             for rank in range(c.search.retrain_top):
-                units += [Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed)) for seed in seeds]
+                units += [Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed), needs=(search,)) for seed in seeds]
         if c.consistency is not None:
             setting = c.consistency.setting
             for strategy, seed in self.consistency_runs()[1:]:
@@ -128,9 +131,12 @@ class Study:
                     units.append(Unit(self.sample_key(space, index), self._sample(space, index)))
         if c.dladmm is not None:
             setting = c.dladmm.setting
-            units.append(Unit(self.dladmm_key(setting, "search"), self._dladmm_search(setting)))
+            search = self.dladmm_key(setting, "search")
+            units.append(Unit(search, self._dladmm_search(setting)))
+            needs = {"plain": (), "searched": (search,)}  # the grafts read the LISTA search of the setting
             for which in self.dladmm_variants():
-                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed)) for seed in seeds]
+                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed),
+                               needs=needs.get(which, (self.search_key(setting, c.search.strategy, c.search.seed),))) for seed in seeds]
         return units
 
     def consistency_runs(self) -> list[tuple[str, int]]:
@@ -166,8 +172,7 @@ class Study:
     def top_archs(self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None) -> list[dict]:
         found = self.done(self.search_key(setting, strategy or self.config.search.strategy,
                                           self.config.search.seed if seed is None else seed))
-        if found is None:
-            raise UnitNotReady(f"the search of setting {setting!r} has not run yet")
+        require(found is not None, f"the search of setting {setting!r} has not run yet")
         return [item["arch"] for item in found["top"]]
 
     def _retrain(self, setting: str, rank: int, seed: int) -> Callable[[], dict]:
@@ -221,8 +226,7 @@ class Study:
             return backbone.plain(layers)
         if which == "searched":
             found = self.done(self.dladmm_key(setting, "search"))
-            if found is None:
-                raise UnitNotReady("the D-LADMM search has not run yet")
+            require(found is not None, "the D-LADMM search has not run yet")
             return found["top"][0]["arch"]
         soft = {label: ("soft" if label.endswith("/neuron") else value)
                 for label, value in graft(self.top_archs(setting), labels).items()}
@@ -253,22 +257,32 @@ class Study:
         config = StudyConfig.load(config_path)
         config.check_memory()
         kept = out / "config.yml"
-        if kept.is_file():
-            require(StudyConfig.load(kept) == config, f"{str(out)!r} holds a study made with another config ({kept}); "
-                                                      "give the same config to resume, or a new --out")
-        else:
-            write_text(kept, Path(config_path).read_text())
+        with claim(out / "work" / "config.lock", wait=True):  # two commands starting at once on a new --out
+            if kept.is_file():
+                require(StudyConfig.load(kept) == config, f"{str(out)!r} holds a study made with another config ({kept}); "
+                                                          "give the same config to resume, or a new --out")
+            else:
+                write_text(kept, Path(config_path).read_text())
         return cls(config, out, device, progress)
 
     def run(self) -> dict:
         """Run every unit not finished yet (:func:`nni_lista.study.runner.run_units`), then
-        summarise (:func:`nni_lista.study.summary.summarise`); returns the summary."""
+        summarise (:func:`nni_lista.study.summary.summarise`); returns the summary. Of the
+        processes sharing a study, the first to get there summarises and the others return its
+        summary."""
+        import json
+        import time
+
         from nni_lista.base.io import remove_orphans
         from nni_lista.study.runner import run_units
         from nni_lista.study.summary import summarise
 
         seconds = run_units(self.units(), self.out, self.progress)
-        with claim(self.out / "work" / "summary.lock", wait=True):  # processes sharing the study summarise one at a time
+        every_unit_written = time.time()
+        with claim(self.out / "work" / "summary.lock", wait=True):
+            written = self.out / "study.json"
+            if written.is_file() and written.stat().st_mtime > every_unit_written:  # another process summarised meanwhile
+                return json.loads(written.read_text())
             remove_orphans(self.out)  # the summary's own files, killed between writing and renaming
             remove_orphans(self.out / "problems")
             return summarise(self, run_seconds=seconds)

@@ -4,9 +4,9 @@ checkpoints). Nothing here knows what a unit does.
 
 Several processes on one machine may run the same plan into the same ``OUT`` at once: a process
 runs a unit only while it holds that unit's claim (an advisory ``flock`` on
-``OUT/work/KEY.lock``, released when the unit ends or the process dies, however it dies), skips
-units another process holds, and comes back to them until every unit is written. A unit whose
-work needs another unit's result raises :class:`UnitNotReady` and is tried again later.
+``OUT/work/KEY.lock``, released when the unit ends or the process dies, however it dies) and
+once the units it ``needs`` are written; it skips the others and comes back to them until every
+unit is written.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from nni_lista.base.errors import UsageError, require
+from nni_lista.base.errors import require
 from nni_lista.base.io import remove_orphans, remove_orphans_of, write_json
 
 try:
@@ -29,16 +29,17 @@ except ImportError:  # Windows: no flock; one process per study there
     fcntl = None
 
 
-class UnitNotReady(UsageError):
-    """A unit's work needs the result of a unit that has not been written yet."""
+POLL_SECONDS = 2.0  # how often a process with nothing it can run looks again
 
 
 @dataclass
 class Unit:
-    """One piece of work: ``key`` names its result file, ``work()`` returns its result."""
+    """One piece of work: ``key`` names its result file, ``work()`` returns its result and may
+    read the results of the units named in ``needs`` (earlier units of the same plan)."""
 
     key: str
     work: Callable[[], dict]
+    needs: tuple[str, ...] = ()
 
 
 def unit_path(out: Path, key: str) -> Path:
@@ -109,19 +110,25 @@ def run_units(units: list[Unit], out: Path, progress: bool = True, desc: str = "
     ``{"key", "seconds", "result"}`` once its unit has finished."""
     from tqdm import tqdm
 
-    started = time.perf_counter()
-    finished = sum(unit_result(out, u.key) is not None for u in units)  # a damaged unit file is refused before any work
-    if finished:
-        print(f"resuming: {finished} of {len(units)} units already done", file=sys.stderr, flush=True)
     index = {u.key: i for i, u in enumerate(units, start=1)}
-    pending = [u for u in units if not unit_path(out, u.key).is_file()]
+    for unit in units:
+        for need in unit.needs:
+            require(index.get(need, len(units) + 1) < index[unit.key], f"unit {unit.key!r} needs {need!r}, which is not an earlier unit of the plan")
+    started = time.perf_counter()
+    done = {u.key for u in units if unit_result(out, u.key) is not None}  # a damaged unit file is refused before any work
+    if done:
+        print(f"resuming: {len(done)} of {len(units)} units already done", file=sys.stderr, flush=True)
+    pending = [u for u in units if u.key not in done]
     told: list[str] = []
-    with tqdm(total=len(units), initial=finished, desc=desc, unit="unit", disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(total=len(units), initial=len(done), desc=desc, unit="unit", disable=not progress, dynamic_ncols=True) as bar:
         while pending:
-            waiting, blocked, ran = [], [], False
+            waiting, ran = [], False
             for unit in pending:
                 if unit_path(out, unit.key).is_file():  # written by another process meanwhile
                     bar.update(1)
+                    continue
+                if not all(unit_path(out, need).is_file() for need in unit.needs):  # another process is computing them
+                    waiting.append(unit)
                     continue
                 with claim(lock_path(out, unit.key)) as mine:
                     if not mine:
@@ -137,26 +144,14 @@ def run_units(units: list[Unit], out: Path, progress: bool = True, desc: str = "
                     bar.set_postfix_str(unit.key)
                     print(f"[{index[unit.key]}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
                     began = time.perf_counter()
-                    try:
-                        result = unit.work()
-                    except UnitNotReady as needs:
-                        print(f"  not yet: {needs}", file=sys.stderr, flush=True)
-                        blocked.append((unit, needs))
-                        continue
+                    result = unit.work()
                     write_json(unit_path(out, unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
                     bar.update(1)
                     ran = True
-            if blocked and not waiting and not ran:  # nothing runs anywhere that could unblock them
-                unit, needs = blocked[0]
-                raise UsageError(f"unit {unit.key!r} cannot run: {needs}")
-            pending = [unit for unit in waiting + [u for u, _ in blocked] if not unit_path(out, unit.key).is_file()]
-            pending.sort(key=lambda u: index[u.key])
-            if pending and not ran:  # every unit left is another process's, or waits for one: sleep until one ends
-                told = _tell_waiting(waiting, told)
-                running = [unit for unit in waiting if not unit_path(out, unit.key).is_file()]
-                if running:
-                    with claim(lock_path(out, running[0].key), wait=True):
-                        pass
+            pending = waiting
+            if pending and not ran:  # every unit left is another process's or needs one of theirs
+                told = _tell_waiting(pending, told)
+                time.sleep(POLL_SECONDS)
     return time.perf_counter() - started
 
 
@@ -165,5 +160,5 @@ def _tell_waiting(waiting: list[Unit], told: list[str]) -> list[str]:
     keys = [u.key for u in waiting]
     if keys and keys != told:
         shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        print(f"waiting for {len(keys)} unit(s) that other processes are running: {shown}", file=sys.stderr, flush=True)
+        print(f"waiting for {len(keys)} unit(s) that other processes are running or that need theirs: {shown}", file=sys.stderr, flush=True)
     return keys

@@ -544,21 +544,25 @@ def test_a_search_removes_orphans_under_its_out_and_prefix_cache(tmp_path, capsy
     assert any((out / "prefix-cache").glob("*.pt"))  # the stage-wise search did use the prefix cache
 
 
-def test_a_study_removes_orphans_under_its_out_before_work(tmp_path, capsys):
+def test_a_study_removes_the_orphans_under_its_out(tmp_path, capsys):
+    """Temporary files of a killed study go when the study next runs what they belong to: a
+    unit's (its result file, its work folder) when the unit runs, the summary's and the
+    problems' when it summarises; a finished unit's files are never touched."""
     config = tmp_path / "study.yml"
     config.write_text(yaml.safe_dump(STUDY))
     out = tmp_path / "out"
     (out / "problems").mkdir(parents=True)
     (out / "config.yml").write_text(config.read_text())
     unit = _first_unit(config, out)
+    work = out / "work" / unit.relative_to(out / "units").with_suffix("")
     orphans = [out / ORPHAN_NAME.format("study.json"), out / "problems" / ORPHAN_NAME.format("a.pt"),
-               unit.parent / ORPHAN_NAME.format(unit.name)]
+               unit.parent / ORPHAN_NAME.format(unit.name), work / ORPHAN_NAME.format("checkpoint.pt")]
     for path in orphans:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("half a file")
-    unit.write_text('{"result": ')  # ends the run with one line right after the clean-up, before any work
-    _one_line(capsys, 2, ["study", "--config", config, "--out", out, "--no-progress", "--device", "cpu"], str(unit))
+    assert _main(["study", "--config", config, "--out", out, "--no-progress", "--device", "cpu"]) == 0
     assert not any(path.exists() for path in orphans)
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.lock"))
 
 
 def test_remove_orphans_matches_only_the_atomic_write_pattern(tmp_path):

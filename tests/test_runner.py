@@ -113,3 +113,24 @@ def test_unit_files_are_json_with_key_seconds_and_result(tmp_path):
     run_units([Unit("group/one", lambda: {"v": 1})], out, progress=False)
     data = json.loads((out / "units" / "group" / "one.json").read_text())
     assert data["key"] == "group/one" and data["result"] == {"v": 1} and data["seconds"] >= 0
+
+
+def test_a_directory_is_claimed_in_place(tmp_path):
+    fork = multiprocessing.get_context("fork")
+    held, release = fork.Event(), fork.Event()
+
+    def hold():
+        with claim(tmp_path, wait=True) as mine:
+            assert mine
+            held.set()
+            release.wait(30)
+    holder = fork.Process(target=hold)
+    holder.start()
+    assert held.wait(30)
+    with claim(tmp_path) as mine:
+        assert not mine
+    release.set()
+    holder.join(30)
+    with claim(tmp_path) as mine:
+        assert mine
+    assert tmp_path.is_dir() and not list(tmp_path.iterdir())  # nothing created, nothing removed

@@ -257,7 +257,8 @@ class Study:
         config = StudyConfig.load(config_path)
         config.check_memory()
         kept = out / "config.yml"
-        with claim(out / "work" / "config.lock", wait=True):  # two commands starting at once on a new --out
+        out.mkdir(parents=True, exist_ok=True)
+        with claim(out, wait=True):  # two commands starting at once on a new --out: one writes the copy, the other compares
             if kept.is_file():
                 require(StudyConfig.load(kept) == config, f"{str(out)!r} holds a study made with another config ({kept}); "
                                                           "give the same config to resume, or a new --out")

@@ -65,9 +65,22 @@ def claim(path: Path, wait: bool = False) -> Iterator[bool]:
     """Hold an exclusive claim on ``path`` among this machine's processes: yields True while this
     process holds it, False when another one does (``wait=True`` blocks until it is free). The
     lock file is removed on release; a holder checks that the file it locked is still the one at
-    ``path``, so a claim is never held twice."""
+    ``path``, so a claim is never held twice. An existing directory is locked in place: nothing
+    is created or removed."""
     if fcntl is None:
         yield True
+        return
+    if path.is_dir():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:

@@ -3,6 +3,7 @@ directory (each unit run exactly once, a unit that needs another waits for it)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -69,23 +70,32 @@ def test_a_unit_may_need_only_earlier_units_of_its_plan(tmp_path):
     assert not (out / "units").exists()  # refused before any work
 
 
-def test_a_claim_is_held_by_one_process_and_released_with_it(tmp_path):
-    path = tmp_path / "work" / "x.lock"
+@contextlib.contextmanager
+def _held_by_another_process(path):
+    """``path`` claimed by a forked process until the block ends."""
     fork = multiprocessing.get_context("fork")
     held, release = fork.Event(), fork.Event()
 
     def hold():
-        with claim(path) as mine:
+        with claim(path, wait=True) as mine:
             assert mine
             held.set()
             release.wait(30)
     holder = fork.Process(target=hold)
     holder.start()
     assert held.wait(30)
-    with claim(path) as mine:
-        assert not mine  # another process holds it
-    release.set()
-    holder.join(30)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def test_a_claim_is_held_by_one_process_and_released_with_it(tmp_path):
+    path = tmp_path / "work" / "x.lock"
+    with _held_by_another_process(path):
+        with claim(path) as mine:
+            assert not mine  # another process holds it
     with claim(path) as mine:
         assert mine and path.exists()
     assert not path.exists()
@@ -116,21 +126,9 @@ def test_unit_files_are_json_with_key_seconds_and_result(tmp_path):
 
 
 def test_a_directory_is_claimed_in_place(tmp_path):
-    fork = multiprocessing.get_context("fork")
-    held, release = fork.Event(), fork.Event()
-
-    def hold():
-        with claim(tmp_path, wait=True) as mine:
-            assert mine
-            held.set()
-            release.wait(30)
-    holder = fork.Process(target=hold)
-    holder.start()
-    assert held.wait(30)
-    with claim(tmp_path) as mine:
-        assert not mine
-    release.set()
-    holder.join(30)
+    with _held_by_another_process(tmp_path):
+        with claim(tmp_path) as mine:
+            assert not mine
     with claim(tmp_path) as mine:
         assert mine
     assert tmp_path.is_dir() and not list(tmp_path.iterdir())  # nothing created, nothing removed

@@ -27,7 +27,7 @@ from nni_lista.models.family import MODELS
 from nni_lista.space.backbones import BACKBONES
 from nni_lista.search.explore import SearchRequest, explore
 from nni_lista.study.config import StudyConfig, problem_settings
-from nni_lista.study.runner import Unit, claim, unit_path, unit_result, work_path
+from nni_lista.study.runner import Unit, claim, lock_path, unit_path, unit_result, work_path
 from nni_lista.train.runs import run_architecture
 from nni_lista.train.training import TrainConfig
 
@@ -56,7 +56,7 @@ class Study:
 
         path = self.out / "problems" / f"{setting}.pt"
         if not path.is_file():
-            with claim(self.out / "work" / f"problem-{setting}.lock", wait=True):  # made once, by one of the processes sharing the study
+            with claim(lock_path(self.out, f"problem-{setting}"), wait=True):  # made once, by one of the processes sharing the study
                 if not path.is_file():
                     kind, settings = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
                     problem = problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
@@ -133,10 +133,10 @@ class Study:
             setting = c.dladmm.setting
             search = self.dladmm_key(setting, "search")
             units.append(Unit(search, self._dladmm_search(setting)))
-            needs = {"plain": (), "searched": (search,)}  # the grafts read the LISTA search of the setting
+            lista_search = self.search_key(setting, c.search.strategy, c.search.seed)  # the grafts read its top architectures
             for which in self.dladmm_variants():
-                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed),
-                               needs=needs.get(which, (self.search_key(setting, c.search.strategy, c.search.seed),))) for seed in seeds]
+                needs = () if which == "plain" else (search,) if which == "searched" else (lista_search,)
+                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed), needs=needs) for seed in seeds]
         return units
 
     def consistency_runs(self) -> list[tuple[str, int]]:
@@ -280,7 +280,7 @@ class Study:
 
         seconds = run_units(self.units(), self.out, self.progress)
         every_unit_written = time.time()
-        with claim(self.out / "work" / "summary.lock", wait=True):
+        with claim(lock_path(self.out, "summary"), wait=True):
             written = self.out / "study.json"
             if written.is_file() and written.stat().st_mtime > every_unit_written:  # another process summarised meanwhile
                 return json.loads(written.read_text())

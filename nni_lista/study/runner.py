@@ -73,30 +73,22 @@ def claim(path: Path, wait: bool = False) -> Iterator[bool]:
     if path.is_dir():
         fd = os.open(path, os.O_RDONLY)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            yield True
+            yield _lock(fd, wait)
         finally:
             os.close(fd)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+        if not _lock(fd, wait):
             os.close(fd)
             yield False
             return
         try:
-            current = os.stat(path)
+            if os.path.samestat(os.stat(path), os.fstat(fd)):
+                break
         except FileNotFoundError:
-            current = None
-        if current is not None and (current.st_ino, current.st_dev) == (os.fstat(fd).st_ino, os.fstat(fd).st_dev):
-            break
+            pass
         os.close(fd)  # the holder before us removed that file: lock the new one
     try:
         yield True
@@ -105,6 +97,15 @@ def claim(path: Path, wait: bool = False) -> Iterator[bool]:
             os.unlink(path)
         finally:
             os.close(fd)
+
+
+def _lock(fd: int, wait: bool) -> bool:
+    """``flock`` ``fd`` exclusively: True once held, False when another process holds it and ``wait`` is off."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 def work_path(out: Path, key: str) -> Path:

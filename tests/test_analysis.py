@@ -119,3 +119,16 @@ def test_exact_tests_are_deterministic():
     archs, population = uniform(10, seed=9), uniform(40, seed=10)
     assert analysis.edge_binomial_test(archs, LABELS, T) == analysis.edge_binomial_test(archs, LABELS, T)
     assert analysis.neuron_enrichment(archs, population, T) == analysis.neuron_enrichment(archs, population, T)
+
+
+def test_nearest_named_says_whether_a_search_returned_a_starting_point():
+    from nni_lista.space.spaces import named_architecture
+
+    paper_labels = BACKBONES["lista"].labels("paper", 8)
+    dense = {label: value for label, value in named_architecture("dense", 8).items() if label in paper_labels}
+    assert analysis.nearest_named(dense, 8) == {"name": "dense", "labels_changed": 0, "labels": len(paper_labels)}
+    mutant = {**dense, "layer3/skip_from1": "off", "layer5/neuron": "tanh"}
+    assert analysis.nearest_named(mutant, 8)["name"] == "dense"
+    assert analysis.nearest_named(mutant, 8)["labels_changed"] == 2
+    lista = {label: value for label, value in named_architecture("lista", 8).items() if label in paper_labels}
+    assert analysis.nearest_named(lista, 8)["name"] == "lista"

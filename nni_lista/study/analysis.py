@@ -19,6 +19,8 @@
 * :func:`neuron_enrichment` -- per neuron type, its frequency among the top architectures against
   the sampled population (exact binomial or Fisher test).
 * :func:`edf` -- the empirical distribution function of a sample (pycls's error EDF).
+* :func:`nearest_named` -- the family member (or ``dense``) an architecture is closest to, and
+  how many of its labels differ: whether a search returned one of its starting points.
 
 Why the parts are kept apart: skip frequencies of uniformly sampled on/off edges average 1/2,
 neuron frequencies average exactly 1/7; joined in one vector, that offset between the two blocks
@@ -35,6 +37,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from nni_lista.space.neurons import NEURONS
+from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
 
 _SKIP = re.compile(r"^layer(\d+)/skip_from(\d+)$")
 _NEURON = re.compile(r"^layer(\d+)/neuron$")
@@ -340,3 +343,14 @@ def edf(values: Sequence[float]) -> tuple[list[float], list[float]]:
     """Sorted values and the fraction of the sample at or below each."""
     ordered = sorted(values)
     return ordered, [(i + 1) / len(ordered) for i in range(len(ordered))]
+
+
+def nearest_named(arch: Mapping[str, str], layers: int) -> dict:
+    """The named architecture (:data:`~nni_lista.space.spaces.NAMED_ARCHITECTURES`) that differs
+    from ``arch`` in the fewest of ``arch``'s labels (Hamming distance over the labels of the
+    searched space; ties go to the earlier name): ``{"name", "labels_changed", "labels"}``."""
+    def distance(name: str) -> int:
+        named = named_architecture(name, layers)
+        return sum(named.get(label) != value for label, value in arch.items())
+    name = min(NAMED_ARCHITECTURES, key=distance)
+    return {"name": name, "labels_changed": distance(name), "labels": len(arch)}

@@ -104,6 +104,13 @@ def _gain(v: dict) -> list[str]:
     return [f"{v['gain_db']:+.2f}", "" if v["spread_db"] is None else f"{v['spread_db']:.2f}", v["verdict"]]
 
 
+def _named(row: dict) -> str:
+    near = row.get("nearest_named")
+    if near is None:
+        return ""
+    return f"`{near['name']}`" if near["labels_changed"] == 0 else f"`{near['name']}` with {near['labels_changed']} of {near['labels']} labels changed"
+
+
 def _p(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.3g}"
 
@@ -121,10 +128,11 @@ def assess(summary: dict) -> tuple[dict, str]:
 
     one = verdicts["1"]
     lines += [f"## 1. Searched networks beat LISTA: **{one['verdict']}**", ""]
-    lines.append(markdown_table(["setting", "LISTA", "searched", "gain", "spread", "verdict"],
-                                [[s, _mean(results[s]["lista"]), _mean(results[s]["searched"]), *_gain(v)]
+    lines.append(markdown_table(["setting", "LISTA", "searched", "gain", "spread", "verdict", "searched network"],
+                                [[s, _mean(results[s]["lista"]), _mean(results[s]["searched"]), *_gain(v), _named(results[s]["searched"])]
                                  for s, v in one["per_setting"].items()]))
-    lines.append("")
+    lines += ["", "*Searched network*: the named architecture (LISTA family or `dense`, every skip on) nearest to the retrained "
+              "architecture, and how many of its labels differ; `dense` and `lista` are the searches' starting points.", ""]
 
     two_v = verdicts["2"]
     lines += [f"## 2. Soft thresholds are preferred: **{two_v['verdict']}**", ""]

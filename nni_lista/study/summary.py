@@ -5,7 +5,8 @@ and each of the paper's four claims tested directly.
   with the sample standard deviation over seeds (``mean +- sd``).
 * **Claim 1** (a searched network beats LISTA), per setting: ``gain = mean_LISTA - mean_searched``
   against ``spread = max(sd_LISTA, sd_searched)``; a *win* when ``gain > spread``, a *loss*
-  when ``-gain > spread``, otherwise *within spread*.
+  when ``-gain > spread``, otherwise *within spread*. The searched network's nearest named
+  architecture says whether the search returned one of its starting points.
 * **Claim 2** (soft thresholds preferred): LISTA with one neuron type throughout, each of the
   seven, same recipe and seeds; and the neuron frequencies among the searches' top-k against
   the architectures the searches evaluated (:func:`nni_lista.study.analysis.neuron_enrichment`).
@@ -122,7 +123,8 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             if all(r is not None and "skipped" not in r for r in runs):
                 ranks.append(replicated(runs))
         best = min(range(len(ranks)), key=lambda i: ranks[i]["val_nmse_db"])  # selected on validation, reported on test
-        rows["searched"] = {**ranks[best], "rank_in_search": best + 1}
+        rows["searched"] = {**ranks[best], "rank_in_search": best + 1,
+                            "nearest_named": analysis.nearest_named(study.top_archs(setting)[best], c.layers)}
         rows["searched mean"] = {"nmse_db": statistics.fmean(r["nmse_db"] for r in ranks), "k": len(ranks)}
         results[setting] = rows
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))

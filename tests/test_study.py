@@ -126,6 +126,9 @@ def test_the_table_reports_how_much_each_model_still_gained_at_the_end(finished)
     assert [late_gain(r, window=15) for r in runs] == pytest.approx(gains)
     assert late_gain({"val_curve": [[250, -10.0], [500, -12.0], [1250, -12.5], [1500, -12.25]]}) == pytest.approx(0.5)
     assert late_gain({"val_curve": [[250, -10.0]]}) is None and late_gain({"steps": 0}) is None
+    from nni_lista.study.summary import steps_cell
+
+    assert steps_cell([10000, 10000]) == "10000" and steps_cell([10000, 5000]) == "10000 / 5000"  # a seed the patience ended shows
     assert "Convergence" not in (out / "table.md").read_text()  # nothing to report at this length
     assert "noiseless (16x32)" in (out / "table.md").read_text()  # each setting's problem size in the header
 

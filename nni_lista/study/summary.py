@@ -71,6 +71,11 @@ def replicated(runs: list[dict]) -> dict:
     return row
 
 
+def steps_cell(steps: list[int]) -> str:
+    """The steps of each seed's run, ``"10000"`` when they agree, else ``"10000 / 5000"``."""
+    return str(steps[0]) if len(set(steps)) == 1 else " / ".join(str(s) for s in steps)
+
+
 def cell(row: dict, key: str = "nmse_db") -> str:
     """``mean +- sd`` (two decimals), or the mean alone for one seed."""
     if key not in row:
@@ -111,6 +116,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             study.done(unit.key)  # a damaged file is named, not a traceback
             seconds[unit.key] = json.loads(path.read_text()).get("seconds", 0.0)
 
+    space_labels = BACKBONES["lista"].labels(c.search.space, c.layers)
     results: dict = {}
     searches: dict = {}
     claim1: dict = {}
@@ -123,8 +129,8 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             if all(r is not None and "skipped" not in r for r in runs):
                 ranks.append(replicated(runs))
         best = min(range(len(ranks)), key=lambda i: ranks[i]["val_nmse_db"])  # selected on validation, reported on test
-        rows["searched"] = {**ranks[best], "rank_in_search": best + 1,
-                            "nearest_named": analysis.nearest_named(study.top_archs(setting)[best], c.layers)}
+        chosen = {label: value for label, value in study.top_archs(setting)[best].items() if label in space_labels}  # the searched labels
+        rows["searched"] = {**ranks[best], "rank_in_search": best + 1, "nearest_named": analysis.nearest_named(chosen, c.layers)}
         rows["searched mean"] = {"nmse_db": statistics.fmean(r["nmse_db"] for r in ranks), "k": len(ranks)}
         results[setting] = rows
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
@@ -147,7 +153,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
                   xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
 
-    labels = BACKBONES["lista"].labels(c.search.space, layers)
+    labels = space_labels
     claim2 = {"enrichment": analysis.neuron_enrichment(pooled, population, layers), "top_k": len(pooled), "population": len(population)}
     if c.neurons is not None:
         setting = c.neurons.setting
@@ -232,12 +238,12 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
                   + markdown_table(headers, sample_rows))
     if image_settings:
         table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
-    converging = [[model, *(f"{results[s][model]['late_gain_db']:.2f} ({max(results[s][model]['steps'])})"
+    converging = [[model, *(f"{results[s][model]['late_gain_db']:.2f} ({steps_cell(results[s][model]['steps'])})"
                             if "late_gain_db" in results[s].get(model, {}) else "" for s in c.settings)] for model in models
                   if any("late_gain_db" in results[s].get(model, {}) for s in c.settings)]
     if converging:
         table += ("\n\nConvergence: validation NMSE gained over each run's last 1,000 steps (dB, mean over seeds), "
-                  "and the steps per run\n\n" + markdown_table(headers, converging))
+                  "and the steps each seed ran (fewer than the schedule's when the patience ended it)\n\n" + markdown_table(headers, converging))
     write_text(out / "table.md", f"test NMSE dB, mean +- sd over training seeds {seeds}\n\n{table}\n")
     plot_table(headers, table_rows + verdicts, out / "table.png", f"final-layer test NMSE (dB), mean +- sd over training seeds {seeds}")
     for setting in c.settings:

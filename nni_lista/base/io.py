@@ -1,6 +1,6 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-A write goes to ``.NAME.XXXXXXXX.tmp`` beside ``NAME`` (``tempfile.mkstemp``'s eight random
+A write goes to ``.NAME.XXXXXXXX.tmp`` beside ``NAME`` (eight random
 characters) and is renamed over ``NAME`` when complete. A write that fails (a full disk, a
 file-size limit, a file where a directory belongs) removes its temporary file and raises
 :class:`~nni_lista.base.errors.WriteFailed`, one line naming the file; a process killed between
@@ -18,7 +18,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +29,8 @@ from nni_lista.base.errors import WriteFailed
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-_TMP_CHARS = "[a-z0-9_]{8}"  # tempfile's random part: eight of a-z 0-9 _
+_TMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_TMP_CHARS = "[a-z0-9_]{8}"  # the random part: eight of a-z 0-9 _
 _ORPHAN = re.compile(rf"^\..+\.{_TMP_CHARS}\.tmp$")
 _NOT_OURS = ("nni-experiments",)  # NNI's own experiment folders under a search's --out: never touched
 
@@ -55,10 +56,15 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        while True:  # the name is known before the file exists, so a SIGTERM between the two cannot orphan it
+            tmp = str(path.parent / f".{path.name}.{''.join(secrets.choice(_TMP_ALPHABET) for _ in range(8))}.tmp")
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                tmp = None
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp, 0o666 & ~_UMASK)  # created 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None:

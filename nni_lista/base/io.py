@@ -30,7 +30,7 @@ from nni_lista.base.errors import WriteFailed
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _TMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
-_TMP_CHARS = "[a-z0-9_]{8}"  # the random part: eight of a-z 0-9 _
+_TMP_CHARS = f"[{_TMP_ALPHABET}]{{8}}"  # the random part: eight of the alphabet
 _ORPHAN = re.compile(rf"^\..+\.{_TMP_CHARS}\.tmp$")
 _NOT_OURS = ("nni-experiments",)  # NNI's own experiment folders under a search's --out: never touched
 

@@ -444,15 +444,20 @@ def _search_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
 def _architecture_table(result: dict) -> str:
     from nni_lista.base.tables import markdown_table
 
+    def most_common(arch: dict, dimension: str) -> str:
+        values = [v for k, v in arch.items() if k.endswith(f"/{dimension}")]
+        if not values:
+            return ""
+        common = max(sorted(set(values)), key=values.count)
+        return f"{common} ({values.count(common)}/{len(values)})"
+
     rows = []
     for rank, item in enumerate(result["top"], start=1):
         arch = item["arch"]
         skips = sum(1 for k, v in arch.items() if "skip_from" in k and v == "on")
-        neurons = [v for k, v in arch.items() if k.endswith("/neuron")]
-        common = max(set(neurons), key=neurons.count)
         metric = "one-shot: none" if item.get("metric") is None else -float(item["metric"])
-        rows.append([rank, metric, skips, f"{common} ({neurons.count(common)}/{len(neurons)})"])
-    return markdown_table(["rank", "val NMSE dB (search)", "skips on", "most common neuron"], rows)
+        rows.append([rank, metric, item.get("name", ""), most_common(arch, "weight_form"), most_common(arch, "neuron"), skips])
+    return markdown_table(["rank", "val NMSE dB (search)", "architecture", "weight form", "neuron", "skips on"], rows)
 
 
 def _replicate_table(replicates: dict) -> str:
@@ -493,6 +498,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
         f"budget {args.budget}...", file=sys.stderr, flush=True))
     print(_architecture_table(result))
+    found = result.get("found")
+    if found is not None:
+        what = "a family member: the search returned one of its starting points" if found["family_member"] else "not a family member"
+        print(f"\nfound: {found['text']} ({what}); best family member scored by the search: {found['best_family_member']}")
     print()
     retrained = result["retrained"]
     print(_layer_table(retrained))
@@ -675,6 +684,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
     k = min(2, args.layers)
     rows = [[f"weight form {name} (layer {k})", ms[k - 1]] for name, ms in table.forms.items()]
     rows += [[f"neuron {name} (layer {k})", ms[k - 1]] for name, ms in table.neurons.items()]
+    rows += [[f"{dimension} {name} (layer {k})", ms[k - 1]] for dimension, values in table.mechanisms.items()
+             for name, ms in values.items() if any(ms)]
     rows += [["one skip on", table.skip_ms], ["B b (lista form)", table.measure_ms], ["constant", table.constant_ms]]
     rows += [[f"{name} (T = {args.layers}, predicted)", predict(table, named_architecture(name, args.layers), args.m, args.n)]
              for name in NAMED_ARCHITECTURES]

@@ -14,11 +14,13 @@ T = 5
 
 
 def _archs(count: int, seed: int = 0) -> list[dict]:
-    """LISTA, ALISTA, dense and random full-space architectures (mixed forms, neurons, skips)."""
+    """LISTA, ALISTA, dense and random architectures of the 2019 family's space (mixed forms,
+    neurons, skips; the post-ALISTA mechanisms are not batched)."""
     rng = random.Random(seed)
-    values = spaces.labels(T)
+    values = spaces.labels(T, spaces.PRESETS["family"])
     archs = [spaces.named_architecture(name, T) for name in ("lista", "alista", "dense")]
-    archs += [{label: rng.choice(options) for label, options in values.items()} for _ in range(count - len(archs))]
+    archs += [spaces.with_defaults({label: rng.choice(options) for label, options in values.items()}, T)
+              for _ in range(count - len(archs))]
     return archs
 
 
@@ -94,3 +96,8 @@ def test_batched_training_follows_per_kind_rates_and_warmup(small_problem):
     for a, b in zip(alone, together):
         for (name, p), q in zip(a.named_parameters(), b.parameters()):
             torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_networks_with_post_alista_mechanisms_are_refused_in_one_line(small_problem):
+    with pytest.raises(UsageError, match="without gates, momentum or threshold shapes"):
+        batched.StackedNetworks(_build(small_problem, [spaces.named_architecture("aglista", T)]))

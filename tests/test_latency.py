@@ -32,6 +32,8 @@ def _by_hand(table: LatencyTable, arch: dict) -> float:
     for k in range(1, T + 1):
         total += table.forms[arch[f"layer{k}/weight_form"]][k - 1] + table.neurons[arch[f"layer{k}/neuron"]][k - 1]
         total += table.skip_ms * sum(arch.get(f"layer{k}/skip_from{j}") == "on" for j in range(1, k - 1))
+        total += sum(per_value[arch[f"layer{k}/{dimension}"]][k - 1]
+                     for dimension, per_value in table.mechanisms.items() if f"layer{k}/{dimension}" in arch)
     return total
 
 
@@ -44,6 +46,8 @@ def test_the_table_holds_every_choice_and_its_key(table):
     assert table.key == table_key(M, N, T, BATCH, "cpu")
     assert set(table.forms) == {"lista", "coupled", "analytic"} and len(table.neurons) == 7
     assert all(len(v) == T and all(x >= 0 for x in v) for v in [*table.forms.values(), *table.neurons.values()])
+    assert table.mechanisms["threshold"]["residual"][1] > 0 and table.mechanisms["momentum"]["learned"][1] > 0
+    assert table.mechanisms["momentum"]["learned"][0] == 0 and not any(table.mechanisms["gain_gate"]["off"])  # no label; off
     assert table.skip_ms > 0 and table.measure_ms > 0
 
 
@@ -169,11 +173,12 @@ def test_projection_follows_the_strategys_choice_probabilities():
 
     cost = {"soft-ss": 0.3, "identity": 0.0}
     table = LatencyTable(table_key(M, N, T, BATCH, "cpu"), 0.0, 0.0, 0.01, {name: [0.0] * T for name in WEIGHT_FORMS},
-                         {name: [cost.get(name, 0.1)] * T for name in NEURONS})
+                         {name: [cost.get(name, 0.1)] * T for name in NEURONS}, {})
     space = LISTASpace.from_preset("full", M, N, T)
     values = {label: list(mutable.values) for label, mutable in space.simplify().items()}
     limits = Limits(space, M, None, None, (table, 0.8, 0.0))
-    export = {label: ("soft-ss" if label.endswith("neuron") else "lista" if label.endswith("form") else "off") for label in values}
+    export = {label: ("soft-ss" if label.endswith("neuron") else "lista" if label.endswith("form") else options[0])
+              for label, options in values.items()}
     assert _by_hand(table, export) == pytest.approx(1.2)
     greedy = limits.project(export, values)
     assert limits.fits(greedy) and "identity" in greedy.values()

@@ -14,7 +14,7 @@ from nni_lista.space.spaces import LISTASpace, NAMED_ARCHITECTURES
 from nni.nas.profiler.pytorch.flops import FlopsProfiler  # noqa: E402  (after NNI's quiet import)
 
 M, N, T = 12, 24, 4
-SEARCH = ["--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--budget", "6"]
+SEARCH = ["--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--budget", "10"]
 
 
 def test_the_front_keeps_exactly_the_undominated_points():
@@ -43,8 +43,8 @@ def test_pareto_over_two_searches_and_the_family(searches, capsys):
     assert out.stat().st_size > 0 and f"({distinct} different networks) on the front" in printed
     family = [p for p in data["points"] if p["source"].startswith("family")]
     assert sorted(p["name"] for p in family) == sorted(NAMED_ARCHITECTURES)
-    assert all(p["source"] == "family" for p in family)  # the warm-started evolution scored all five
-    assert len(data["points"]) == 6 + 6 + 5
+    assert all(p["source"] == "family" for p in family)  # the warm-started evolution scored all eight
+    assert len(data["points"]) == 10 + 10 + 8
     space = LISTASpace.from_preset("full", M, N, T)
     profiler = FlopsProfiler(space, torch.zeros(1, M))
     for p in data["points"][:4]:

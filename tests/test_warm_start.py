@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent  # the venv's nni-lista
 
 def test_the_full_space_holds_every_family_member():
     seeds = family_seeds(PRESETS["full"], T)
-    assert len(seeds) == 5
+    assert len(seeds) == len(spaces.NAMED_ARCHITECTURES) == 8
     for name, seed in zip(spaces.NAMED_ARCHITECTURES, seeds):
         assert spaces.complete(seed, T, PRESETS["full"]) == spaces.named_architecture(name, T)
 
@@ -45,14 +45,14 @@ def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
         nni.report_final_result(kinds.count(GatedSkip) + 3 * kinds.count(AnalyticForm))
 
     seeds = family_seeds(PRESETS["full"], T)
-    strategy = WarmStartEvolution(seeds=seeds, max_mutations=2, population_size=5, sample_size=2, seed=1)
+    strategy = WarmStartEvolution(seeds=seeds, max_mutations=2, population_size=8, sample_size=2, seed=1)
     config = NasExperimentConfig("sequential", "simplified")
-    config.max_trial_number = 15
+    config.max_trial_number = 18
     NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
     seen = [dict(m.sample) for m in strategy.list_models(sort=False)]  # in submission order
-    assert len(seen) == 15
-    assert seen[:5] == seeds
-    for child in seen[5:]:
+    assert len(seen) == 18
+    assert seen[:8] == seeds
+    for child in seen[8:]:
         distance = min(sum(child[k] != earlier[k] for k in child) for earlier in seen[: seen.index(child)])
         assert 1 <= distance <= 2
     best = next(iter(strategy.list_models(limit=1)))
@@ -92,13 +92,13 @@ def test_tpe_tries_the_seeds_first_and_learns_from_them():
     seeds = family_seeds(PRESETS["full"], T)
     strategy = WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=2)
     config = NasExperimentConfig("sequential", "simplified")
-    config.max_trial_number = 7
+    config.max_trial_number = 10
     NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
     tried = [dict(m.sample) for m in strategy.list_models(sort=False)]
-    assert len(tried) == 7 and tried[:5] == seeds and all(t not in seeds for t in tried[5:])
+    assert len(tried) == 10 and tried[:8] == seeds and all(t not in seeds for t in tried[8:])
     # the seeds are the tuner's own trials: their results are in its history, ALISTA's among them
     history = strategy.tuner._history[("layer1/weight_form",)]  # the tuner keys labels by their path
-    assert len(history) == 7 and min(record.loss for record in history) == -scores[3] == -T
+    assert len(history) == 10 and min(record.loss for record in history) == -scores[3] == -T
     best = next(iter(strategy.list_models(limit=1)))
     assert best.metrics.final >= T  # never worse than the best seed
 

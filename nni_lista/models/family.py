@@ -17,7 +17,19 @@ LISTA-CP       ``x <- eta_{theta_k}(x + (b - x A^T) W_k)``, init ``W_k = A/L``  
 LISTA-CPSS     LISTA-CP with ``eta_ss``, ``q_k = min(1.2 (k+1), 13)`` %       W_k, theta_k
 ALISTA         ``x <- eta_ss(x - gamma_k (x A^T - b) W)`` with the analytic   gamma_k, theta_k
                ``W`` of :func:`analytic_weight` (Liu et al. 2019)
+ALISTA-AT      ALISTA with the threshold ``theta_k / (1 + |x| / 0.1)``        gamma_k, theta_k
+               (Kim & Park 2020)
+AGLISTA        ALISTA on ``u = x (1 + mu_k exp(-nu_k |x|))`` (gain gate),     + mu_k, nu_k, a_k
+               then ``x <- x + (1 + a_k / (|x~ - x| + 0.01)) (x~ - x)``
+               (overshoot gate; Wu et al. 2020, as in NA-ALISTA's AGLISTA)
+HyperLISTA     ALISTA on ``u = x + c_k (||x||_0 / n) (x - x_prev)``          + c_k
+               (momentum) with ``theta_k ||A^+ (A x - b)||_1 / n``
+               (Chen, Liu & Yin 2021; per-layer coefficients, fixed
+               support-selection schedule)
 =============  ===========================================================  ==============
+
+The post-ALISTA members' gates and momentum start at 0 (the network starts as ALISTA's
+formula with their threshold), as in the design space (:mod:`nni_lista.space.mechanisms`).
 
 :meth:`UnrolledModel.layer_parameters` tells which parameters layer k introduces, which the
 stage-wise protocol needs. :data:`MODELS` is the registry keyed by CLI name.
@@ -31,6 +43,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from nni_lista.models.mechanisms import (adaptive_threshold_factor, exp_gain, inv_overshoot, residual_threshold_factor,
+                                         support_fraction)
 from nni_lista.models.thresholds import cpss_percent, soft_threshold, support_selected_threshold
 
 DEFAULT_LAM = 0.4
@@ -202,12 +216,82 @@ class ALISTA(UnrolledModel):
 
     def forward(self, b: torch.Tensor, depth: int | None = None) -> list[torch.Tensor]:
         x = b.new_zeros(b.shape[0], self.n)
-        outputs = []
+        outputs: list[torch.Tensor] = []
         for k in range(self.depth(depth)):
-            step = (x @ self.A.T - b) @ self.W
-            x = support_selected_threshold(x - self.gamma[k] * step, self.theta[k], cpss_percent(k))
+            previous = outputs[-1] if outputs else None
+            u = x if previous is None else self.merge(k, previous, outputs[-2] if len(outputs) > 1 else None)
+            step = (u @ self.A.T - b) @ self.W
+            theta = self.threshold(k, previous, b)
+            estimate = support_selected_threshold(u - self.gamma[k] * step, theta, cpss_percent(k))
+            x = self.finish(k, estimate, previous)
             outputs.append(x)
         return outputs
+
+    def merge(self, k: int, previous: torch.Tensor, before: torch.Tensor | None) -> torch.Tensor:
+        """The input ``u`` of layer ``k`` (0-based, k >= 1) from ``x^{k-1}`` and ``x^{k-2}``."""
+        return previous
+
+    def threshold(self, k: int, previous: torch.Tensor | None, b: torch.Tensor):
+        """Layer ``k``'s threshold."""
+        return self.theta[k]
+
+    def finish(self, k: int, estimate: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+        """Layer ``k``'s output from the thresholded ``estimate``."""
+        return estimate
+
+
+class ALISTAAT(ALISTA):
+    """ALISTA-AT (Kim & Park, IEEE Access 2020): ALISTA with the element-wise threshold
+    ``theta_k / (1 + |x^{k-1}| / 0.1)``, smaller where the estimate is already large."""
+
+    def threshold(self, k, previous, b):
+        return self.theta[k] * adaptive_threshold_factor(previous)
+
+
+class AGLISTA(ALISTA):
+    """AGLISTA (Wu et al., ICLR 2020: GLISTA's gates on ALISTA): the exponential gain gate
+    ``u = x (1 + mu_k exp(-nu_k |x|))`` before the update (layers 2..T) and the
+    inverse-proportional overshoot ``x + (1 + a_k / (|x~ - x| + 0.01)) (x~ - x)`` after it;
+    ``mu_k = a_k = 0`` and ``nu_k = 1`` at initialisation."""
+
+    def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
+        super().__init__(A, layers, lam)
+        self.mu = _scalars(0.0, layers - 1)  # layer 1 has no gain gate (x^0 = 0)
+        self.nu = _scalars(1.0, layers - 1)
+        self.a = _scalars(0.0, layers)
+
+    def layer_parameters(self, k: int) -> list[nn.Parameter]:
+        gate = [self.mu[k - 1], self.nu[k - 1]] if k > 0 else []
+        return [*super().layer_parameters(k), *gate, self.a[k]]
+
+    def merge(self, k, previous, before):
+        return exp_gain(previous, self.mu[k - 1], self.nu[k - 1])
+
+    def finish(self, k, estimate, previous):
+        return inv_overshoot(estimate, previous, self.a[k])
+
+
+class HyperLISTA(ALISTA):
+    """HyperLISTA (Chen, Liu & Yin, NeurIPS 2021), with per-layer coefficients: ALISTA with the
+    momentum ``u = x + c_k (||x||_0 / n) (x - x^{k-2})`` (layers 2..T, ``c_k = 0`` at
+    initialisation) and the instance-adaptive threshold ``theta_k ||A^+ (A x - b)||_1 / n``.
+    The paper ties the coefficients across layers and adapts the support-selection share too;
+    here the share follows ALISTA's schedule."""
+
+    def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
+        super().__init__(A, layers, lam)
+        self.c = _scalars(0.0, layers - 1)  # layer 1 has no momentum (x^0 = 0)
+        self.register_buffer("pinv", torch.linalg.pinv(self.A.double()).float())
+
+    def layer_parameters(self, k: int) -> list[nn.Parameter]:
+        return [*super().layer_parameters(k), *([self.c[k - 1]] if k > 0 else [])]
+
+    def merge(self, k, previous, before):
+        difference = previous if before is None else previous - before
+        return previous + self.c[k - 1] * support_fraction(previous) * difference
+
+    def threshold(self, k, previous, b):
+        return self.theta[k] * residual_threshold_factor(previous, b, self.A, self.pinv)
 
 
 def coupled_from_alista(alista: ALISTA, support_selection: bool = True) -> LISTACP:
@@ -231,6 +315,9 @@ MODELS: dict[str, Callable[..., UnrolledModel]] = {
     "lista-cp": LISTACP,
     "lista-cpss": LISTACPSS,
     "alista": ALISTA,
+    "alista-at": ALISTAAT,
+    "aglista": AGLISTA,
+    "hyperlista": HyperLISTA,
 }
 
 

@@ -45,12 +45,12 @@ from nni_lista.problem.problems import instance_digest, resolve_problem, seed_fr
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import remove_orphans, write_json
 from nni_lista.problem.metrics import mean_and_sd
-from nni_lista.search import manager, weight_sharing
+from nni_lista.search import handback, manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
 from nni_lista.space.latency import LatencyProfiler, LatencyTable, load_or_measure
 from nni_lista.train.runs import run_architecture
-from nni_lista.space.spaces import LISTASpace
+from nni_lista.space.spaces import LISTASpace, named_architecture
 from nni_lista.train.training import TrainConfig
 from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
 
@@ -484,6 +484,14 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
     P = resolve_problem(request.problem)
     best = explored["top"][0]["arch"]
     archs = {"searched": best, request.backbone: BACKBONES[request.backbone].plain(request.layers)}
+    found = None
+    if request.backbone == "lista":  # the named architectures are points of the LISTA space
+        handback.name_architectures(explored["top"], request.space, request.layers)
+        found = dict(explored["top"][0]["description"])
+        family = handback.best_family_member([*explored["history"], *explored["top"]], request.space, request.layers)
+        found["best_family_member"] = family
+        if family is not None and family != "lista" and not (found["family_member"] and found["nearest"] == family):
+            archs[family] = named_architecture(family, request.layers)
     seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
     runs = {name: [run_architecture(arch, P, replace(request.training, seed=seed), request.lam,
                                     out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"), backbone=request.backbone)
@@ -504,9 +512,12 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "limits": {"max_flops": request.max_flops, "max_params": request.max_params, "max_latency": request.max_latency,
                    "latency_batch": request.latency_batch, "latency_margin": request.latency_margin},
         **explored,
+        "found": found,
         "retrained": compared,
         "replicates": replicate_summary(runs, seeds),
     }
     write_json(out / "top.json", result)
     write_json(out / "best_arch.json", best)
+    if found is not None:
+        write_json(out / "best_arch.name.json", found)  # best_arch.json's companion: what it is
     return result

@@ -5,7 +5,11 @@ target device for the problem's size and a batch size (a lookup table, as NNI's 
 where nn-Meter does not apply):
 
     latency = c + [lista form present] t_Bb + sum_k ( t_form(k, form_k) + t_neuron(k, neuron_k)
-              + t_skip * #{skips on into layer k} )
+              + sum_d t_d(k, value_{k,d}) + t_skip * #{skips on into layer k} )
+
+where ``d`` runs over the post-ALISTA mechanisms (threshold shape, gain gate, overshoot,
+momentum; :mod:`nni_lista.space.mechanisms`), whose "off" values cost 0 (a frozen network
+skips them).
 
 ``t_form`` and ``t_neuron`` are timed forward calls of the space's own modules (weight forms
 and neurons, per layer ``k``, since layer 1 and the support-selection share differ), ``t_skip``
@@ -41,9 +45,10 @@ from nni_lista.base.errors import UsageError, require
 from nni_lista.base.io import write_json
 from nni_lista.models.family import DEFAULT_LAM, lipschitz
 from nni_lista.space.layers import FORMS, WEIGHT_FORMS, GatedSkip, MeasurementMap
+from nni_lista.space.mechanisms import MECHANISMS, OFF, in_layer
 from nni_lista.space.neurons import NEURONS
 
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2  # 2: the post-ALISTA mechanisms' entries
 
 
 def device_name(device: str) -> str:
@@ -79,6 +84,7 @@ class LatencyTable:
     skip_ms: float
     forms: dict  # weight form -> [ms of layer 1, ..., layer T]
     neurons: dict  # neuron -> [ms of layer 1, ..., layer T]
+    mechanisms: dict  # dimension -> value -> [ms of layer 1, ..., layer T] (0 for "off" and where a layer has no label)
 
     def save(self, path: Path) -> None:
         write_json(Path(path), asdict(self))
@@ -167,6 +173,13 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
             if hasattr(neuron, "initialise"):
                 neuron.initialise(A, L, DEFAULT_LAM)
             calls[("neuron", name, k)] = (lambda neuron: lambda: neuron(u))(neuron)
+        for dimension, values in MECHANISMS.items():
+            for name, make in values.items():
+                module = make(m, n, k == 1).to(device)
+                if isinstance(module, OFF) or not in_layer(dimension, k):
+                    continue
+                module.initialise(A, L, DEFAULT_LAM)
+                calls[(dimension, name, k)] = (lambda module, args: lambda: module(args))(module, _mechanism_input(dimension, k, u, b))
     skip = GatedSkip().to(device)
     calls[("skip",)] = lambda: u + skip(u)
     archs = {("named", name): named_architecture(name, layers) for name in NAMED_ARCHITECTURES}
@@ -177,10 +190,18 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
         ms = fastest_ms(calls, repeats, device, seed, progress=lambda: bar.update(1))
     table = LatencyTable(table_key(m, n, layers, batch, device), 0.0, ms[("measure",)], ms[("skip",)],
                          {name: [ms[("form", name, k)] for k in range(1, layers + 1)] for name in WEIGHT_FORMS},
-                         {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS})
+                         {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS},
+                         {dimension: {name: [ms.get((dimension, name, k), 0.0) for k in range(1, layers + 1)] for name in values}
+                          for dimension, values in MECHANISMS.items()})
     table.constant_ms = statistics.median(ms[(kind, name)] - predict(table, arch, m, n)
                                           for (kind, name), arch in archs.items() if kind == "named")
     return table, {name: ms[("network", name)] for name in (networks or {})}
+
+
+def _mechanism_input(dimension: str, k: int, u: torch.Tensor, b: torch.Tensor):
+    """What a mechanism's module takes in layer ``k`` (see :mod:`nni_lista.space.mechanisms`)."""
+    previous = None if k == 1 else u
+    return {"threshold": (previous, b), "gain_gate": u, "overshoot": (u, previous), "momentum": (u, None if k == 2 else u)}[dimension]
 
 
 def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: int, device: str = "cpu",
@@ -197,9 +218,10 @@ def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: in
 
 def predict(table: LatencyTable, arch: dict, m: int, n: int) -> float:
     """The table's latency (ms) of a full-space architecture ``arch`` on an ``m x n`` problem."""
-    from nni_lista.space.spaces import LISTASpace, validate
+    from nni_lista.space.spaces import LISTASpace, validate, with_defaults
 
-    return float(LatencyProfiler(LISTASpace.from_preset("full", m, n, validate(arch)), table).profile(arch))
+    layers = validate(arch)
+    return float(LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table).profile(with_defaults(arch, layers)))
 
 
 def _term(per_value: dict, layer: int, choice) -> object:
@@ -226,6 +248,9 @@ class LatencyProfiler(ExpressionProfiler):
             form = mutables.get(f"layer{k}/weight_form", choices["weight_forms"][0])
             neuron = mutables.get(f"layer{k}/neuron", choices["neurons"][0])
             expression = expression + _term(table.forms, k, form) + _term(table.neurons, k, neuron)
+            for dimension, values in space.config.layer_values(k).items():
+                if dimension in table.mechanisms:
+                    expression = expression + _term(table.mechanisms[dimension], k, mutables.get(f"layer{k}/{dimension}", values[0]))
             for j in range(1, k - 1) if choices["skips"] else ():
                 edge = mutables[f"layer{k}/skip_from{j}"]
                 expression = expression + MutableExpression.switch_case(edge, {"off": 0.0, "on": table.skip_ms})

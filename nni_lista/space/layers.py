@@ -4,13 +4,16 @@ Layer k (1-based) computes estimate ``x^k`` from the previous one and earlier on
 
 1. merge: ``u = x^{k-1} + sum_{j on} g_{kj} x^j`` over the chosen skip edges from earlier
    estimates ``x^j`` (1 <= j <= k-2); each edge has a learned gain ``g_{kj}`` that starts at
-   0, so every architecture starts as LISTA, i.e. as ISTA (docs/design-space.md);
+   0, so every architecture starts as LISTA, i.e. as ISTA (docs/design-space.md); then the
+   momentum term and the gain gate (:mod:`nni_lista.space.mechanisms`) act on ``u``;
 2. weight form: ``lista``: ``z = B b + W_k u`` (``B`` shared by all layers, ``W_k`` untied;
    layer 1 has no ``u`` and computes ``z = B b``), ``coupled``:
    ``z = u + W_k^T (b - A u)`` (layer 1: ``z = W_1^T b``), or ``analytic`` (ALISTA, Liu et al.
    ICLR 2019): ``z = u + gamma_k W^T (b - A u)`` with ALISTA's fixed analytic ``W`` and a
    learned step ``gamma_k`` (layer 1: ``z = gamma_1 W^T b``);
-3. neuron: ``x^k = neuron_k(z)`` from :data:`nni_lista.space.neurons.NEURONS`.
+3. neuron: ``x~ = neuron_k(z)`` from :data:`nni_lista.space.neurons.NEURONS`, its threshold
+   shaped by the threshold choice; the overshoot gate then gives ``x^k`` from ``x~`` and
+   ``x^{k-1}`` (``x^k = x~`` when off).
 
 Rows are samples, so ``W_k u`` is ``u @ W_k.T``. ``initialise(A, L, lam)`` sets the ISTA
 values: ``B = A^T / L``, ``W_k = I - B A`` (lista) or ``A / L`` (coupled), thresholds
@@ -21,6 +24,9 @@ layer 1), analytic as coupled, everything element-wise 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -30,10 +36,30 @@ from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.profiler.pytorch.flops import FlopsResult
 from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
 
+from nni_lista.space.mechanisms import MECHANISMS, OFF, in_layer
 from nni_lista.space.neurons import NEURONS
 
 WEIGHT_FORMS = ("lista", "coupled", "analytic")
 SKIP_STATES = ("off", "on")
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Which values each per-layer dimension of a space offers (one value: fixed, no label)."""
+
+    neurons: tuple[str, ...] = ("soft",)
+    skips: bool = False
+    weight_forms: tuple[str, ...] = ("lista",)
+    thresholds: tuple[str, ...] = ("scalar",)
+    gain_gates: tuple[str, ...] = ("off",)
+    overshoots: tuple[str, ...] = ("off",)
+    momenta: tuple[str, ...] = ("off",)
+
+    def layer_values(self, k: int) -> dict[str, tuple[str, ...]]:
+        """Dimension -> the values it offers in layer ``k`` (1-based), in label order; skips apart."""
+        values = {"weight_form": self.weight_forms, "neuron": self.neurons, "threshold": self.thresholds,
+                  "gain_gate": self.gain_gates, "overshoot": self.overshoots, "momentum": self.momenta}
+        return {name: tuple(v) for name, v in values.items() if in_layer(name, k)}
 
 
 class _Leaf(nn.Module):
@@ -201,26 +227,56 @@ def choose(label: str, candidates: dict[str, nn.Module]) -> nn.Module:
 
 
 class UnrolledLayer(nn.Module):
-    """Layer ``k`` (1-based): skip merge, weight form, neuron, with labels ``layer{k}/...``."""
+    """Layer ``k`` (1-based): skip merge, momentum, gain gate, weight form, neuron with its
+    threshold shape, overshoot, with labels ``layer{k}/...`` (:class:`SpaceConfig`)."""
 
-    def __init__(self, k: int, m: int, n: int, neurons: tuple[str, ...], skips: bool, weight_forms: tuple[str, ...]):
+    def __init__(self, k: int, m: int, n: int, config: SpaceConfig):
         super().__init__()
         self.k = k
-        sources = list(range(1, k - 1)) if skips else []
+        sources = list(range(1, k - 1)) if config.skips else []
         self.skip_sources = sources
+        values = config.layer_values(k)
+        first = k == 1
         with label_scope(f"layer{k}"):
-            self.form = choose("weight_form", {name: FORMS[name](m, n, k == 1) for name in weight_forms})
-            self.neuron = choose("neuron", {name: NEURONS[name](k - 1) for name in neurons})
+            self.form = choose("weight_form", {name: FORMS[name](m, n, first) for name in values["weight_form"]})
+            self.neuron = choose("neuron", {name: NEURONS[name](k - 1) for name in values["neuron"]})
+            mechanisms = {dimension: self._mechanism(dimension, values[dimension], m, n, first)
+                          for dimension in MECHANISMS if dimension in values}
             edges = [choose(f"skip_from{j}", {"off": NoSkip(), "on": GatedSkip()}) for j in sources]
+        self.threshold = mechanisms["threshold"]
+        self.gain_gate = mechanisms.get("gain_gate")
+        self.overshoot = mechanisms["overshoot"]
+        self.momentum = mechanisms.get("momentum")
         self.skips = nn.ModuleList(edges) if edges else None  # no empty container: profilers warn
 
+    @staticmethod
+    def _mechanism(dimension: str, values: tuple[str, ...], m: int, n: int, first: bool) -> Optional[nn.Module]:
+        """The choice of a mechanism (:mod:`nni_lista.space.mechanisms`) in the current label
+        scope; None where the space fixes it at its "off" value (an unused module would make NNI's
+        profilers fail)."""
+        if values == (next(iter(MECHANISMS[dimension])),):
+            return None
+        return choose(dimension, {name: MECHANISMS[dimension][name](m, n, first) for name in values})
+
     def forward(self, b, Bb, previous, estimates: list):
-        """``estimates`` holds ``x^1 .. x^{k-1}``; ``previous`` is ``x^{k-1}`` (None in layer 1)."""
+        """``estimates`` holds ``x^1 .. x^{k-1}``; ``previous`` is ``x^{k-1}`` (None in layer 1).
+        A part that computes nothing (an "off" edge, gate or momentum, a scalar threshold) is skipped."""
         u = previous
         for j, edge in zip(self.skip_sources, self.skips or ()):
             if not isinstance(edge, NoSkip):  # a frozen "off" edge costs nothing
                 u = u + edge(estimates[j - 1])
-        return self.neuron(self.form((u, b, Bb)))
+        if _active(self.momentum):
+            u = u + self.momentum((previous, estimates[-2] if len(estimates) > 1 else None))
+        if _active(self.gain_gate):
+            u = self.gain_gate(u)
+        z = self.form((u, b, Bb))
+        estimate = self.neuron((z, self.threshold((previous, b)))) if _active(self.threshold) else self.neuron(z)
+        return self.overshoot((estimate, previous)) if _active(self.overshoot) else estimate
+
+
+def _active(module: Optional[nn.Module]) -> bool:
+    """Whether a mechanism is there and computes something (not fixed or frozen at "off")."""
+    return module is not None and not isinstance(module, OFF)
 
 
 def initialise(model: nn.Module, A: torch.Tensor, lam: float) -> nn.Module:

@@ -20,12 +20,30 @@ from nni_lista.models.thresholds import cpss_percent, firm_threshold, soft_thres
 
 
 class Neuron(nn.Module):
-    """Base of the element-wise neurons: same-shape output, no FLOPs, ``theta`` if thresholded."""
+    """Base of the element-wise neurons: same-shape output, no FLOPs, ``theta`` if thresholded.
+
+    ``forward(z)`` or ``forward((z, scale))`` (one argument, as NNI's ``LayerChoice`` passes):
+    ``scale`` is the factor of a threshold shape (:mod:`nni_lista.space.mechanisms`) that
+    multiplies a thresholded neuron's ``theta``; the neurons without a threshold ignore it.
+    """
+
+    def forward(self, inputs):
+        z, scale = inputs if isinstance(inputs, tuple) else (inputs, None)
+        return self.respond(z, scale)
+
+    def respond(self, z: torch.Tensor, scale) -> torch.Tensor:
+        """The neuron on ``z`` with its threshold scaled by ``scale`` (None: unscaled)."""
+        return self.activate(z)
+
+    def activate(self, z: torch.Tensor) -> torch.Tensor:
+        """The neuron without a threshold."""
+        raise NotImplementedError
 
     def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
         """Set the threshold (if any) to its ISTA value ``lam / L``."""
 
-    def _shape_forward(self, z) -> MutableShape:
+    def _shape_forward(self, inputs) -> MutableShape:
+        z = inputs[0] if isinstance(inputs, tuple) else inputs
         return MutableShape(*z.real_shape)
 
     def _count_flops(self, inputs, outputs) -> FlopsResult:
@@ -43,8 +61,8 @@ class Thresholded(Neuron):
         with torch.no_grad():
             self.theta.fill_(lam / L)
 
-    def forward(self, z):
-        return self.shrink(z, self.theta)
+    def respond(self, z, scale):
+        return self.shrink(z, self.theta if scale is None else self.theta * scale)
 
     def shrink(self, z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """The neuron with threshold ``theta`` (broadcast against ``z``: batched training passes one per network)."""
@@ -83,7 +101,7 @@ class FirmThreshold(Thresholded):
 class ReLUNeuron(Neuron):
     """``max(z, 0)``."""
 
-    def forward(self, z):
+    def activate(self, z):
         return torch.relu(z)
 
 
@@ -91,7 +109,7 @@ class ReLUNeuron(Neuron):
 class LeakyReLUNeuron(Neuron):
     """``max(z, 0.01 z)``."""
 
-    def forward(self, z):
+    def activate(self, z):
         return nn.functional.leaky_relu(z, 0.01)
 
 
@@ -99,7 +117,7 @@ class LeakyReLUNeuron(Neuron):
 class TanhNeuron(Neuron):
     """``tanh(z)``."""
 
-    def forward(self, z):
+    def activate(self, z):
         return torch.tanh(z)
 
 
@@ -107,7 +125,7 @@ class TanhNeuron(Neuron):
 class IdentityNeuron(Neuron):
     """``z`` (a purely linear layer)."""
 
-    def forward(self, z):
+    def activate(self, z):
         return z
 
 

@@ -4,13 +4,20 @@ architecture files.
 The space (after Meng et al., "A Design Space Study for LISTA and Beyond", ICLR 2021) unrolls
 T layers (:class:`nni_lista.space.layers.UnrolledLayer`) with, per layer k, these choices:
 
-=========================  =====================================  ==============================
-label                      values                                 dimension
-=========================  =====================================  ==============================
-``layer{k}/neuron``        names in :data:`nni_lista.space.neurons.NEURONS`  neuron type
-``layer{k}/skip_from{j}``  ``off`` / ``on``, 1 <= j <= k-2         skip from estimate ``x^j``
-``layer{k}/weight_form``   ``lista`` / ``coupled``                 weight form
-=========================  =====================================  ==============================
+=========================  ===============================================  ======================
+label                      values                                           dimension
+=========================  ===============================================  ======================
+``layer{k}/weight_form``   ``lista`` / ``coupled`` / ``analytic``           weight form
+``layer{k}/neuron``        names in :data:`nni_lista.space.neurons.NEURONS`   neuron type
+``layer{k}/threshold``     ``scalar`` / ``vector`` / ``adaptive`` / ``residual``  threshold shape
+``layer{k}/gain_gate``     ``off`` / ``exp`` / ``inv`` (k >= 2)             GLISTA gain gate
+``layer{k}/overshoot``     ``off`` / ``inv``                                GLISTA overshoot gate
+``layer{k}/momentum``      ``off`` / ``learned`` / ``adaptive`` (k >= 2)    momentum
+``layer{k}/skip_from{j}``  ``off`` / ``on``, 1 <= j <= k-2                  skip from estimate ``x^j``
+=========================  ===============================================  ======================
+
+The threshold shapes, gates and momentum are the post-ALISTA mechanisms of
+:mod:`nni_lista.space.mechanisms`.
 
 Every skip is its own on/off ``LayerChoice``: the one encoding that every NNI strategy, both
 profilers, TPE and the classic HPO format accept (docs/nni-notes.md; a multi-input
@@ -19,9 +26,12 @@ predecessor's estimate (see :mod:`nni_lista.space.layers`). A dimension with one
 has no label.
 
 Presets (:data:`PRESETS`): ``lista`` (nothing to choose), ``connectivity`` (skips only),
-``neurons`` (neurons only), ``paper`` (skips and neurons), ``full`` (plus weight forms).
+``neurons`` (neurons only), ``paper`` (skips and neurons), ``family`` (plus weight forms: the
+2018-2019 family's space), ``full`` (plus the post-ALISTA mechanisms: every dimension).
 An architecture file is a JSON object mapping every label of the ``full`` space of its depth
-to a value; :func:`complete` fills the labels a smaller space fixes.
+to a value; :func:`complete` fills the labels a smaller space fixes. A file written before the
+mechanisms existed lacks their labels; they read as "off" (``scalar`` threshold), what such a
+network computes (:func:`with_defaults`).
 """
 
 from __future__ import annotations
@@ -29,7 +39,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -43,27 +52,25 @@ from nni.nas.space import current_model
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import write_json
-from nni_lista.space.layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, UnrolledLayer, initialise
+from nni_lista.base.limits import check_layers
+from nni_lista.space.layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, SpaceConfig, UnrolledLayer, initialise
+from nni_lista.space.mechanisms import MECHANISMS
 from nni_lista.space.mixed_skip import oneshot_hooks
 from nni_lista.space.neurons import NEURONS
-
-
-@dataclass(frozen=True)
-class SpaceConfig:
-    """Which dimensions a space varies."""
-
-    neurons: tuple[str, ...] = ("soft",)
-    skips: bool = False
-    weight_forms: tuple[str, ...] = ("lista",)
-
 
 PRESETS: dict[str, SpaceConfig] = {
     "lista": SpaceConfig(),
     "connectivity": SpaceConfig(skips=True),
     "neurons": SpaceConfig(neurons=tuple(NEURONS)),
     "paper": SpaceConfig(neurons=tuple(NEURONS), skips=True),
-    "full": SpaceConfig(neurons=tuple(NEURONS), skips=True, weight_forms=WEIGHT_FORMS),
+    "family": SpaceConfig(neurons=tuple(NEURONS), skips=True, weight_forms=WEIGHT_FORMS),
+    "full": SpaceConfig(neurons=tuple(NEURONS), skips=True, weight_forms=WEIGHT_FORMS,
+                        thresholds=tuple(MECHANISMS["threshold"]), gain_gates=tuple(MECHANISMS["gain_gate"]),
+                        overshoots=tuple(MECHANISMS["overshoot"]), momenta=tuple(MECHANISMS["momentum"])),
 }
+
+#: dimensions added after architecture files of the 2019 space were written; missing labels of these read as their first value
+LATER_DIMENSIONS = tuple(MECHANISMS)
 
 
 class LISTASpace(ModelSpace):
@@ -78,17 +85,19 @@ class LISTASpace(ModelSpace):
     learned = True
 
     def __init__(self, m: int, n: int, layers: int = 16, neurons: tuple[str, ...] = ("soft",), skips: bool = False,
-                 weight_forms: tuple[str, ...] = ("lista",)):
+                 weight_forms: tuple[str, ...] = ("lista",), thresholds: tuple[str, ...] = ("scalar",),
+                 gain_gates: tuple[str, ...] = ("off",), overshoots: tuple[str, ...] = ("off",),
+                 momenta: tuple[str, ...] = ("off",)):
         super().__init__()
         self.layers = layers
         self.sizes = (m, n)
-        self.choices = {"neurons": tuple(neurons), "skips": skips, "weight_forms": tuple(weight_forms)}  # what the labels offer
+        self.config = SpaceConfig(tuple(neurons), skips, tuple(weight_forms), tuple(thresholds), tuple(gain_gates),
+                                  tuple(overshoots), tuple(momenta))  # what the labels offer
+        self.choices = {"neurons": tuple(neurons), "skips": skips, "weight_forms": tuple(weight_forms)}
         self.lam = DEFAULT_LAM
         self.arch_sample: dict = dict(current_model() or {})  # the sample it was frozen with ({} unfrozen; see freeze)
         self.measure = MeasurementMap(m, n) if "lista" in weight_forms else None
-        self.blocks = nn.ModuleList(
-            UnrolledLayer(k, m, n, tuple(neurons), skips, tuple(weight_forms)) for k in range(1, layers + 1)
-        )
+        self.blocks = nn.ModuleList(UnrolledLayer(k, m, n, self.config) for k in range(1, layers + 1))
 
     def freeze(self, sample: dict) -> "LISTASpace":
         """NNI's freeze; the network keeps its sample as ``arch_sample`` (evaluators read it)."""
@@ -120,7 +129,8 @@ class LISTASpace(ModelSpace):
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "LISTASpace":
         require(preset in PRESETS, f"space {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
         config = PRESETS[preset]
-        return cls(m, n, layers, config.neurons, config.skips, config.weight_forms)
+        return cls(m, n, layers, config.neurons, config.skips, config.weight_forms, config.thresholds, config.gain_gates,
+                   config.overshoots, config.momenta)
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "LISTASpace":
         """Set every parameter to its ISTA value for operator ``A``; returns ``self``."""
@@ -155,10 +165,9 @@ def labels(layers: int, config: SpaceConfig = PRESETS["full"]) -> dict[str, tupl
     """Every label of a space and its allowed values, in layer order."""
     out: dict[str, tuple[str, ...]] = {}
     for k in range(1, layers + 1):
-        if len(config.weight_forms) > 1:
-            out[f"layer{k}/weight_form"] = tuple(config.weight_forms)
-        if len(config.neurons) > 1:
-            out[f"layer{k}/neuron"] = tuple(config.neurons)
+        for dimension, values in config.layer_values(k).items():
+            if len(values) > 1:
+                out[f"layer{k}/{dimension}"] = values
         if config.skips:
             for j in range(1, k - 1):
                 out[f"layer{k}/skip_from{j}"] = SKIP_STATES
@@ -173,7 +182,7 @@ def _dimension(label: str) -> str:
 
 def _fixed_values(config: SpaceConfig) -> dict[str, str]:
     """What a space fixes for a dimension it does not vary."""
-    return {"weight_form": config.weight_forms[0], "neuron": config.neurons[0], "skip": "off"}
+    return {dimension: values[0] for dimension, values in config.layer_values(2).items()} | {"skip": "off"}
 
 
 def complete(sample: dict, layers: int, config: SpaceConfig, target: SpaceConfig = PRESETS["full"]) -> dict[str, str]:
@@ -185,17 +194,52 @@ def complete(sample: dict, layers: int, config: SpaceConfig, target: SpaceConfig
 
 # ----------------------------------------------------------------------------- named architectures
 
+#: the named architectures as the values of their dimensions (every other dimension at its
+#: first value: scalar threshold, gates and momentum off, skips off); docs/problem-and-family.md
+_NAMED: dict[str, dict[str, str]] = {
+    "lista": {},
+    "lista-cp": {"weight_form": "coupled"},
+    "lista-cpss": {"weight_form": "coupled", "neuron": "soft-ss"},
+    "alista": {"weight_form": "analytic", "neuron": "soft-ss"},
+    "dense": {"skip": "on"},
+    "alista-at": {"weight_form": "analytic", "neuron": "soft-ss", "threshold": "adaptive"},
+    "aglista": {"weight_form": "analytic", "neuron": "soft-ss", "gain_gate": "exp", "overshoot": "inv"},
+    "hyperlista": {"weight_form": "analytic", "neuron": "soft-ss", "threshold": "residual", "momentum": "adaptive"},
+}
+NAMED_ARCHITECTURES = tuple(_NAMED)
+
+
 def named_architecture(name: str, layers: int) -> dict[str, str]:
-    """``lista``, ``lista-cp``, ``lista-cpss``, ``alista`` or ``dense`` (LISTA with every skip
-    on) as a full-space architecture."""
-    form = {"lista": "lista", "dense": "lista", "lista-cp": "coupled", "lista-cpss": "coupled", "alista": "analytic"}
-    neuron = {"lista": "soft", "dense": "soft", "lista-cp": "soft", "lista-cpss": "soft-ss", "alista": "soft-ss"}
-    require(name in form, f"architecture {name!r} is not allowed: choose one of {', '.join(form)}")
-    value = {"weight_form": form[name], "neuron": neuron[name], "skip": "on" if name == "dense" else "off"}
+    """A named architecture (:data:`NAMED_ARCHITECTURES`: the LISTA family, ``dense`` = LISTA with
+    every skip on, and the post-ALISTA members ALISTA-AT, AGLISTA, HyperLISTA) as a full-space
+    architecture."""
+    require(name in _NAMED, f"architecture {name!r} is not allowed: choose one of {', '.join(_NAMED)}")
+    value = _fixed_values(PRESETS["lista"]) | _NAMED[name]
     return {label: value[_dimension(label)] for label in labels(layers)}
 
 
-NAMED_ARCHITECTURES = ("lista", "lista-cp", "lista-cpss", "alista", "dense")
+def describe(arch: dict, layers: int, shown: int = 4) -> dict:
+    """The named architecture nearest to ``arch`` (fewest of ``arch``'s labels differ; ties go to
+    the earlier name) and how ``arch`` differs from it: ``{"nearest", "labels_changed",
+    "changes", "family_member", "text"}``, ``text`` as "= ALISTA" or "ALISTA with 3 labels
+    changed: layer5/momentum=learned, ...". ``arch`` may hold only the labels a search set."""
+    def changes(name: str) -> list[str]:
+        named = named_architecture(name, layers)
+        return [f"{label}={value}" for label, value in arch.items() if named.get(label, value) != value]
+    nearest = min(NAMED_ARCHITECTURES, key=lambda name: len(changes(name)))
+    changed = changes(nearest)
+    title = _TITLES.get(nearest, nearest)
+    if not changed:
+        text = f"= {title}"
+    else:
+        more = f", and {len(changed) - shown} more" if len(changed) > shown else ""
+        text = f"{title} with {len(changed)} label{'s' if len(changed) > 1 else ''} changed: {', '.join(changed[:shown])}{more}"
+    return {"nearest": nearest, "labels_changed": len(changed), "changes": changed, "family_member": not changed, "text": text}
+
+
+_TITLES = {"lista": "LISTA", "lista-cp": "LISTA-CP", "lista-cpss": "LISTA-CPSS", "alista": "ALISTA", "dense": "dense",
+           "alista-at": "ALISTA-AT", "aglista": "AGLISTA", "hyperlista": "HyperLISTA"}
+
 
 # Architectures our committed results found, shipped as label maps (nni_lista/space/searched/):
 # shared-evolution-250x500: `nni-lista search --strategy shared-evolution` on 250x500, T = 16
@@ -207,14 +251,15 @@ SEARCHED_MODELS = tuple(sorted(path.stem for path in _SEARCHED.glob("*.json")))
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> LISTASpace:
     """The network of full-space architecture ``arch`` (validated), ISTA-initialised for ``A``."""
     layers = validate(arch)
+    arch = with_defaults(arch, layers)
     model = LISTASpace.from_preset("full", m, n, layers).freeze(arch)
-    model.arch = dict(arch)
+    model.arch = arch
     return model if A is None else model.initialise(A, lam)
 
 
 # ----------------------------------------------------------------------------- files
 
-_LAYER = re.compile(r"^layer(\d+)/")
+_LAYER = re.compile(r"^layer0*(\d{1,9})/")  # leading zeros skipped; a longer number is no label
 
 
 def check(sample: dict, layers: int, space: str = "full") -> None:
@@ -239,14 +284,26 @@ def layers_of(arch: object) -> int:
         match = _LAYER.match(str(label))
         require(match is not None, f"unknown label {label!r}: labels look like layer5/neuron, layer5/skip_from2, layer5/weight_form")
         depths.append(int(match.group(1)))
-    return max(depths)
+    return check_layers(max(depths), "an architecture's depth")
+
+
+def with_defaults(arch: dict, layers: int) -> dict[str, str]:
+    """``arch`` with the missing labels of :data:`LATER_DIMENSIONS` set to their first value
+    (what a network of the 2019 space computes); every other label as it is."""
+    fixed = _fixed_values(PRESETS["lista"])
+    full = labels(layers)
+    if all(label in arch for label in full if _dimension(label) in LATER_DIMENSIONS):
+        return dict(arch)
+    out = {label: arch[label] if label in arch else fixed[_dimension(label)]
+           for label in full if label in arch or _dimension(label) in LATER_DIMENSIONS}
+    return out | {label: value for label, value in arch.items() if label not in out}  # unknown labels kept: check refuses them
 
 
 def validate(arch: object) -> int:
     """Check that ``arch`` is an architecture of the full space (its depth read from the
-    labels, see :func:`check`); returns T."""
+    labels, see :func:`check`; labels of :data:`LATER_DIMENSIONS` may be missing); returns T."""
     layers = layers_of(arch)
-    check(arch, layers)
+    check(with_defaults(arch, layers), layers)
     return layers
 
 
@@ -269,4 +326,4 @@ def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:
         (check_arch or validate)(arch)
     except UsageError as exc:
         raise UsageError(f"architecture file {str(path)!r}: {exc}") from None
-    return arch
+    return with_defaults(arch, layers_of(arch)) if check_arch is None else arch

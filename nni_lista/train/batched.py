@@ -34,6 +34,7 @@ from nni_lista.problem.metrics import nmse_db
 from nni_lista.problem.problems import Problem, seeded_generator
 from nni_lista.space import layers as space_layers
 from nni_lista.space import neurons as space_neurons
+from nni_lista.space.mechanisms import OFF as MECHANISMS_OFF, Mechanism
 from nni_lista.space.spaces import LISTASpace
 from nni_lista.train.training import _E2E_STREAM, TrainConfig, TrainResult, e2e_optimizer, plateaued, stops
 
@@ -194,7 +195,7 @@ class StackedNetworks(nn.Module):
     def __init__(self, networks: list[LISTASpace]):
         super().__init__()
         require(len(networks) >= 1, "no networks to stack")
-        require(all(self.supports(net) for net in networks), "only frozen networks of the LISTA space can be stacked")
+        require(all(self.supports(net) for net in networks), "only frozen networks of the LISTA space without gates, momentum or threshold shapes can be stacked")
         sizes = {(net.sizes, net.layers, net.measure is not None) for net in networks}
         require(len(sizes) == 1, f"networks of different sizes or depths cannot be stacked: {sorted(sizes)}")
         self._networks = list(networks)  # a plain list: not submodules
@@ -204,10 +205,13 @@ class StackedNetworks(nn.Module):
 
     @staticmethod
     def supports(network: nn.Module) -> bool:
-        """Whether ``network`` can be stacked: a frozen network of the LISTA space."""
+        """Whether ``network`` can be stacked: a frozen network of the LISTA space without the
+        post-ALISTA mechanisms (:mod:`nni_lista.space.mechanisms`: not batched)."""
         if not isinstance(network, LISTASpace):
             return False
-        return not any(isinstance(module, space_layers.LayerChoice) for module in network.modules())
+        return not any(isinstance(module, space_layers.LayerChoice)
+                       or (isinstance(module, Mechanism) and not isinstance(module, MECHANISMS_OFF))
+                       for module in network.modules())
 
     def forward(self, b: torch.Tensor, depth: Optional[int] = None) -> list[torch.Tensor]:
         """The estimates ``x^1 .. x^depth`` of every network, each ``(K, batch, n)``."""

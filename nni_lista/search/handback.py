@@ -1,0 +1,60 @@
+"""What a search hands back: its architectures named, and the family member to compare with.
+
+:func:`name_architectures` gives every architecture of a search's output the nearest named
+architecture and the labels that differ (:func:`nni_lista.space.spaces.describe`), counted
+over the labels the searched space varies, so "= ALISTA" means the search returned ALISTA
+itself. :func:`best_family_member` picks the family member (LISTA, LISTA-CP, LISTA-CPSS, ALISTA,
+dense, ALISTA-AT, AGLISTA, HyperLISTA) of the searched space that the search itself scored best,
+the baseline a search has to beat to have added something beyond its starting points.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS, complete, describe, labels, named_architecture
+
+
+def searched_labels(arch: dict, space: str, layers: int) -> dict:
+    """``arch`` restricted to the labels that ``space`` varies (what the search chose)."""
+    varied = labels(layers, PRESETS[space])
+    return {label: value for label, value in arch.items() if label in varied}
+
+
+def name_architecture(arch: dict, space: str, layers: int) -> dict:
+    """:func:`~nni_lista.space.spaces.describe` over the labels ``space`` varies."""
+    return describe(searched_labels(arch, space, layers), layers)
+
+
+def name_architectures(items: Iterable[dict], space: str, layers: int) -> None:
+    """Add ``name`` (the description's text) and ``description`` to each ``{"arch": ...}`` item."""
+    for item in items:
+        item["description"] = name_architecture(item["arch"], space, layers)
+        item["name"] = item["description"]["text"]
+
+
+def family_members(space: str, layers: int) -> dict[str, dict]:
+    """The named architectures that are points of ``space``: name -> full architecture."""
+    config = PRESETS[space]
+    out = {}
+    for name in NAMED_ARCHITECTURES:
+        arch = named_architecture(name, layers)
+        if complete(searched_labels(arch, space, layers), layers, config) == arch:
+            out[name] = arch
+    return out
+
+
+def best_family_member(scored: Iterable[dict], space: str, layers: int) -> Optional[str]:
+    """The family member of ``space`` with the best metric (higher is better) among ``scored``
+    (``{"arch", "metric"}`` records: a search's history and top list); None when the search
+    scored none (a one-shot search, or one without warm start)."""
+    members = {name: searched_labels(arch, space, layers) for name, arch in family_members(space, layers).items()}
+    best: tuple[float, str] | None = None
+    for item in scored:
+        if item.get("metric") is None:
+            continue
+        sample = searched_labels(item["arch"], space, layers)
+        for name, labels_of_member in members.items():
+            if sample == labels_of_member and (best is None or float(item["metric"]) > best[0]):
+                best = (float(item["metric"]), name)
+    return None if best is None else best[1]

@@ -23,7 +23,7 @@ AGLISTA        ALISTA on ``u = x (1 + mu_k exp(-nu_k |x|))`` (gain gate),     + 
                then ``x <- x + (1 + a_k / (|x~ - x| + 0.01)) (x~ - x)``
                (overshoot gate; Wu et al. 2020, as in NA-ALISTA's AGLISTA)
 HyperLISTA     ALISTA on ``u = x + c_k (||x||_0 / n) (x - x_prev)``          + c_k
-               (momentum) with ``theta_k ||A^+ (A x - b)||_1 / n``
+               (momentum) with ``theta_k ||A^+ (A x - b)||_1 / ||A^+ b||_1``
                (Chen, Liu & Yin 2021; per-layer coefficients, fixed
                support-selection schedule)
 =============  ===========================================================  ==============
@@ -274,7 +274,7 @@ class AGLISTA(ALISTA):
 class HyperLISTA(ALISTA):
     """HyperLISTA (Chen, Liu & Yin, NeurIPS 2021), with per-layer coefficients: ALISTA with the
     momentum ``u = x + c_k (||x||_0 / n) (x - x^{k-2})`` (layers 2..T, ``c_k = 0`` at
-    initialisation) and the instance-adaptive threshold ``theta_k ||A^+ (A x - b)||_1 / n``.
+    initialisation) and the instance-adaptive threshold ``theta_k ||A^+ (A x - b)||_1 / ||A^+ b||_1``.
     The paper ties the coefficients across layers and adapts the support-selection share too;
     here the share follows ALISTA's schedule."""
 

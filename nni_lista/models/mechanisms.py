@@ -4,7 +4,7 @@ Used by the family's plain models (:mod:`nni_lista.models.family`) and by the de
 modules (:mod:`nni_lista.space.mechanisms`), so both compute the same thing:
 
 * ALISTA-AT's element-wise threshold factor ``1 / (1 + |x| / eps)`` (Kim & Park, IEEE Access 2020);
-* HyperLISTA's instance-adaptive threshold factor ``||A^+ (A x - b)||_1 / n`` and support
+* HyperLISTA's instance-adaptive threshold factor ``||A^+ (A x - b)||_1 / ||A^+ b||_1`` and support
   fraction ``||x||_0 / n`` for its momentum (Chen, Liu & Yin, NeurIPS 2021);
 * GLISTA's gain gates (exponential, inverse-proportional) and inverse-proportional overshoot
   gate (Wu et al., ICLR 2020), as AGLISTA uses them.
@@ -25,9 +25,15 @@ def adaptive_threshold_factor(previous: torch.Tensor | None, eps: float = AT_EPS
 
 def residual_threshold_factor(previous: torch.Tensor | None, b: torch.Tensor, A: torch.Tensor,
                               pinv: torch.Tensor) -> torch.Tensor:
-    """HyperLISTA's factor ``||A^+ (A x - b)||_1 / n`` per sample, shape (batch, 1) (``pinv`` is ``A^+``, n x m)."""
-    residual = -b if previous is None else previous @ A.T - b
-    return (residual @ pinv.T).abs().mean(dim=-1, keepdim=True)
+    """HyperLISTA's residual factor, relative: ``||A^+ (A x - b)||_1 / ||A^+ b||_1`` per sample,
+    shape (batch, 1) (``pinv`` is ``A^+``, n x m); 1 where there is no previous estimate, so the
+    threshold starts at the neuron's own. (HyperLISTA's ``c ||A^+ (A x - b)||_1`` without the
+    denominator made the first layers' thresholds about 5x too small at initialisation on the
+    100x200 problem, and 1,500 training steps did not recover: -8.8 dB against ALISTA's -21.4.)"""
+    start = (b @ pinv.T).abs().sum(dim=-1, keepdim=True)
+    if previous is None:
+        return torch.ones_like(start)
+    return (previous @ A.T - b).matmul(pinv.T).abs().sum(dim=-1, keepdim=True) / start.clamp_min(1e-12)
 
 
 def exp_gain(u: torch.Tensor, mu, nu) -> torch.Tensor:

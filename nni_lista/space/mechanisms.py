@@ -14,7 +14,7 @@ dimension       value       what it computes (element-wise unless said)
                 vector      ``theta_k v_k`` with a learned ``v_k`` in R^n, init 1 (per coordinate)
                 adaptive    ``theta_k / (1 + |x^{k-1}| / eps)``, eps = 0.1 (ALISTA-AT, Kim & Park,
                             IEEE Access 2020)
-                residual    ``theta_k ||A^+ (A x^{k-1} - b)||_1 / n`` per sample (HyperLISTA's
+                residual    ``theta_k ||A^+ (A x^{k-1} - b)||_1 / ||A^+ b||_1`` per sample (HyperLISTA's
                             instance-adaptive threshold, Chen, Liu & Yin, NeurIPS 2021)
 ``gain_gate``   off         ``u``
                 exp         ``u (1 + mu_k exp(-nu_k |u|))``, mu init 0, nu init 1 (GLISTA's
@@ -32,7 +32,7 @@ dimension       value       what it computes (element-wise unless said)
 The threshold shapes only change thresholded neurons (soft, soft-ss, firm); the others ignore
 them. Gain gates and momentum have no label in layer 1, where ``x^0 = 0`` makes them nothing.
 FLOPs follow :mod:`nni_lista.space.layers` (2 per multiply-add, element-wise work 0): only the
-residual threshold has matrix products, 4mn (2mn in layer 1, where ``x^0 = 0``).
+residual threshold has matrix products, 6mn (2mn in layer 1, where ``x^0 = 0``).
 """
 
 from __future__ import annotations
@@ -121,13 +121,13 @@ class AdaptiveThreshold(ThresholdShape):
 
 @profiler_leaf_module
 class ResidualThreshold(ThresholdShape):
-    """HyperLISTA's instance-adaptive threshold ``theta_k ||A^+ (A x^{k-1} - b)||_1 / n``."""
+    """HyperLISTA's instance-adaptive threshold ``theta_k ||A^+ (A x^{k-1} - b)||_1 / ||A^+ b||_1``."""
 
     def __init__(self, m: int, n: int, first: bool):
         super().__init__(n)
         self.register_buffer("A", torch.zeros(m, n), persistent=False)
         self.register_buffer("pinv", torch.zeros(n, m), persistent=False)
-        self.flops = 2 * m * n if first else 4 * m * n
+        self.flops = 2 * m * n if first else 6 * m * n  # A^+ b; and A x, A^+ r after layer 1
 
     def initialise(self, A, L, lam):
         with torch.no_grad():

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "report mean and spread (default %(default)s)")
     search.add_argument("--mutations", type=int, default=3,
                         help="evolution: a child changes 1..MUTATIONS labels of its parent (default %(default)s)")
+    search.add_argument("--dimension-prob", type=float, default=0.5, metavar="PROB",
+                        help="evolution: the share of children moved along a whole dimension instead, a sweep of one value over "
+                             "a run of layers or a graft of one dimension from another parent (default %(default)s)")
     search.add_argument("--top-k", type=int, default=5, help="architectures listed in top.json (multi-trial) (default 5)")
     search.add_argument("--max-flops", type=float, help="only architectures with at most this many FLOPs per sample (NNI FlopsProfiler)")
     search.add_argument("--max-params", type=float, help="only architectures with at most this many parameters (NNI NumParamsProfiler)")
@@ -492,7 +495,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
         **_training_service(args.training_service),
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
-        subnets=args.subnets, retrain_seeds=args.retrain_seeds,
+        dimension_prob=args.dimension_prob, subnets=args.subnets, retrain_seeds=args.retrain_seeds,
     )
     result = run_search(request, args.out, announce=lambda: print(
         f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "

@@ -781,3 +781,10 @@ def test_make_problem_checks_memory_before_making_the_problem(tmp_path, capsys):
     out = tmp_path / "p.pt"
     _one_line(capsys, 2, ["make-problem", "--m", "100000", "--n", "100000", "--out", out], "100000x100000", "available")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan"])
+def test_a_dimension_move_share_outside_zero_to_one_is_refused(tmp_path, capsys, value):
+    _one_line(capsys, 2, ["search", "--strategy", "evolution", *TINY, f"--dimension-prob={value}", "--out", tmp_path / "s"],
+              "dimension-prob", "[0, 1]")
+    assert not (tmp_path / "s").exists()

@@ -58,3 +58,21 @@ def psnr_db(estimate: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> 
 def mean_and_sd(values: Sequence[float]) -> tuple[float, Optional[float]]:
     """Mean and sample standard deviation (``n - 1``; ``None`` for one value) of replicates."""
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict:
+    """The paired difference ``a_i - b_i`` of two sets of replicates run with the same seeds:
+    its mean, sample standard deviation and Student-t confidence interval at ``level``
+    (``mean +- t_{(1+level)/2, k-1} sd / sqrt(k)``; ``None`` bounds for one pair).
+    ``{"differences", "mean", "std", "low", "high", "level"}``."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired replicates need equal, non-zero counts, not {len(a)} and {len(b)}")
+    differences = [x - y for x, y in zip(a, b)]
+    mean, spread = mean_and_sd(differences)
+    low = high = None
+    if spread is not None:
+        from scipy.stats import t
+
+        half = float(t.ppf((1 + level) / 2, len(differences) - 1)) * spread / math.sqrt(len(differences))
+        low, high = mean - half, mean + half
+    return {"differences": differences, "mean": mean, "std": spread, "low": low, "high": high, "level": level}

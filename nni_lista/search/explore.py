@@ -67,20 +67,24 @@ class StrategyEntry:
     summary: str
 
 
-def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
+               dimension_prob: float = 0.5) -> nas_strategy.Strategy:
     """NNI's regularized evolution, its first individuals the family members of the space
-    (:mod:`nni_lista.search.warm_start`), each child 1..``mutations`` labels away from its parent."""
+    (:mod:`nni_lista.search.warm_start`), each child 1..``mutations`` labels away from its parent
+    or, with probability ``dimension_prob``, moved along a whole dimension (a sweep or a graft)."""
     population = max(2, len(seeds), min(20, budget // 2))
-    return WarmStartEvolution(seeds=seeds, max_mutations=mutations, population_size=population,
-                              sample_size=max(2, population // 3), seed=seed)
+    return WarmStartEvolution(seeds=seeds, max_mutations=mutations, dimension_prob=dimension_prob,
+                              population_size=population, sample_size=max(2, population // 3), seed=seed)
 
 
-def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
+            dimension_prob: float = 0.5) -> nas_strategy.Strategy:
     """NNI's random search, the family members of the space tried first (:mod:`nni_lista.search.warm_start`)."""
     return WarmStartRandom(seeds=seeds, seed=seed)
 
 
-def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3) -> nas_strategy.Strategy:
+def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
+         dimension_prob: float = 0.5) -> nas_strategy.Strategy:
     """NNI's TPE (maximising), the family members of the space its first trials (:mod:`nni_lista.search.warm_start`)."""
     return WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=seed)
 
@@ -159,6 +163,7 @@ class SearchRequest:
     backbone: str = "lista"  # nni_lista.space.backbones.BACKBONES: lista or dladmm
     warm_start: bool = True  # evolution: the family members of the space are its first individuals
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
+    dimension_prob: float = 0.5  # evolution: the share of children moved along a whole dimension (warm_start.dimension_move)
     subnets: int = 200  # weight-sharing: subnets scored with inherited weights
     retrain_seeds: int = 1  # the best architecture and the plain network are retrained with this many training seeds
 
@@ -182,6 +187,9 @@ class SearchRequest:
                 f"{self.strategy} is available for the lista backbone only")
         require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
                 f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
+        require(isinstance(self.dimension_prob, (int, float)) and not isinstance(self.dimension_prob, bool)
+                and 0.0 <= self.dimension_prob <= 1.0,
+                f"dimension-prob {self.dimension_prob} is not allowed: it must be a probability in [0, 1]")
         for name in ("max_flops", "max_params", "max_latency"):
             value = getattr(self, name)
             require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
@@ -342,7 +350,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem)
     if entry.make in _WARM_STARTED:
-        strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations)
+        strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob)
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
     started = time.perf_counter()
@@ -401,7 +409,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         "search_seconds": round(search_seconds, 3),
         "history": [] if chronicle is None else chronicle.events,
         "strategy_seed": seed,
-        "warm_start": ({"seeds": seeds, "mutations": request.mutations} if entry.make is _evolution
+        "warm_start": ({"seeds": seeds, "mutations": request.mutations, "dimension_prob": request.dimension_prob}
+                       if entry.make is _evolution
                        else {"seeds": seeds} if entry.make in (_random, _tpe) else None),
         "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
                   "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
@@ -441,6 +450,7 @@ def _claim(out: Path, request: SearchRequest) -> None:
                "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
                "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
                "max_latency": request.max_latency, "latency_batch": request.latency_batch, "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
+               "dimension_prob": request.dimension_prob,
                "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
     if request.max_latency is not None:
         options["latency_margin"] = request.latency_margin

@@ -3,6 +3,9 @@ rule, the replicates at the chosen rate, and a rerun that resumes instead of ret
 
 import json
 
+import pytest
+
+from nni_lista.base.errors import UsageError
 from nni_lista.problem.problems import SyntheticSettings, make_synthetic
 from nni_lista.space.spaces import named_architecture
 from nni_lista.train.recipe import Recipe, choose_lr, replicates
@@ -38,3 +41,14 @@ def test_replicates_train_every_seed_at_the_chosen_rate_and_a_rerun_resumes(tmp_
     again = replicates(arch, PROBLEM, recipe, [0, 1], tmp_path)
     assert [run["nmse_db"] for run in again["runs"]] == [run["nmse_db"] for run in found["runs"]]
     assert again["runs"][1]["steps"] == before["steps"] and again["runs"][1]["seconds"] == before["seconds"]  # not retrained
+
+
+def test_a_recorded_run_stands_without_its_checkpoint(tmp_path):
+    recipe = Recipe(lrs=(5e-3,), max_steps=60, eval_every=30)
+    arch = named_architecture("alista", 3)
+    first = replicates(arch, PROBLEM, recipe, [0], tmp_path)["runs"][0]
+    (tmp_path / "lr0.005-seed0" / "checkpoint.pt").unlink()  # results committed without their checkpoints
+    again = replicates(arch, PROBLEM, recipe, [0], tmp_path)["runs"][0]
+    assert again == first and not (tmp_path / "lr0.005-seed0" / "checkpoint.pt").exists()  # read, not retrained
+    with pytest.raises(UsageError, match="other settings"):  # another recipe is another run: not taken for this one
+        replicates(arch, PROBLEM, Recipe(lrs=(5e-3,), max_steps=90, eval_every=30), [0], tmp_path)

@@ -13,7 +13,8 @@ network (a family member or a searched architecture) on a problem:
 3. train the other seeds at that rate.
 
 Every run is an ordinary :func:`nni_lista.train.runs.run_architecture` run with its own
-directory (``metrics.json`` and a checkpoint), so an interrupted recipe resumes where it stopped.
+directory (``metrics.json`` and a checkpoint), so an interrupted recipe resumes where it stopped;
+a run whose ``metrics.json`` records it is read, not repeated, even without its checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Optional
 from nni_lista.base.errors import require
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.problem.problems import Problem
-from nni_lista.train.runs import run_architecture
+from nni_lista.train.runs import recorded_architecture_run, run_architecture
 from nni_lista.train.training import TrainConfig
 
 
@@ -52,7 +53,9 @@ class Recipe:
 
 
 def _run(arch: dict, problem: Problem, config: TrainConfig, out: Optional[Path], lam: float) -> dict:
-    return run_architecture(arch, problem, config, lam, out, progress=False)
+    """One run; a run already recorded in ``out`` (its ``metrics.json``) is read, not repeated."""
+    kept = None if out is None else recorded_architecture_run(out, arch, problem, config, lam)
+    return kept if kept is not None else run_architecture(arch, problem, config, lam, out, progress=False)
 
 
 def choose_lr(arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: Optional[Path] = None,

@@ -98,6 +98,23 @@ def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozense
                      "or the same options to resume that run")
 
 
+def recorded_architecture_run(out_dir: Path, arch: dict, problem: Problem, config: TrainConfig, lam: float) -> Optional[dict]:
+    """The ``metrics.json`` that :func:`run_architecture` wrote in ``out_dir`` for this very run
+    (the same architecture, problem settings, LASSO weight and training config, execution details
+    aside), or None. Lets a long benchmark's committed results stand in for runs whose
+    checkpoints were not kept."""
+    try:
+        metrics = json.loads((Path(out_dir) / "metrics.json").read_text())
+        settings = metrics["settings"]
+        same = (metrics["model"] == "arch" and settings["arch"] == json.loads(json.dumps(arch)) and settings["lam"] == lam
+                and settings.get("backbone", "lista") == "lista" and settings["problem"] == problem.kind
+                and all(settings.get(k) == v for k, v in json.loads(json.dumps(json_safe(problem.settings))).items())
+                and training_config(settings).identity() == config.identity())
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, UsageError):
+        return None
+    return metrics if same else None
+
+
 def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig, out_dir: Optional[Path],
               extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
     """:func:`run` for the family model registered as ``name``."""

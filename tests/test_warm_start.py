@@ -188,11 +188,30 @@ def test_tpe_tries_the_seeds_first_and_learns_from_them():
     assert best.metrics.final >= T  # never worse than the best seed
 
 
-def test_different_problems_get_different_strategy_seeds():
+def test_different_problems_strategies_and_seeds_get_different_strategy_seeds():
     a = {"synthetic": {"m": 64, "n": 128, "seed": 0}}
     b = {"synthetic": {"m": 64, "n": 128, "seed": 1}}
-    assert strategy_seed(0, a) != strategy_seed(0, b) and strategy_seed(0, a) != strategy_seed(1, a)
-    assert strategy_seed(0, a) == strategy_seed(0, dict(a))
+    assert strategy_seed(0, a, "evolution") != strategy_seed(0, b, "evolution")
+    assert strategy_seed(0, a, "evolution") != strategy_seed(1, a, "evolution")
+    assert strategy_seed(0, a, "evolution") != strategy_seed(0, a, "random")  # they used to share one
+    assert strategy_seed(0, a, "evolution") != strategy_seed(0, a, "evolution", "dladmm")
+    assert strategy_seed(0, a, "evolution") == strategy_seed(0, dict(a), "evolution")
+
+
+@pytest.mark.parametrize("config", ["study-full.yml", "study-quick.yml"])
+def test_no_two_searches_of_a_study_share_a_strategy_seed(tmp_path, config):
+    from nni_lista.study.config import StudyConfig
+    from nni_lista.study.plan import Study
+
+    study = Study(StudyConfig.load(Path(__file__).resolve().parents[1] / "examples" / config), tmp_path, device="cpu", progress=False)
+    c = study.config
+    searches = [(setting, c.search.strategy, c.search.seed, "lista") for setting in c.settings]
+    if c.consistency is not None:
+        searches += [(c.consistency.setting, strategy, seed, "lista") for strategy, seed in study.consistency_runs()[1:]]
+    if c.dladmm is not None:
+        searches.append((c.dladmm.setting, c.dladmm.strategy, c.search.seed, "dladmm"))
+    seeds = [strategy_seed(seed, study.problem_spec(setting), strategy, backbone) for setting, strategy, seed, backbone in searches]
+    assert len(searches) >= len(c.settings) + 2 and len(set(seeds)) == len(seeds), list(zip(searches, seeds))
 
 
 PROBLEMS = [

@@ -92,14 +92,16 @@ def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 
 _WARM_STARTED = (_evolution, _random, _tpe)  # makers that take the family seeds
 
 
-def strategy_seed(seed: int, problem: dict) -> int:
-    """The strategy's random seed: ``--seed`` and the problem together, so that searches on
-    different problems do not draw the same samples. A problem file counts by its content
+def strategy_seed(seed: int, problem: dict, strategy: str, backbone: str = "lista") -> int:
+    """The strategy's random seed: ``--seed`` (a study's replicate), the problem (its setting),
+    the strategy and the backbone together, so that no two searches that differ in any of them
+    draw the same samples (evolution and random search with ``--seed 0`` on one problem used to
+    share one). A problem file counts by its content
     (:func:`~nni_lista.problem.problems.instance_digest`), not its path: the same instance anywhere gives the same seed."""
     identity = problem
     if "file" in problem:
         identity = {"instance": instance_digest(resolve_problem(problem))}
-    return seed_from([seed, identity])
+    return seed_from([seed, identity, strategy, backbone])
 
 
 def _rl(budget: int, seed: int, constraint) -> nas_strategy.Strategy:
@@ -348,7 +350,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         from nni_lista.space.spaces import PRESETS
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
-    seed = strategy_seed(request.seed, request.problem)
+    seed = strategy_seed(request.seed, request.problem, request.strategy, request.backbone)
     if entry.make in _WARM_STARTED:
         strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob)
     else:

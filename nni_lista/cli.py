@@ -563,13 +563,12 @@ def _is_architecture_of(path: Path, backbone: str) -> bool:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from nni_lista.base.limits import check_output, check_arch_file
+    from nni_lista.base.limits import check_output
     from nni_lista.train.runs import run_architecture
     from nni_lista.space.backbones import BACKBONES
     from nni_lista.space.spaces import layers_of, load_arch
 
     check_output(args.out)
-    check_arch_file(args.arch)  # its depth bounded before the space builds its label table
     try:
         arch = load_arch(args.arch, BACKBONES[args.backbone].validate)
     except UsageError as exc:

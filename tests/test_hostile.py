@@ -788,3 +788,46 @@ def test_a_dimension_move_share_outside_zero_to_one_is_refused(tmp_path, capsys,
     _one_line(capsys, 2, ["search", "--strategy", "evolution", *TINY, f"--dimension-prob={value}", "--out", tmp_path / "s"],
               "dimension-prob", "[0, 1]")
     assert not (tmp_path / "s").exists()
+
+
+DEEP_LABELS = {
+    "deep": '{"layer200000/neuron": "soft"}',
+    "zeros": '{"layer' + "0" * 40 + '200000/neuron": "soft"}',
+    "digits": '{"layer' + "7" * 5000 + '/neuron": "soft"}',
+}
+
+
+@pytest.mark.parametrize("case", list(DEEP_LABELS))
+@pytest.mark.parametrize("command", ["retrain", "latency"])
+def test_every_architecture_reader_bounds_the_depth_before_building_tables(tmp_path, capsys, case, command):
+    """`latency --arch` skipped the depth check, `retrain` read only a label's first 40
+    characters (leading zeros got past it), and 5,000 digits hit Python's integer-digit limit."""
+    arch = tmp_path / "a.json"
+    arch.write_text(DEEP_LABELS[case])
+    argv = {"retrain": ["retrain", "--arch", arch, "--out", tmp_path / "out", *TINY[:4]],
+            "latency": ["latency", "--m", "12", "--n", "24", "--layers", "3", "--repeats", "1", "--arch", arch,
+                        "--out", tmp_path / "out.json"]}[command]
+    started = time.perf_counter()
+    _one_line(capsys, 2, argv, "a.json", f"at most {MAX_LAYERS} layers")
+    assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.json").exists()
+
+
+def test_an_architecture_read_from_dev_zero_is_refused_after_its_cap(tmp_path, capsys):
+    """`stat` says /dev/zero holds 0 bytes: the cap is on what is read."""
+    from nni_lista.base.limits import MAX_ARCH_FILE_BYTES
+
+    started = time.perf_counter()
+    _one_line(capsys, 2, ["retrain", "--arch", "/dev/zero", "--out", tmp_path / "r", *TINY[:4]], "/dev/zero",
+              f"at most {MAX_ARCH_FILE_BYTES}")
+    assert time.perf_counter() - started < 5 and not (tmp_path / "r").exists()
+
+
+def test_load_searched_model_bounds_the_depth():
+    from nni_lista.base.errors import UsageError
+    from nni_lista.space.spaces import LISTASpace
+
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match=f"layers 100000 is not allowed: it must be an integer in \\[1, {MAX_LAYERS}\\]"):
+        LISTASpace.load_searched_model("lista", m=20, n=40, layers=100000)
+    assert time.perf_counter() - started < 5

@@ -16,7 +16,7 @@ from nni_lista.base.errors import UsageError, require, short
 
 MAX_LAYERS = 256  # the full space has O(T^2) labels (skips); 256 layers is far past any study
 MAX_ARCH_FILE_BYTES = 16 << 20
-_LAYER_LABEL = re.compile(r"^layer(\d+)/")
+_LAYER_LABEL = re.compile(r"^layer0*(\d+)/")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 
@@ -28,32 +28,36 @@ def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
     return value
 
 
+def label_layer(label: object) -> Optional[int]:
+    """The layer ``k`` a label ``layer{k}/...`` names (leading zeros skipped), ``MAX_LAYERS + 1``
+    for a number of more than 9 digits (never converted: Python refuses very long ones), or None
+    for a string that is no such label."""
+    match = _LAYER_LABEL.match(str(label)) if isinstance(label, str) else None
+    if match is None:
+        return None
+    digits = match.group(1)
+    return MAX_LAYERS + 1 if len(digits) > 9 else int(digits)
+
+
 def check_arch_depth(arch: object, where: str) -> None:
     """Refuse a label map whose labels name a layer beyond :data:`MAX_LAYERS`, before any
     table of its labels is built (the space's label table grows as T^2)."""
     if not isinstance(arch, dict):
         return  # the space's own validation says what is wrong
     for label in arch:
-        match = _LAYER_LABEL.match(str(label)[:40])
-        if match is not None and int(match.group(1)) > MAX_LAYERS:
-            raise UsageError(f"{where}: label {short(label)} names layer {short(int(match.group(1)))}: "
+        layer = label_layer(label)
+        if layer is not None and layer > MAX_LAYERS:
+            raise UsageError(f"{where}: label {short(label)} names a layer beyond {MAX_LAYERS}: "
                              f"architectures may have at most {MAX_LAYERS} layers")
 
 
-def check_arch_file(path: Path) -> None:
-    """Pre-check an architecture file (size, depth) before :func:`nni_lista.space.spaces.load_arch` reads it."""
-    import json
-
-    try:
-        size = Path(path).stat().st_size
-    except OSError:
-        return  # load_arch names the problem
-    require(size <= MAX_ARCH_FILE_BYTES, f"architecture file {str(path)!r} has {size} bytes: at most {MAX_ARCH_FILE_BYTES} are allowed")
-    try:
-        arch = json.loads(Path(path).read_text())
-    except (OSError, ValueError, RecursionError):
-        return  # load_arch names the problem
-    check_arch_depth(arch, f"architecture file {str(path)!r}")
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of file ``path``, read up to ``limit + 1`` bytes and refused past ``limit``
+    (a size from ``stat`` is not trusted: ``/dev/zero`` and pipes report 0)."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    require(len(data) <= limit, f"{what} {str(path)!r} has more than {limit} bytes: at most {limit} are allowed")
+    return data
 
 
 def available_bytes() -> int:

@@ -52,7 +52,7 @@ from nni.nas.space import current_model
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import write_json
-from nni_lista.base.limits import check_layers
+from nni_lista.base.limits import MAX_ARCH_FILE_BYTES, check_arch_depth, check_layers, read_bounded
 from nni_lista.space.layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, SpaceConfig, UnrolledLayer, initialise
 from nni_lista.space.mechanisms import MECHANISMS
 from nni_lista.space.mixed_skip import oneshot_hooks
@@ -115,6 +115,7 @@ class LISTASpace(ModelSpace):
         for ``A`` when given. No trained weights are shipped: ``pretrained=True`` is refused."""
         require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
                                 "`nni-lista retrain --arch FILE`")
+        check_layers(layers)
         if name in NAMED_ARCHITECTURES:
             arch = named_architecture(name, layers)
         else:
@@ -315,13 +316,16 @@ def save_arch(arch: dict, path: str | os.PathLike) -> Path:
 
 def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:
     """Read an architecture file and validate it with ``check_arch`` (default :func:`validate`,
-    the full LISTA space; see ``nni_lista.space.backbones``); problems raise :class:`UsageError`."""
+    the full LISTA space; see ``nni_lista.space.backbones``); problems raise :class:`UsageError`.
+    At most ``MAX_ARCH_FILE_BYTES`` are read, and a label naming a layer beyond ``MAX_LAYERS``
+    is refused before any table of labels is built."""
     try:
-        arch = json.loads(Path(path).read_text())
+        arch = json.loads(read_bounded(Path(path), MAX_ARCH_FILE_BYTES, "architecture file").decode())
     except FileNotFoundError:
         raise UsageError(f"architecture file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"cannot read architecture file {str(path)!r}: {exc}") from None
+    check_arch_depth(arch, f"architecture file {str(path)!r}")  # before the space builds a label table of that depth
     try:
         (check_arch or validate)(arch)
     except UsageError as exc:

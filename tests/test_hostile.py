@@ -831,3 +831,18 @@ def test_load_searched_model_bounds_the_depth():
     with pytest.raises(UsageError, match=f"layers 100000 is not allowed: it must be an integer in \\[1, {MAX_LAYERS}\\]"):
         LISTASpace.load_searched_model("lista", m=20, n=40, layers=100000)
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"m": 0}, "m 0 is not allowed"),
+    ({"m": 50, "n": 40}, "m 50 is not allowed"),
+    ({"lam": float("nan")}, "lam nan is not allowed"),
+    ({"m": 1_000_000, "n": 1_000_000}, "1000000x1000000 network"),
+])
+def test_load_searched_model_refuses_bad_sizes_before_allocating(kwargs, needle):
+    from nni_lista.base.errors import UsageError
+    from nni_lista.space.spaces import LISTASpace
+
+    arguments = {"m": 20, "n": 40, "layers": 3} | kwargs
+    with pytest.raises(UsageError, match=needle):
+        LISTASpace.load_searched_model("lista", **arguments)

@@ -37,6 +37,7 @@ network computes (:func:`with_defaults`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -52,7 +53,7 @@ from nni.nas.space import current_model
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import write_json
-from nni_lista.base.limits import MAX_ARCH_FILE_BYTES, check_arch_depth, check_layers, read_bounded
+from nni_lista.base.limits import MAX_ARCH_FILE_BYTES, check_arch_depth, check_layers, check_memory, read_bounded
 from nni_lista.space.layers import SKIP_STATES, WEIGHT_FORMS, MeasurementMap, SpaceConfig, UnrolledLayer, initialise
 from nni_lista.space.mechanisms import MECHANISMS
 from nni_lista.space.mixed_skip import oneshot_hooks
@@ -116,6 +117,12 @@ class LISTASpace(ModelSpace):
         require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
                                 "`nni-lista retrain --arch FILE`")
         check_layers(layers)
+        for size, value, high in (("n", n, None), ("m", m, n)):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1 and (high is None or value <= high)
+            require(ok, f"{size} {short(value)} is not allowed: it must be an integer >= 1" + ("" if high is None else f" and <= n ({n})"))
+        require(isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam > 0,
+                f"lam {short(lam)} is not allowed: it must be a finite number > 0")
+        check_memory(f"a {m}x{n} network with {layers} layers", m, n, layers, batch=0, n_fixed=0)
         if name in NAMED_ARCHITECTURES:
             arch = named_architecture(name, layers)
         else:

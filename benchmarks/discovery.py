@@ -8,7 +8,8 @@ harder ``kappa30``, noiseless with condition number 30; each with its own proble
 1. **the family, trained to its level**: every learned named architecture of the ``full``
    space (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense, ALISTA-AT, AGLISTA, HyperLISTA) trained by
    :mod:`nni_lista.train.recipe` (its learning rate chosen on validation from the grid
-   ``--lrs``, the convergence rule on validation, at most ``--max-steps``) with training seed
+   ``--lrs``, the gradient norm clipped at 0.1, the convergence rule on validation, at most
+   ``--max-steps``) with training seed
    ``seeds[0]``; the **best family member** is the one with the best validation NMSE;
 2. **the search**: ``nni-lista search --strategy evolution --space full`` (warm-started from
    the family, dimension moves on, ``--budget`` architectures scored by a ``--proxy-steps``
@@ -23,6 +24,10 @@ harder ``kappa30``, noiseless with condition number 30; each with its own proble
    (searched minus family member, seed by seed; negative = the searched network is better) with
    its 95 % Student-t interval. A setting is *won* when the whole interval is below 0 and the
    searched network is not a family member.
+
+``--only family --members ...`` and ``--only search`` run one piece of each setting, so that
+several processes sharing ``--out`` can split a setting; a last run without ``--only`` finds
+them done and writes the tables.
 
 Test NMSE is the ratio of sums over the test set (the definition of the NA-ALISTA authors'
 released logs, the SNR 40 dB anchors); the mean of per-sample dB (Open-L2O's, the noiseless
@@ -88,6 +93,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--proxy-steps", type=int, default=500, help="end-to-end steps of the search's proxy training")
     parser.add_argument("--proxy-lr", type=float, default=5e-3, help="learning rate of the proxy training")
     parser.add_argument("--finalists", type=int, default=3, help="the search's best architectures trained by the recipe")
+    parser.add_argument("--only", choices=["family", "search"],
+                        help="run one piece and stop (to spread a setting over several processes sharing --out): the "
+                             "family members (--members), or the search; a run without it does everything left and writes "
+                             "the tables")
+    parser.add_argument("--members", nargs="+", choices=FAMILY, default=list(FAMILY), help="with --only family: which members")
     parser.add_argument("--out", type=Path, default=Path("results/discovery"))
     args = parser.parse_args()
     if args.quick:
@@ -113,7 +123,8 @@ def summary(found: dict) -> dict:
 
 def search(args, spec: dict, setting: str, runs: Path) -> dict:
     shutil.rmtree(runs, ignore_errors=True)  # an interrupted search restarts from scratch
-    proxy = TrainConfig(protocol="e2e", max_steps=args.proxy_steps, eval_every=max(1, args.proxy_steps // 4), lr=args.proxy_lr)
+    proxy = TrainConfig(protocol="e2e", max_steps=args.proxy_steps, eval_every=max(1, args.proxy_steps // 4), lr=args.proxy_lr,
+                        clip_norm=Recipe.clip_norm)
     request = SearchRequest(strategy="evolution", problem=spec, layers=args.layers, space="full", budget=args.budget,
                             training=proxy, seed=SETTINGS[setting]["seed"], top_k=5)
     found = explore(request, runs)
@@ -131,15 +142,18 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
     problem = problems.resolve_problem(spec)
     units = args.out / "units" / setting
     family = {}
-    for name in FAMILY:  # step 1: every member at every rate of the grid, first seed
-        bar.set_postfix_str(f"{setting}: {name}")
+    for name in (args.members if args.only == "family" else FAMILY if args.only is None else ()):
+        bar.set_postfix_str(f"{setting}: {name}")  # step 1: every member at every rate of the grid, first seed
         lr, grid = choose_lr(named_architecture(name, args.layers), problem, recipe, args.seeds[0], units / name)
         family[name] = {"lr": lr, "grid": {f"{rate:g}": summary(found) for rate, found in grid.items()}}
         bar.update()
+    if args.only != "family":
+        bar.set_postfix_str(f"{setting}: search")
+        found = unit(units / "search.json", lambda: search(args, spec, setting, args.out / "runs" / setting))
+        bar.update()
+    if args.only is not None:
+        return {}
     best = min(family, key=lambda name: family[name]["grid"][f"{family[name]['lr']:g}"]["val_nmse_db"])
-    bar.set_postfix_str(f"{setting}: search")
-    found = unit(units / "search.json", lambda: search(args, spec, setting, args.out / "runs" / setting))
-    bar.update()
     finalists = []  # step 2b: the proxy's best few, trained by the recipe (first seed); the best on validation is kept
     for rank, item in enumerate(found["top"][: args.finalists]):
         bar.set_postfix_str(f"{setting}: finalist {rank + 1}")
@@ -241,18 +255,22 @@ def main() -> None:
     args = arguments()
     logging.getLogger("nni").setLevel(logging.WARNING)  # NNI's per-trial INFO lines print whole label maps
     started = time.perf_counter()
-    identity = {k: v for k, v in vars(args).items() if k not in ("out", "settings", "quick")}
+    identity = {k: v for k, v in vars(args).items() if k not in ("out", "settings", "quick", "only", "members")}
     kept = args.out / "settings.json"
     if kept.is_file() and json.loads(kept.read_text()) != json.loads(json.dumps(identity, default=str)):
         raise SystemExit(f"{args.out} holds a benchmark run with other settings ({kept}): give another --out")
     write_json(kept, json.loads(json.dumps(identity, default=str)))
     recipe = Recipe(lrs=tuple(args.lrs), max_steps=args.max_steps, eval_every=min(250, max(1, args.max_steps // 8)))
     results = {"settings": {}}
-    with tqdm(total=len(args.settings) * (len(FAMILY) + 2), desc="discovery", unit="piece") as bar:
+    pieces = {"family": len(args.members), "search": 1, None: len(FAMILY) + 2}[args.only]
+    with tqdm(total=len(args.settings) * pieces, desc="discovery", unit="piece") as bar:
         for setting in args.settings:
             results["settings"][setting] = run_setting(args, setting, recipe, bar)
+    if args.only is not None:
+        return
     results["setup"] = (f"{args.m}x{args.n}, p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, "
-                        f"at most {args.max_steps} steps, stop below {recipe.plateau_db} dB per {recipe.plateau_steps} steps; "
+                        f"gradient norm clipped at {recipe.clip_norm:g}, at most {args.max_steps} steps, "
+                        f"stop below {recipe.plateau_db} dB per {recipe.plateau_steps} steps; "
                         f"search: warm-started evolution on the full space, {args.budget} architectures x {args.proxy_steps}-step "
                         f"proxy at lr {args.proxy_lr:g}; training seeds {args.seeds}")
     results["seconds_this_run"] = round(time.perf_counter() - started, 1)

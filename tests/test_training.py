@@ -217,3 +217,22 @@ def test_lr_scale_sets_each_kinds_rate_and_warmup_ramps_the_schedule(small_probl
         _config("e2e", lr_scale={"thresholds": 2.0})
     with pytest.raises(UsageError, match="not allowed with protocol 'stagewise'"):
         _config("stagewise", warmup_steps=10)
+
+
+def test_the_gradient_is_clipped_to_its_norm_before_each_step(small_problem, monkeypatch):
+    seen = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):  # the global gradient norm Adam is handed
+        seen.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for g in self.param_groups
+                                                                 for p in g["params"] if p.grad is not None]))))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    _train(small_problem, "e2e", max_steps=20, clip_norm=1e-3)
+    assert len(seen) == 20 and max(seen) <= 1e-3 * (1 + 1e-4)
+    seen.clear()
+    _train(small_problem, "e2e", max_steps=20)
+    assert max(seen) > 1e-2  # without clipping the same run's gradients are far larger
+    with pytest.raises(UsageError, match="clip_norm"):
+        _config("e2e", clip_norm=0.0)

@@ -6,11 +6,17 @@ network (a family member or a searched architecture) on a problem:
 
 1. train it with training seed ``seeds[0]`` at every rate of one grid ``lrs`` shared by all
    networks (end-to-end, Adam, cosine decay over ``max_steps``, the best validation weights
-   kept), each run stopped by the convergence rule on validation: less than ``plateau_db`` dB
-   of improvement of the best validation NMSE over the last ``plateau_steps`` steps, or
-   ``max_steps``;
+   kept, the gradient rescaled to a global norm of at most ``clip_norm``), each run stopped by
+   the convergence rule on validation: less than ``plateau_db`` dB of improvement of the best
+   validation NMSE over the last ``plateau_steps`` steps, or ``max_steps``;
 2. keep the rate whose run has the best validation NMSE (never the test set);
 3. train the other seeds at that rate.
+
+The clipping matters for ALISTA-AT (250x500, T = 16, SNR 40 dB, lr 5e-3, 1,500 steps, one run
+each): without it validation reached -34.4 dB (its early layers' step sizes stayed near 0.2-0.4
+against ALISTA's 0.7), with the norm clipped at 1.0 -37.3 dB, at 0.1 -41.2 dB, level with ALISTA
+(-41.2 dB with the same clipping). *Hypothesis:* gradient spikes through the threshold factor
+``1 / (1 + |x| / 0.1)``, whose slope at 0 is 10, inflate Adam's second-moment estimates.
 
 Every run is an ordinary :func:`nni_lista.train.runs.run_architecture` run with its own
 directory (``metrics.json`` and a checkpoint), so an interrupted recipe resumes where it stopped;
@@ -40,6 +46,7 @@ class Recipe:
     eval_every: int = 250
     plateau_db: float = 0.1
     plateau_steps: int = 1000
+    clip_norm: float = 0.1
 
     def __post_init__(self) -> None:
         require(isinstance(self.lrs, tuple) and self.lrs and all(isinstance(v, float) and v > 0 for v in self.lrs),
@@ -49,7 +56,7 @@ class Recipe:
         """The training config of one run: the convergence rule in place of the patience."""
         return TrainConfig(protocol="e2e", max_steps=self.max_steps, batch=self.batch, eval_every=self.eval_every,
                            patience=self.max_steps, lr=lr, seed=seed, plateau_db=self.plateau_db,
-                           plateau_steps=self.plateau_steps)
+                           plateau_steps=self.plateau_steps, clip_norm=self.clip_norm)
 
 
 def _run(arch: dict, problem: Problem, config: TrainConfig, out: Optional[Path], lam: float) -> dict:

@@ -84,6 +84,9 @@ class TrainConfig:
     # (1 for kinds not named), e.g. {"threshold": 10, "step": 10}; and a linear warm-up over warmup_steps
     lr_scale: dict = field(default_factory=dict)
     warmup_steps: int = 0
+    # rescale the gradient to at most this global l2 norm before each Adam step (off when None): gradient
+    # spikes (e.g. through ALISTA-AT's threshold factor) otherwise inflate Adam's second moments for good
+    clip_norm: Optional[float] = None
     # end-to-end: torch.compile the training loss (forward and backward); like the device, how a run
     # is executed, not what it computes, so not part of its identity (docs/training.md, "Compiled steps")
     compile: bool = False
@@ -113,6 +116,8 @@ class TrainConfig:
         require(self.protocol == "e2e" or (not scale and not self.warmup_steps),
                 f"lr-scale and warmup-steps are not allowed with protocol {self.protocol!r}: they shape the e2e schedule")
         require(isinstance(self.compile, bool), f"compile {short(self.compile)} is not allowed: give true or false")
+        require(self.clip_norm is None or (_is_number(self.clip_norm) and self.clip_norm > 0),
+                f"clip_norm {short(self.clip_norm)} is not allowed: it must be a number > 0, or none")
         require(not self.compile or self.protocol == "e2e",
                 f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
                 "stage-wise would compile one per depth)")
@@ -126,6 +131,8 @@ class TrainConfig:
         values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
         if self.plateau_db is None:
             del values["plateau_db"], values["plateau_steps"]
+        if self.clip_norm is None:
+            del values["clip_norm"]
         for name in ("compile", "lr_scale", "warmup_steps"):  # left out at their defaults: runs recorded before they existed match
             if not values[name]:
                 del values[name]
@@ -289,6 +296,8 @@ class _Stage:
             _check_finite(loss, f"{self.where}, step {step + 1}", self.store)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

@@ -15,8 +15,9 @@ from nni_lista.search.explore import strategy_seed
 from nni_lista.space.spaces import PRESETS, LISTASpace
 import numpy as np
 
-from nni_lista.search.warm_start import (WarmStartEvolution, WarmStartRandom, WarmStartTPE, dimension_move, dimension_of,
-                                         family_seeds, layer_of)
+from nni_lista.base.limits import label_layer as layer_of
+from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, dimension_move, family_seeds
+from nni_lista.space.spaces import dimension_of
 
 T = 6
 BIN = Path(sys.executable).parent  # the venv's nni-lista

@@ -18,8 +18,8 @@ lineage. :class:`WarmStartEvolution` is NNI's strategy with two changes:
   momentum, weight form, neuron, skips, ...) to one value over a run of layers (all of them
   half the time), or a *graft* copies every label of one dimension from a donor: the winner of
   a tournament among every individual scored so far that descends from another family member
-  (the seeds stay donors after the population has aged them out). Mechanisms are designed layer-wide (ALISTA-AT's threshold is adaptive in every
-  layer), so a label-at-a-time walk from one family member reaches another's mechanism only
+  (the seeds stay donors after the population has aged them out). Mechanisms are designed
+  layer-wide (ALISTA-AT's threshold is adaptive in every layer), so a label-at-a-time walk from one family member reaches another's mechanism only
   after T mutations; a graft combines two members' mechanisms in one step (ALISTA-AT's
   threshold into AGLISTA).
 
@@ -47,7 +47,9 @@ from nni.nas.strategy.hpo import HPOTunerStrategy
 from nni.nas.strategy.utils import DuplicationError
 from numpy.random import RandomState
 
-from nni_lista.space.spaces import NAMED_ARCHITECTURES, SpaceConfig, complete, describe, labels, named_architecture
+from nni_lista.base.limits import label_layer
+from nni_lista.space.spaces import (NAMED_ARCHITECTURES, SpaceConfig, complete, describe, dimension_of, labels,
+                                    named_architecture)
 
 _log = logging.getLogger(__name__)
 
@@ -154,7 +156,6 @@ class WarmStartEvolution(RegularizedEvolution):
         _log.info("[Individual %4d] %s: %s", self._individual_counter, move, child)
         return self.model_space.freeze(child)
 
-
     def other_parent(self, parent: dict) -> dict:
         """The donor of a graft: the winner of a tournament among every individual scored so far
         (the seeds too, after the population has aged them out) that descends from another named
@@ -185,24 +186,13 @@ class WarmStartEvolution(RegularizedEvolution):
 @functools.lru_cache(maxsize=4096)
 def _lineage(items: tuple) -> str:
     arch = dict(items)
-    return describe(arch, max(layer_of(label) for label in arch))["nearest"]
+    return describe(arch, max(label_layer(label) for label in arch))["nearest"]
 
 
 def lineage(sample: dict) -> str:
     """The named architecture (:data:`~nni_lista.space.spaces.NAMED_ARCHITECTURES`) nearest to
     ``sample``: the family member it descends from, as far as the labels tell."""
     return _lineage(tuple(sorted(sample.items())))
-
-
-def dimension_of(label: str) -> str:
-    """The design dimension of a label: ``layer5/threshold`` -> ``threshold``, ``layer5/skip_from2`` -> ``skip``."""
-    kind = label.split("/", 1)[1]
-    return "skip" if kind.startswith("skip_from") else kind
-
-
-def layer_of(label: str) -> int:
-    """The layer ``k`` of a label ``layer{k}/...``."""
-    return int(label.split("/", 1)[0][len("layer"):])
 
 
 def mutate_labels(parent: dict, choices: dict[str, list], max_mutations: int, random: RandomState) -> tuple[dict, str]:
@@ -230,7 +220,7 @@ def dimension_move(parent: dict, other: dict, choices: dict[str, list], random: 
     over layers 3..16"). The child may equal ``parent`` (a sweep to what it already is): the
     caller's deduplication rejects it and draws again."""
     dimensions: dict[str, list[str]] = {}
-    for label in sorted(choices, key=lambda label: (layer_of(label), label)):
+    for label in sorted(choices, key=lambda label: (label_layer(label), label)):
         dimensions.setdefault(dimension_of(label), []).append(label)
     names = sorted(dimensions)
     differing = [d for d in names if any(parent[label] != other[label] for label in dimensions[d])]
@@ -243,13 +233,13 @@ def dimension_move(parent: dict, other: dict, choices: dict[str, list], random: 
     members = dimensions[dimension]
     values = sorted({value for label in members for value in choices[label]})
     value = values[random.randint(len(values))]
-    layers = sorted({layer_of(label) for label in members})
+    layers = sorted({label_layer(label) for label in members})
     if random.uniform() < 0.5:
         low, high = layers[0], layers[-1]
     else:
         low, high = sorted(layers[i] for i in random.randint(len(layers), size=2))
     for label in members:
-        if low <= layer_of(label) <= high and value in choices[label]:
+        if low <= label_layer(label) <= high and value in choices[label]:
             child[label] = value
     return child, f"sweep {dimension}={value} over layers {low}..{high}"
 

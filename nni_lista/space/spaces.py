@@ -182,8 +182,8 @@ def labels(layers: int, config: SpaceConfig = PRESETS["full"]) -> dict[str, tupl
     return out
 
 
-def _dimension(label: str) -> str:
-    """``weight_form``, ``neuron`` or ``skip`` for a label such as ``layer5/skip_from2``."""
+def dimension_of(label: str) -> str:
+    """The design dimension of a label: ``layer5/threshold`` -> ``threshold``, ``layer5/skip_from2`` -> ``skip``."""
     kind = label.split("/")[1]
     return "skip" if kind.startswith("skip_from") else kind
 
@@ -197,7 +197,7 @@ def complete(sample: dict, layers: int, config: SpaceConfig, target: SpaceConfig
     """An architecture of space ``target`` (the full space) from a sample of a smaller space
     ``config`` (the dimensions it fixes filled in)."""
     fixed = _fixed_values(config)
-    return {label: sample.get(label, fixed[_dimension(label)]) for label in labels(layers, target)}
+    return {label: sample.get(label, fixed[dimension_of(label)]) for label in labels(layers, target)}
 
 
 # ----------------------------------------------------------------------------- named architectures
@@ -223,7 +223,7 @@ def named_architecture(name: str, layers: int) -> dict[str, str]:
     architecture."""
     require(name in _NAMED, f"architecture {name!r} is not allowed: choose one of {', '.join(_NAMED)}")
     value = _fixed_values(PRESETS["lista"]) | _NAMED[name]
-    return {label: value[_dimension(label)] for label in labels(layers)}
+    return {label: value[dimension_of(label)] for label in labels(layers)}
 
 
 def describe(arch: dict, layers: int, shown: int = 4) -> dict:
@@ -300,10 +300,10 @@ def with_defaults(arch: dict, layers: int) -> dict[str, str]:
     (what a network of the 2019 space computes); every other label as it is."""
     fixed = _fixed_values(PRESETS["lista"])
     full = labels(layers)
-    if all(label in arch for label in full if _dimension(label) in LATER_DIMENSIONS):
+    if all(label in arch for label in full if dimension_of(label) in LATER_DIMENSIONS):
         return dict(arch)
-    out = {label: arch[label] if label in arch else fixed[_dimension(label)]
-           for label in full if label in arch or _dimension(label) in LATER_DIMENSIONS}
+    out = {label: arch[label] if label in arch else fixed[dimension_of(label)]
+           for label in full if label in arch or dimension_of(label) in LATER_DIMENSIONS}
     return out | {label: value for label, value in arch.items() if label not in out}  # unknown labels kept: check refuses them
 
 

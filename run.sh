@@ -50,7 +50,7 @@ case "$cmd" in
     main)
         setup
         exec "$VENV/bin/nni-lista" search --strategy evolution --m 100 --n 200 --layers 8 \
-            --budget 8 --protocol e2e --max-steps 1500 --eval-every 250 --out runs/main "$@"
+            --budget 16 --protocol e2e --max-steps 1500 --eval-every 250 --out runs/main "$@"
         ;;
     test)
         setup

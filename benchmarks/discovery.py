@@ -48,7 +48,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nni_lista.base.io import write_json
+from nni_lista.base.io import json_unit as unit, write_json
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem import problems
 from nni_lista.problem.metrics import mean_and_sd, paired_difference
@@ -103,15 +103,6 @@ def arguments() -> argparse.Namespace:
     if args.quick:
         args.m, args.n, args.layers, args.max_steps, args.budget, args.proxy_steps = 64, 128, 6, 800, 12, 200
     return args
-
-
-def unit(path: Path, work):
-    """The JSON at ``path``, computed by ``work()`` and written atomically when missing."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = work()
-    write_json(path, value)
-    return value
 
 
 def summary(found: dict) -> dict:

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from nni_lista.problem import problems
 from nni_lista.search.chronicle import anytime
 from nni_lista.models.family import DEFAULT_LAM
-from nni_lista.base.io import write_json
+from nni_lista.base.io import json_unit as unit, write_json
 from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.train.runs import run_architecture
 from nni_lista.search.explore import SearchRequest, explore
@@ -88,15 +88,6 @@ def arguments() -> argparse.Namespace:
         args.m, args.n, args.layers, args.budget, args.proxy_steps = 64, 128, 6, 4, 100
         args.one_shot_steps, args.supernet_steps, args.subnets, args.retrain_steps = 100, 200, 20, 200
     return args
-
-
-def unit(path: Path, work):
-    """The JSON at ``path``, computed by ``work()`` and written atomically when missing."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = work()
-    write_json(path, value)
-    return value
 
 
 def config(steps: int, seed: int) -> TrainConfig:

@@ -29,3 +29,12 @@ def test_a_signal_right_after_the_temporary_file_is_created_leaves_nothing(tmp_p
     with pytest.raises(KeyboardInterrupt):
         atomic.write_text(tmp_path / "out.txt", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_json_unit_is_computed_once_and_then_read(tmp_path):
+    from nni_lista.base.io import json_unit
+
+    calls = []
+    work = lambda: calls.append(1) or {"value": len(calls)}  # noqa: E731
+    assert json_unit(tmp_path / "u" / "a.json", work) == {"value": 1}
+    assert json_unit(tmp_path / "u" / "a.json", work) == {"value": 1} and len(calls) == 1

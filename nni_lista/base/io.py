@@ -87,6 +87,17 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     return _write_atomic(path, write)
 
 
+def json_unit(path: str | os.PathLike, work: Callable[[], Any]) -> Any:
+    """The JSON at ``path``; when there is none, ``work()``'s result, written there atomically
+    first (a finished piece of a long benchmark, kept for its rerun)."""
+    path = Path(path)
+    if path.is_file():
+        return json.loads(path.read_text())
+    value = work()
+    write_json(path, value)
+    return value
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
 

@@ -25,7 +25,7 @@ harder ``kappa30``, noiseless with condition number 30; each with its own proble
    its 95 % Student-t interval. A setting is *won* when the whole interval is below 0 and the
    searched network is not a family member.
 
-``--only family --members ...`` and ``--only search`` run one piece of each setting, so that
+``--only family --members ...``, ``--only search`` and ``--only finalists`` run one piece of each setting, so that
 several processes sharing ``--out`` can split a setting; a last run without ``--only`` finds
 them done and writes the tables.
 
@@ -93,10 +93,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--proxy-steps", type=int, default=500, help="end-to-end steps of the search's proxy training")
     parser.add_argument("--proxy-lr", type=float, default=5e-3, help="learning rate of the proxy training")
     parser.add_argument("--finalists", type=int, default=3, help="the search's best architectures trained by the recipe")
-    parser.add_argument("--only", choices=["family", "search"],
+    parser.add_argument("--only", choices=["family", "search", "finalists"],
                         help="run one piece and stop (to spread a setting over several processes sharing --out): the "
-                             "family members (--members), or the search; a run without it does everything left and writes "
-                             "the tables")
+                             "family members (--members), the search, or the search's finalists (after the search); a run "
+                             "without it does everything left and writes the tables")
     parser.add_argument("--members", nargs="+", choices=FAMILY, default=list(FAMILY), help="with --only family: which members")
     parser.add_argument("--out", type=Path, default=Path("results/discovery"))
     args = parser.parse_args()
@@ -142,9 +142,8 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
         bar.set_postfix_str(f"{setting}: search")
         found = unit(units / "search.json", lambda: search(args, spec, setting, args.out / "runs" / setting))
         bar.update()
-    if args.only is not None:
+    if args.only in ("family", "search"):
         return {}
-    best = min(family, key=lambda name: family[name]["grid"][f"{family[name]['lr']:g}"]["val_nmse_db"])
     finalists = []  # step 2b: the proxy's best few, trained by the recipe (first seed); the best on validation is kept
     for rank, item in enumerate(found["top"][: args.finalists]):
         bar.set_postfix_str(f"{setting}: finalist {rank + 1}")
@@ -153,6 +152,9 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
         lr, grid = choose_lr(item["arch"], problem, recipe, args.seeds[0], where)
         finalists.append({"rank": rank + 1, "name": item["name"], "proxy_metric": item["metric"], "lr": lr,
                           "val_nmse_db": grid[lr]["val_nmse_db"], "arch": item["arch"], "units": where.name})
+    if args.only == "finalists":
+        return {}
+    best = min(family, key=lambda name: family[name]["grid"][f"{family[name]['lr']:g}"]["val_nmse_db"])
     searched = min(finalists, key=lambda item: item["val_nmse_db"])
     bar.set_postfix_str(f"{setting}: retraining")
     compared = {"searched": replicates(searched["arch"], problem, recipe, args.seeds, units / searched["units"]),
@@ -253,7 +255,7 @@ def main() -> None:
     write_json(kept, json.loads(json.dumps(identity, default=str)))
     recipe = Recipe(lrs=tuple(args.lrs), max_steps=args.max_steps, eval_every=min(250, max(1, args.max_steps // 8)))
     results = {"settings": {}}
-    pieces = {"family": len(args.members), "search": 1, None: len(FAMILY) + 2}[args.only]
+    pieces = {"family": len(args.members), "search": 1, "finalists": 1, None: len(FAMILY) + 2}[args.only]
     with tqdm(total=len(args.settings) * pieces, desc="discovery", unit="piece") as bar:
         for setting in args.settings:
             results["settings"][setting] = run_setting(args, setting, recipe, bar)

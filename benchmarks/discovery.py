@@ -48,7 +48,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nni_lista.base.io import json_unit as unit, write_json
+from nni_lista.base.io import json_unit as unit, write_json, write_text
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem import problems
 from nni_lista.problem.metrics import mean_and_sd, paired_difference
@@ -270,8 +270,7 @@ def main() -> None:
     main_table, family_table = tables(results, args)
     write_json(args.out / "results.json", results)
     for name, text in (("table.md", main_table), ("family.md", family_table)):
-        (args.out / f"{name}.tmp").write_text(f"{results['setup']}\n\n{text}\n")
-        (args.out / f"{name}.tmp").replace(args.out / name)
+        write_text(args.out / name, f"{results['setup']}\n\n{text}\n")
     plot(results, args.out / "discovery.png")
     print(results["setup"])
     print(main_table)

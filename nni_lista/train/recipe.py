@@ -59,10 +59,13 @@ class Recipe:
                            plateau_steps=self.plateau_steps, clip_norm=self.clip_norm)
 
 
-def _run(arch: dict, problem: Problem, config: TrainConfig, out: Optional[Path], lam: float) -> dict:
-    """One run; a run already recorded in ``out`` (its ``metrics.json``) is read, not repeated."""
-    kept = None if out is None else recorded_architecture_run(out, arch, problem, config, lam)
-    return kept if kept is not None else run_architecture(arch, problem, config, lam, out, progress=False)
+def _run(arch: dict, problem: Problem, recipe: Recipe, lr: float, seed: int, out: Optional[Path], lam: float) -> dict:
+    """One run of the recipe at rate ``lr`` and training seed ``seed``, in ``out/lr{RATE}-seed{SEED}``
+    when ``out`` is given; a run already recorded there (its ``metrics.json``) is read, not repeated."""
+    config = recipe.config(lr, seed)
+    where = None if out is None else Path(out) / f"lr{lr:g}-seed{seed}"
+    kept = None if where is None else recorded_architecture_run(where, arch, problem, config, lam)
+    return kept if kept is not None else run_architecture(arch, problem, config, lam, where, progress=False)
 
 
 def choose_lr(arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: Optional[Path] = None,
@@ -70,8 +73,7 @@ def choose_lr(arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: 
     """Train ``arch`` with training seed ``seed`` at every rate of the grid; returns the rate with
     the best validation NMSE and every run's ``metrics.json`` content by rate (written under
     ``out/lr{RATE}-seed{SEED}`` when ``out`` is given)."""
-    runs = {lr: _run(arch, problem, recipe.config(lr, seed), None if out is None else Path(out) / f"lr{lr:g}-seed{seed}", lam)
-            for lr in recipe.lrs}
+    runs = {lr: _run(arch, problem, recipe, lr, seed, out, lam) for lr in recipe.lrs}
     best = min(runs, key=lambda lr: runs[lr]["val_nmse_db"])
     return best, runs
 
@@ -82,7 +84,6 @@ def replicates(arch: dict, problem: Problem, recipe: Recipe, seeds: list[int], o
     seed at that rate. ``{"lr", "grid": {rate: val dB}, "runs": [metrics per seed, in order]}``."""
     require(bool(seeds), "give at least one training seed")
     lr, grid = choose_lr(arch, problem, recipe, seeds[0], out, lam)
-    runs = [grid[lr]] + [_run(arch, problem, recipe.config(lr, seed), None if out is None else Path(out) / f"lr{lr:g}-seed{seed}", lam)
-                         for seed in seeds[1:]]
+    runs = [grid[lr]] + [_run(arch, problem, recipe, lr, seed, out, lam) for seed in seeds[1:]]
     return {"lr": lr, "grid": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()}, "runs": runs}
 

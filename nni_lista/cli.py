@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from nni_lista.base.errors import TrainingDiverged, UsageError, require, short
+from nni_lista.base.signals import Interrupted, interruptible
 
 PROBLEM_KINDS = ("synthetic", "image-cs")
 
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--budget", type=int, default=10,
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
                              "one-shot and weight-sharing strategies: supernet training batches (default 10)")
+    search.add_argument("--max-seconds", type=float, metavar="SECONDS",
+                        help="stop the search after SECONDS of wall time and keep what it found (the architecture "
+                             "training then finishes; the retraining after the search is not counted) (default: no bound)")
     search.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
                         help="evolution, random and shared-evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, "
                              "ALISTA, dense) are tried first, so the search never ends worse than the best of them on the proxy "
@@ -495,7 +499,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
         **_training_service(args.training_service),
         reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
-        dimension_prob=args.dimension_prob, subnets=args.subnets, retrain_seeds=args.retrain_seeds,
+        dimension_prob=args.dimension_prob, subnets=args.subnets, retrain_seeds=args.retrain_seeds, max_seconds=args.max_seconds,
     )
     result = run_search(request, args.out, announce=lambda: print(
         f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
@@ -513,6 +517,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if len(result["replicates"]["training_seeds"]) > 1:
         print()
         print(_replicate_table(result["replicates"]))
+    bound = result.get("time_bound")
+    if bound is not None and bound["stopped_the_search"]:
+        kept = (f"the {len(result['history'])} architectures it had scored" if result["kind"] != "one-shot"
+                else "the supernet as trained so far, exported as usual")
+        print(f"\nthe time bound ({bound['max_seconds']:g} s) stopped the search before its budget; it kept {kept}")
     print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
     if args.port is not None:
         print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")
@@ -767,27 +776,19 @@ def cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
-_RESUMABLE = ("train", "compare", "retrain", "study", "make-problem")
-
-
-class _Terminated(BaseException):
-    """SIGTERM arrived: unwinds like Ctrl-C, so atomic writes drop their temp files."""
-
-
-def _terminate_on_sigterm():
-    """Make SIGTERM (``kill PID``, a scheduler's preemption) end the command with one line and
-    exit code 143; returns a function that puts the previous handler back."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def terminated(signum, frame):
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+# what running the same command again does after an interrupt (docs/cli.md, "Exit codes")
+_RESUME = {
+    "train": "run the same command again to resume from the last checkpoint",
+    "compare": "run the same command again to resume (finished models are kept, the others resume from their checkpoints)",
+    "retrain": "run the same command again to resume from the last checkpoint",
+    "study": "run the same command again to resume (finished units are kept)",
+    "make-problem": "nothing was written; run the same command again",
+    "search": "run the same command again to resume",
+    "latency": "nothing was written; run the same command again (it measures from the start)",
+    "pareto": "nothing was written; run the same command again (it starts over)",
+    "export-space": "nothing was written; run the same command again",
+    "arch": "nothing was written; run the same command again",
+}
 
 
 COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
@@ -802,26 +803,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
-    restore = _terminate_on_sigterm() if args.command in _RESUMABLE else None
     try:
         if args.command == "search" and args.config is not None:
             args = _search_config(parser, argv, args)
-        return COMMANDS[args.command](args)
-    except _Terminated:
-        print(f"{prog}: terminated (SIGTERM); run the same command again to resume", file=sys.stderr, flush=True)
-        return 143
+        if args.command not in _RESUME:  # trial: NNI's own signal protocol (_trial_signals); view: quick
+            return COMMANDS[args.command](args)
+        with interruptible(_RESUME[args.command]):
+            return COMMANDS[args.command](args)
+    except Interrupted as exc:
+        print(f"{prog}: interrupted ({exc.name}); {exc.resume}", file=sys.stderr, flush=True)
+        return exc.exit_code
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:
         print(f"{prog}: training diverged: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+    except KeyboardInterrupt:  # before the handlers were set
+        print(f"{prog}: interrupted (SIGINT)", file=sys.stderr, flush=True)
         return 130
-    finally:
-        if restore is not None:
-            restore()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -203,7 +203,7 @@ def test_sigterm_during_train_is_one_line_and_143(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 143, err
-    assert err.strip().count("\n") == 0 and "terminated (SIGTERM)" in err and "resume" in err, err
+    assert err.strip().count("\n") == 0 and "interrupted (SIGTERM)" in err and "resume" in err, err
     assert not list(out.glob(".*.tmp"))
 
 

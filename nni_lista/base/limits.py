@@ -16,6 +16,10 @@ from nni_lista.base.errors import UsageError, require, short
 
 MAX_LAYERS = 256  # the full space has O(T^2) labels (skips); 256 layers is far past any study
 MAX_ARCH_FILE_BYTES = 16 << 20
+MAX_TRIALS = 10_000  # architectures one multi-trial search may train (10,000 proxies: days on one machine)
+MAX_BATCHES = 1_000_000  # supernet training batches of a one-shot or weight-sharing search
+MAX_STEPS = 10_000_000  # Adam steps of one training run
+MAX_SECONDS = 30 * 24 * 3600  # a time bound (search --max-seconds): at most 30 days
 _LAYER_LABEL = re.compile(r"^layer0*(\d+)/")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
@@ -25,6 +29,14 @@ def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
     """``value`` if it is an integer in [low, MAX_LAYERS], else a one-line error."""
     ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_LAYERS
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [{low}, {MAX_LAYERS}]")
+    return value
+
+
+def check_count(value: object, name: str, high: int, what: str = "") -> int:
+    """``value`` if it is an integer in [1, high], else a one-line error (checked before any work:
+    a budget of 10^11 is refused, not run until it is killed)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high
+    require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [1, {high:,}]{what}")
     return value
 
 

@@ -15,6 +15,7 @@ Search selects on the validation set; the test set is kept for the final compari
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -28,6 +29,9 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.evaluator.pytorch import DataLoader, Lightning, LightningModule, Trainer
 
+from nni_lista.base.errors import UsageError
+from nni_lista.base.io import write_json
+from nni_lista.base.limits import read_bounded
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.space.latency import measure_network
 from nni_lista.space.layers import analytic_flops, initialise
@@ -39,8 +43,28 @@ from nni_lista.train.training import TrainConfig, adam, layer_loss
 _ONE_SHOT_STREAM = 102
 
 
+def _replay(records: Optional[str], model, problem: dict, config: TrainConfig, lam: float):
+    """``(path, record)`` of this architecture's finished trial in the ``records`` directory
+    (``record`` None when it has none, or an unreadable one); ``(None, None)`` without records.
+    A record is keyed by what the network computes (:meth:`PrefixCache.key`) with the problem,
+    the training config and lambda, so a rerun of an interrupted search (NNI's seeded strategies
+    propose the same architectures again when they are given the same numbers) does not train
+    what it trained before."""
+    if records is None:
+        return None, None
+    context = {"problem": problem, "training": config.identity(), "lam": lam, "record": "trial"}
+    path = Path(records) / f"{PrefixCache(Path(records), context).key(model, model.layers)}.json"
+    try:
+        record = json.loads(read_bounded(path, 1 << 20, "trial record"))
+        ok = (isinstance(record, dict) and isinstance(record.get("intermediates"), list)
+              and isinstance(record.get("final"), dict) and isinstance(record.get("metrics"), dict))
+        return path, record if ok else None
+    except (OSError, ValueError, UsageError, RecursionError):
+        return path, None
+
+
 def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM, prefix_cache: Optional[str] = None,
-                       settings: Optional[dict] = None) -> dict:
+                       settings: Optional[dict] = None, records: Optional[str] = None) -> dict:
     """One trial of a multi-trial search: :func:`nni_lista.train.runs.run` of the sampled network
     (trained from its ISTA initialisation and scored, nothing written) plus NNI's reporting:
     ``-NMSE dB`` on validation per layer as it trains and, at the end, a dict final metric whose
@@ -52,21 +76,33 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     Returns the run's metrics (the ``metrics.json`` content; ``settings`` go into its settings).
 
     With ``prefix_cache`` (a directory) a stage-wise run reuses the longest trained prefix of
-    layers that an earlier architecture of the search shares with it (:mod:`nni_lista.train.prefixes`)."""
+    layers that an earlier architecture of the search shares with it (:mod:`nni_lista.train.prefixes`).
+    With ``records`` (a directory) every finished trial is recorded there, and an architecture
+    with a record is not trained again: its numbers are reported as recorded (:func:`_replay`)."""
     P = resolve_problem(problem)
     model.initialise(P.A, lam)
     config = TrainConfig.from_dict(training)
+    record_path, record = _replay(records, model, problem, config, lam)
+    if record is not None:
+        for value in record["intermediates"]:
+            nni.report_intermediate_result(value)
+        nni.report_final_result(record["final"])
+        print(f"trial replayed from {record_path.name}: validation NMSE {record['metrics'].get('val_nmse_db')} dB",
+              file=sys.stderr, flush=True)
+        return record["metrics"]
+    reported: list[float] = []
     prefixes = None
     if prefix_cache is not None and config.protocol == "stagewise":
         context = {"problem": problem, "training": config.identity(), "lam": lam}
         prefixes = PrefixCache(Path(prefix_cache), context)
 
     def report(layer: int, nmse_db: float) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
+        reported.append(-nmse_db)
         nni.report_intermediate_result(-nmse_db)
 
     metrics = run(model, "arch", P, config, None, settings, progress=False, on_layer=report, prefixes=prefixes)
     one = P.test.b[:1].to(next(model.parameters()).device)
-    nni.report_final_result({
+    final = {
         "default": -metrics["val_nmse_db"],  # what every strategy maximises
         "nmse_db": metrics["val_nmse_db"],  # the same, as a plain (negative) dB value
         "flops": analytic_flops(model),
@@ -75,18 +111,23 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         "train_seconds": metrics["seconds"],
         "steps": metrics["steps"],
         "reused_layers": metrics.get("reused_layers", 0),
-    })
+    }
+    nni.report_final_result(final)
+    if record_path is not None:
+        write_json(record_path, {"intermediates": reported, "final": final, "metrics": metrics})
     print(f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps ({metrics['seconds']:.0f} s)",
           file=sys.stderr, flush=True)
     return metrics
 
 
 def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM,
-                          prefix_cache: Optional[Path] = None) -> FunctionalEvaluator:
+                          prefix_cache: Optional[Path] = None, records: Optional[Path] = None) -> FunctionalEvaluator:
     """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...);
-    ``prefix_cache``: a directory where stage-wise trials share trained layer prefixes."""
+    ``prefix_cache``: a directory where stage-wise trials share trained layer prefixes;
+    ``records``: a directory of finished trials, which a rerun replays instead of training."""
     return FunctionalEvaluator(train_architecture, problem=problem, training=config.to_dict(), lam=lam,
-                               prefix_cache=None if prefix_cache is None else str(prefix_cache))
+                               prefix_cache=None if prefix_cache is None else str(prefix_cache),
+                               records=None if records is None else str(records))
 
 
 @nni.trace
@@ -180,14 +221,17 @@ class SupernetModule(LightningModule):
 
 
 def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0, lam: float = DEFAULT_LAM,
-                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10, device: str = "cpu") -> Lightning:
+                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10, device: str = "cpu",
+                       max_seconds: Optional[float] = None) -> Lightning:
     """NNI's Lightning evaluator for one-shot strategies: ``steps`` supernet training batches
     in all, split into ``epochs`` passes; the validation set comes in ``val_chunks`` batches;
-    the supernet trains on ``device`` (a resolved device name)."""
+    the supernet trains on ``device`` (a resolved device name), for at most ``max_seconds``
+    (Lightning's ``max_time``, checked after every batch)."""
     epochs = max(1, min(epochs, steps))
     place = torch.device(device)
     trainer = Trainer(
         max_epochs=epochs,
+        **({} if max_seconds is None else {"max_time": {"seconds": float(max_seconds)}}),
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,

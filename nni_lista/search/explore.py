@@ -39,7 +39,9 @@ from nni.nas.oneshot.pytorch.profiler import ExpectationProfilerPenalty, RangePr
 from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
 from nni.nas.strategy.middleware import Chain, Filter
 
-from nni_lista.base.errors import UsageError, require
+from nni_lista.base.errors import UsageError, require, short
+from nni_lista.base.signals import interruptible
+from nni_lista.base.limits import MAX_BATCHES, MAX_SECONDS, MAX_TRIALS, check_count
 from nni_lista.search.evaluators import multi_trial_evaluator, one_shot_evaluator
 from nni_lista.problem.problems import instance_digest, resolve_problem, seed_from
 from nni_lista.models.family import DEFAULT_LAM
@@ -47,6 +49,7 @@ from nni_lista.base.io import remove_orphans, write_json
 from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.search import handback, manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
+from nni_lista.search.deadline import SUPERNET_SHARE, Deadline
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
 from nni_lista.space.latency import LatencyProfiler, LatencyTable, load_or_measure
 from nni_lista.train.runs import run_architecture
@@ -168,6 +171,7 @@ class SearchRequest:
     dimension_prob: float = 0.5  # evolution: the share of children moved along a whole dimension (warm_start.dimension_move)
     subnets: int = 200  # weight-sharing: subnets scored with inherited weights
     retrain_seeds: int = 1  # the best architecture and the plain network are retrained with this many training seeds
+    max_seconds: Optional[float] = None  # a wall-time bound on the search (not the retraining after it)
 
     def __post_init__(self) -> None:
         require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
@@ -179,7 +183,13 @@ class SearchRequest:
                 f"latency-margin {self.latency_margin} is not allowed: it must be a fraction in [0, 1)")
         require(isinstance(self.latency_batch, int) and 1 <= self.latency_batch <= 65536,
                 f"latency-batch {self.latency_batch} is not allowed: it must be an integer in 1..65536")
-        require(self.budget >= 1, f"budget {self.budget} is not allowed: it must be an integer >= 1")
+        if STRATEGIES[self.strategy].kind == "multi-trial":
+            check_count(self.budget, "budget", MAX_TRIALS, f" architectures for {self.strategy}")
+        else:
+            check_count(self.budget, "budget", MAX_BATCHES, f" supernet training batches for {self.strategy}")
+        require(self.max_seconds is None or (isinstance(self.max_seconds, (int, float)) and not isinstance(self.max_seconds, bool)
+                                             and 1 <= self.max_seconds <= MAX_SECONDS),
+                f"max-seconds {short(self.max_seconds)} is not allowed: it must be a number of seconds in [1, {MAX_SECONDS:,}]")
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
         require(isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
                 f"retrain-seeds {self.retrain_seeds} is not allowed: it must be an integer in 1..100")
@@ -360,24 +370,34 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     if entry.kind == "weight-sharing":
         P = resolve_problem(request.problem)
         supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
-        trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
-                                                request.seed, progress=sys.stderr.isatty())
+        with interruptible(f"run the same command again: a {entry.kind} search starts over"):
+            trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
+                                                    request.seed, progress=sys.stderr.isatty(),
+                                                    max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds)
         key = f"supernet-{id(supernet)}"
         weight_sharing.register(key, supernet, P)
         evaluator = FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key)
     elif entry.kind == "multi-trial":
         cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
-        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache)
+        records = (out / "trials").resolve() if request.training_service is None else None  # remote workers: not shared
+        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache, records)
     else:
         epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
         evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
-                                       request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device)
-    chronicle = None
+                                       request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device,
+                                       max_seconds=request.max_seconds)
+    chronicle = deadline = None
     if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
         chronicle = Chronicle(started)
-        strategy = Chain(strategy, *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
+        deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
+        strategy = Chain(strategy, *([deadline] if deadline else []),
+                         *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
-    _explore(experiment, request)
+    resume = ("run the same command again to resume: the architectures already trained are replayed from "
+              f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
+              else f"run the same command again: a {entry.kind} search starts over")
+    with interruptible(resume):  # NNI returns from an interrupted experiment as if it had finished
+        _explore(experiment, request)
     if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped
         chronicle.complete(experiment.strategy.list_models(sort=False, limit=None))
     found = []
@@ -394,6 +414,13 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     if supernet is not None:
         weight_sharing.release(key)
     search_seconds = time.perf_counter() - started
+    time_bound = None
+    if request.max_seconds is not None:
+        if entry.kind == "one-shot":
+            stopped = evaluator.trainer.global_step < request.budget
+        else:
+            stopped = deadline.expired or (supernet is not None and trained["steps"] < request.budget)
+        time_bound = {"max_seconds": request.max_seconds, "stopped_the_search": bool(stopped)}
 
     for item in found:
         if limits and not limits.fits(item["arch"]):
@@ -411,6 +438,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         "search_seconds": round(search_seconds, 3),
         "history": [] if chronicle is None else chronicle.events,
         "strategy_seed": seed,
+        "time_bound": time_bound,
         "warm_start": ({"seeds": seeds, "mutations": request.mutations, "dimension_prob": request.dimension_prob}
                        if entry.make is _evolution
                        else {"seeds": seeds} if entry.make in (_random, _tpe) else None),

@@ -53,9 +53,10 @@ def random_path(space: LISTASpace, rng: np.random.RandomState) -> dict:
 
 
 def train_supernet(space: LISTASpace, problem: Problem, steps: int, batch: int, lr: float, seed: int,
-                   progress: bool = False) -> dict:
+                   progress: bool = False, max_seconds: Optional[float] = None) -> dict:
     """Train the (ISTA-initialised) space for ``steps`` batches, each through a fresh random path:
-    loss ``||D z_T - s||^2`` of the last layer, Adam at ``lr`` with cosine decay to 1 %."""
+    loss ``||D z_T - s||^2`` of the last layer, Adam at ``lr`` with cosine decay to 1 %.
+    With ``max_seconds``, training stops after the batch that passes it (``steps`` says how many ran)."""
     from tqdm import tqdm
 
     optimizer = adam(space.parameters(), lr=lr)
@@ -64,7 +65,11 @@ def train_supernet(space: LISTASpace, problem: Problem, steps: int, batch: int, 
     rng = np.random.RandomState(seed)
     started = time.perf_counter()
     space.train()
+    done = 0
     for _ in tqdm(range(steps), desc="supernet", disable=not progress, leave=False):
+        if max_seconds is not None and done and time.perf_counter() - started >= max_seconds:
+            break
+        done += 1
         set_path(space, random_path(space, rng))
         split = problem.train_batch(batch, generator)
         loss = layer_loss(space, problem, split.b, split.s, space.layers - 1)
@@ -74,7 +79,7 @@ def train_supernet(space: LISTASpace, problem: Problem, steps: int, batch: int, 
         loss.backward()
         optimizer.step()
         schedule.step()
-    return {"steps": steps, "seconds": round(time.perf_counter() - started, 3)}
+    return {"steps": done, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def register(name: str, space: LISTASpace, problem: Problem) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.limits import check_layers, check_name
+from nni_lista.base.limits import MAX_BATCHES, check_count, check_layers, check_name
 from nni_lista.models.family import DEFAULT_LAM, MODELS
 from nni_lista.problem import problems
 from nni_lista.problem.problems import PROBLEM_FIELDS
@@ -79,7 +79,7 @@ class SearchPlan:
                 f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGIES)}")
         _check_preset("lista", self.space)
         require(_is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
-        require(_is_int(self.budget) and self.budget >= 1, f"budget {short(self.budget)} is not allowed: it must be an integer >= 1")
+        check_count(self.budget, "budget", MAX_BATCHES)
         require(_is_int(self.top_k) and self.top_k >= 1, f"top_k {short(self.top_k)} is not allowed: it must be an integer >= 1")
         if self.retrain_top is None:
             object.__setattr__(self, "retrain_top", self.top_k)

@@ -39,13 +39,14 @@ class PrefixCache:
         wanted = {id(p) for k in range(layers) for p in model.layer_parameters(k)}
         return {name: p for name, p in model.named_parameters() if id(p) in wanted}
 
-    def _key(self, model: nn.Module, layers: int) -> str:
+    def key(self, model: nn.Module, layers: int) -> str:
+        """What layers 1..``layers`` of ``model`` compute, with the context: a 32-hex-digit hash."""
         parts = [self.context, str(layers), repr(getattr(model, "measure", None)), repr(model.blocks[:layers])]
         parts += [f"{name}:{tuple(p.shape)}" for name, p in self._parameters(model, layers).items()]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
     def _path(self, model: nn.Module, layers: int) -> Path:
-        return self.directory / f"{self._key(model, layers)}.pt"
+        return self.directory / f"{self.key(model, layers)}.pt"
 
     def longest(self, model: nn.Module) -> Optional[tuple[int, dict]]:
         """``(k, entry)`` for the longest stored prefix of ``model`` (k layers), or ``None``."""

@@ -43,6 +43,7 @@ from nni_lista.train.evaluation import layer_estimates, layer_nmse_db
 from nni_lista.problem.metrics import nmse_db_per_layer
 from nni_lista.models.family import UnrolledModel
 from nni_lista.base.io import remove_orphans, torch_save
+from nni_lista.base.limits import MAX_STEPS
 from nni_lista.base.device import resolve_device
 from nni_lista.problem.problems import Problem, seeded_generator
 
@@ -96,6 +97,7 @@ class TrainConfig:
         for name in ("max_steps", "batch", "eval_every", "patience"):
             value = getattr(self, name)
             require(_is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
+        require(self.max_steps <= MAX_STEPS, f"max-steps {self.max_steps!r} is not allowed: it must be an integer in [1, {MAX_STEPS:,}]")
         require(self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]")
         require(_is_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
         require(_is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")

@@ -92,3 +92,38 @@ def test_parameters_outside_the_space_fail_the_trial_not_the_experiment(tmp_path
         assert any("unknown label 'layer2/colour': not a label of the paper space with 4 layers" in p.read_text() for p in stderr)
     finally:
         stop(experiment_id)
+
+
+def test_an_exposed_manager_stops_the_experiment_at_its_start(tmp_path):
+    """The real manager (on localhost, as every test keeps it) and its real tuner dispatcher; the
+    only thing changed is the dispatcher's answer to "is this address loopback?", through a
+    sitecustomize on its PYTHONPATH (the test does not open the manager to the network). The
+    experiment ends in ERROR before any trial starts, and the manager's log says why."""
+    import subprocess
+
+    from nni_manager import BIN, LOCAL, free_port, get
+
+    seam = tmp_path / "seam"
+    seam.mkdir()
+    (seam / "sitecustomize.py").write_text(
+        "import os\n"
+        "if os.environ.get('SDK_PROCESS') == 'dispatcher':\n"
+        "    from nni_lista.search import trial_parameters\n"
+        "    trial_parameters.exposed = lambda addresses: list(addresses)  # every address counts as exposed\n")
+    env = {**LOCAL, "PYTHONPATH": str(seam)}
+    env.pop("NNI_LISTA_ALLOW_EXPOSED_MANAGER", None)
+    port = free_port()
+    config = shrunk_config("tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT)
+    out = subprocess.run([str(BIN / "nnictl"), "create", "--config", str(config), "--port", str(port)], capture_output=True,
+                         text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    experiment_id = get(port, "experiment")["id"]
+    try:
+        status = wait_done(port, timeout=120)
+        assert status["status"] == "ERROR", status
+        assert trial_metrics(port) == {}  # no trial was started
+        logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "nni" / experiment_id / "log").glob("*"))
+        assert "NNI's manager on port" in logs and "listens on 127.0.0.1" in logs and "NNI_LISTA_ALLOW_EXPOSED_MANAGER=1" in logs
+    finally:
+        stop(experiment_id)
+    assert not listeners(port)

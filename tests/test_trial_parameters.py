@@ -187,6 +187,7 @@ def test_a_genuine_nas_parameter_is_decoded_by_nni():
     lambda text, m: text.replace('"lam": 0.4', '"lam": ' + json.dumps({"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(m))).decode()})),
     lambda text, m: text.replace('"path:nni_lista.search.evaluators.train_architecture"',
                                  json.dumps("bytes:" + base64.b64encode(pickle.dumps(_Touch(m))).decode())),
+    lambda text, m: text.replace('"lam": 0.4', '"lam": {"__instance_type__": ["path:os.system"]}'),  # unhashable: one line too
 ])
 def test_a_crafted_nas_parameter_is_refused_before_nni_decodes_it(tmp_path, attack):
     marker = tmp_path / "pwned-nas"

@@ -112,7 +112,7 @@ def _vet(node, where: str = "parameter") -> None:
     elif isinstance(node, dict):
         for key, value in node.items():
             if key in _SYMBOL_KEYS:
-                require(value in NAS_SYMBOLS, f"the NAS parameter names {short(value)} at {where}: allowed are {', '.join(sorted(NAS_SYMBOLS))}")
+                require(isinstance(value, str) and value in NAS_SYMBOLS, f"the NAS parameter names {short(value)} at {where}: allowed are {', '.join(sorted(NAS_SYMBOLS))}")
             elif key.startswith("__") and key.endswith("__") or key.startswith("_nni"):
                 require(key in _STRUCTURE_KEYS, f"the NAS parameter holds {short(key)} at {where}: NNI would decode it as an object; refused")
             _vet(value, f"{where}/{key}")
@@ -141,11 +141,14 @@ def exposed(addresses: list[str]) -> list[str]:
     return [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
 
 
-def refuse_exposed_manager() -> None:
-    """One-line error if this trial's manager listens beyond loopback (and the user did not opt in).
-    Checked where the manager is local (``NNI_PLATFORM`` local): on a remote worker the command
-    channel is NNI's worker daemon, and the manager runs on another machine."""
-    port = manager_port(os.environ.get("NNI_TRIAL_COMMAND_CHANNEL", ""))
+def refuse_exposed_manager(channel: str = "NNI_TRIAL_COMMAND_CHANNEL") -> None:
+    """One-line error if the manager behind the command channel in environment variable
+    ``channel`` listens beyond loopback (and the user did not opt in): a trial's channel, or the
+    tuner dispatcher's ``NNI_TUNER_COMMAND_CHANNEL`` (:mod:`nni_lista.search.tuners`, which
+    stops the experiment at its start). A trial checks where the manager is local
+    (``NNI_PLATFORM`` local): on a remote worker the command channel is NNI's worker daemon, and
+    the manager runs on another machine; the dispatcher always runs beside the manager."""
+    port = manager_port(os.environ.get(channel, ""))
     if port is None or os.environ.get(ALLOW_EXPOSED) == "1" or os.environ.get("NNI_PLATFORM", "local") != "local":
         return
     import psutil

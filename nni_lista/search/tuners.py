@@ -13,11 +13,20 @@ below (``className: nni_lista.search.tuners.TPE``), which are NNI's own tuners, 
 dispatcher imports this module before it reads any message. NNI's messages between the
 manager and an HPO tuner are plain JSON (search space, parameters, metrics), so nothing else
 changes. Configs that name a built-in tuner (``name: TPE``) get NNI's decoder.
+
+The tuners also refuse a manager that listens beyond loopback (plain ``nnictl create`` without
+``NODE_OPTIONS=--require=.../localhost.js``) when the manager sends them the search space, the
+first thing an experiment does: the dispatcher stops, NNI marks the experiment ERROR before any
+trial starts, and the reason is in the manager's log (``nnictl log stderr``), not only in each
+trial's stderr. ``NNI_LISTA_ALLOW_EXPOSED_MANAGER=1`` lets it run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
 from typing import Any, Optional
 
 import nni.runtime.msg_dispatcher as _dispatcher
@@ -30,6 +39,11 @@ from nni.algorithms.hpo.medianstop_assessor import MedianstopAssessor
 from nni.algorithms.hpo.random_tuner import RandomTuner
 from nni.algorithms.hpo.tpe_tuner import TpeTuner
 
+from nni_lista.base.errors import UsageError
+from nni_lista.search.trial_parameters import refuse_exposed_manager
+
+_log = logging.getLogger(__name__)
+
 
 def plain_load(string: Optional[str] = None, *, fp: Any = None, **_ignored: Any) -> Any:
     """``nni.load``'s signature, plain JSON's behaviour (no unpickling, no imports)."""
@@ -40,23 +54,40 @@ for _module in (_dispatcher, _dispatcher_base, _channel):
     _module.load = plain_load
 
 
-class TPE(TpeTuner):
+class _LocalManagerOnly:
+    """Refuses an exposed manager before the first search space is taken (see the module)."""
+
+    def update_search_space(self, search_space):
+        try:
+            refuse_exposed_manager("NNI_TUNER_COMMAND_CHANNEL")
+        except UsageError as exc:
+            # NNI's dispatcher only logs an exception of its command thread and goes on waiting, so
+            # the experiment would stay RUNNING with nothing to run: end the process, and the
+            # manager marks the experiment ERROR ("tuner may have crashed") at once
+            _log.error("nni-lista refuses to run: %s", exc)
+            print(f"nni-lista: error: {exc}", file=sys.stderr, flush=True)
+            logging.shutdown()
+            os._exit(2)
+        return super().update_search_space(search_space)
+
+
+class TPE(_LocalManagerOnly, TpeTuner):
     """NNI's TPE tuner (built-in name ``TPE``)."""
 
 
-class Random(RandomTuner):
+class Random(_LocalManagerOnly, RandomTuner):
     """NNI's Random tuner (built-in name ``Random``)."""
 
 
-class Evolution(EvolutionTuner):
+class Evolution(_LocalManagerOnly, EvolutionTuner):
     """NNI's Evolution tuner (built-in name ``Evolution``)."""
 
 
-class GridSearch(GridSearchTuner):
+class GridSearch(_LocalManagerOnly, GridSearchTuner):
     """NNI's GridSearch tuner (built-in name ``GridSearch``)."""
 
 
-class Anneal(HyperoptTuner):
+class Anneal(_LocalManagerOnly, HyperoptTuner):
     """NNI's Anneal tuner (built-in name ``Anneal``: hyperopt's simulated annealing)."""
 
     def __init__(self, optimize_mode: str = "minimize", parallel_optimize: bool = False, constant_liar_type: str = "min"):

@@ -795,7 +795,36 @@ COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, 
             "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency, "pareto": cmd_pareto}
 
 
+def _refuse_past_every_bound(argv: Sequence[str]) -> Optional[str]:
+    """The message for a ``--budget`` or ``--max-steps`` past every bound, found before the full
+    parser imports torch and NNI (a budget of 10^11 is refused in well under a second); ``None``
+    when none is. The per-strategy bounds are checked with everything else afterwards."""
+    from nni_lista.base.limits import MAX_BATCHES, MAX_STEPS, MAX_TRIALS
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--budget")
+    early.add_argument("--max-steps")
+    known, _ = early.parse_known_args(list(argv))
+    for name, value, bound, what in (
+            ("budget", known.budget, MAX_BATCHES, f"multi-trial strategies try at most {MAX_TRIALS:,} architectures, "
+                                                  f"one-shot and weight-sharing ones train at most {MAX_BATCHES:,} supernet batches"),
+            ("max-steps", known.max_steps, MAX_STEPS, f"a training run takes at most {MAX_STEPS:,} steps")):
+        try:
+            number = int(value) if value is not None else None
+        except ValueError:
+            continue  # not an integer: the full parser says so
+        if number is not None and number > bound:
+            return f"{name} {short(number)} is not allowed: {what}"
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    refused = _refuse_past_every_bound(argv) if command in _RESUME else None
+    if refused is not None:
+        print(f"nni-lista {command}: error: {refused}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"nni-lista {args.command}"

@@ -136,3 +136,16 @@ def test_an_interrupted_supernet_search_says_it_starts_over(tmp_path, strategy, 
     assert last == f"nni-lista search: interrupted ({name}); run the same command again: a " + (
         "one-shot" if strategy == "darts" else "weight-sharing") + " search starts over", err
     assert not (out / "top.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["search", "--strategy", "evolution", "--budget=100000000000"],
+                                  ["train", "--model", "lista", "--max-steps", "99999999999"]])
+def test_a_value_past_every_bound_is_refused_before_torch_is_imported(tmp_path, argv):
+    """What makes the refusal take well under a second: nothing heavy is imported first."""
+    code = ("import sys; from nni_lista import cli; "
+            f"rc = cli.main({argv + ['--out', str(tmp_path / 'o')]!r}); "
+            "assert 'torch' not in sys.modules and 'nni' not in sys.modules, 'imported'; sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "is not allowed" in out.stderr, out.stderr
+    assert not (tmp_path / "o").exists()

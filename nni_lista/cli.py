@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
     arch.add_argument("--layers", type=int, default=16)
     arch.add_argument("--out", type=Path, required=True, metavar="FILE")
+
+    export = commands.add_parser("export", help="the network a search found, with its retrained weights, in one .pt file "
+                                                "(LISTASpace.load_searched_model(FILE) loads it)")
+    export.add_argument("--from", dest="run", type=Path, required=True, metavar="DIR", help="the --out directory of a finished search")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.pt")
     return parser
 
 
@@ -610,6 +615,18 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from nni_lista.base.limits import check_output
+    from nni_lista.search.export import export_search
+
+    require(args.out.suffix == ".pt", f"--out {str(args.out)!r} is not allowed: the file name must end in .pt")
+    check_output(args.out, directory=False)
+    done = export_search(args.run, args.out)
+    print(f"wrote {args.out}: {done['layers']} layers for a {done['m']}x{done['n']} problem, test NMSE {done['test_nmse_db']:.2f} dB "
+          f"(load it with nni_lista.space.spaces.LISTASpace.load_searched_model({str(args.out)!r}))")
+    return 0
+
+
 def cmd_arch(args: argparse.Namespace) -> int:
     from nni_lista.base.limits import check_layers, check_output
     from nni_lista.space.spaces import named_architecture, save_arch
@@ -788,10 +805,11 @@ _RESUME = {
     "pareto": "nothing was written; run the same command again (it starts over)",
     "export-space": "nothing was written; run the same command again",
     "arch": "nothing was written; run the same command again",
+    "export": "nothing was written; run the same command again",
 }
 
 
-COMMANDS = {"make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
+COMMANDS = {"export": cmd_export, "make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
             "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency, "pareto": cmd_pareto}
 
 

@@ -113,7 +113,15 @@ class LISTASpace(ModelSpace):
         convention): the family members of :data:`NAMED_ARCHITECTURES` with ``layers`` layers,
         or an architecture our committed results found (:data:`SEARCHED_MODELS`, shipped as
         label maps in ``nni_lista/space/searched/``; their depth is fixed). ISTA-initialised
-        for ``A`` when given. No trained weights are shipped: ``pretrained=True`` is refused."""
+        for ``A`` when given. No trained weights are shipped: ``pretrained=True`` is refused.
+
+        ``name`` may also be the path of a file written by ``nni-lista export`` (a ``.pt``
+        file): the network a search found, with its trained weights, ready to run (its size and
+        depth are the file's; the other arguments are not used)."""
+        if isinstance(name, (str, os.PathLike)) and str(name).endswith(".pt"):
+            from nni_lista.space.exported import load_network
+
+            return load_network(name)
         require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
                                 "`nni-lista retrain --arch FILE`")
         check_layers(layers)

@@ -1,0 +1,74 @@
+"""``nni-lista export``: the network a search found, retrained, in one file.
+
+Reads a search's output directory (``top.json``, ``best_arch.json`` and the retraining's
+``retrain/searched/checkpoint.pt``), checks that the retraining finished and that its weights
+belong to this architecture and problem, and writes the file of
+:mod:`nni_lista.space.exported`, which ``LISTASpace.load_searched_model(path)`` loads back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from nni_lista.base.errors import UsageError, require, short
+from nni_lista.base.limits import read_bounded
+from nni_lista.problem.problems import instance_digest, resolve_problem
+from nni_lista.space.backbones import backbone
+from nni_lista.space.exported import save_network
+from nni_lista.train.evaluation import evaluate
+
+MAX_TOP_BYTES = 64 << 20
+
+
+def _top(run: Path) -> dict:
+    try:
+        top = json.loads(read_bounded(run / "top.json", MAX_TOP_BYTES, "top.json"))
+    except FileNotFoundError:
+        raise UsageError(f"{str(run)!r} holds no top.json: give the --out directory of a finished `nni-lista search`") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UsageError(f"cannot read {str(run / 'top.json')!r}: {exc}") from None
+    require(isinstance(top, dict) and isinstance(top.get("retrained"), dict) and isinstance(top["retrained"].get("searched"), dict),
+            f"{str(run / 'top.json')!r} is not the record of a finished `nni-lista search` (no retrained network)")
+    return top
+
+
+def export_search(run: Path, out: Path) -> dict:
+    """Write the retrained searched network of search directory ``run`` to ``out``; returns
+    ``{"arch", "m", "n", "layers", "test_nmse_db", "path"}``."""
+    run = Path(run)
+    top = _top(run)
+    retrained = top["retrained"]["searched"]
+    settings = retrained.get("settings")
+    require(isinstance(settings, dict) and isinstance(settings.get("arch"), dict),
+            f"{str(run / 'top.json')!r}: the retrained network's settings hold no architecture")
+    family = backbone(str(settings.get("backbone", "lista")))
+    arch = settings["arch"]
+    layers = family.validate(arch)
+    problem = resolve_problem(top.get("problem"))
+    checkpoint = run / "retrain" / "searched" / "checkpoint.pt"
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"{str(checkpoint)!r} does not exist: the retrained weights are kept there by `nni-lista search`; "
+                         "run the search again in that directory to remake them") from None
+    except Exception:
+        raise UsageError(f"{str(checkpoint)!r} is not a readable checkpoint") from None
+    require(isinstance(state, dict) and state.get("finished") is True and isinstance(state.get("model"), dict),
+            f"{str(checkpoint)!r} is not a finished retraining: run the same search command again to finish it")
+    lam = float(settings.get("lam"))
+    model = family.build(arch, problem.m, problem.n, problem.A, lam)
+    try:
+        model.load_state_dict(state["model"], strict=True)
+    except RuntimeError:
+        raise UsageError(f"{str(checkpoint)!r} holds weights of another network than {str(run / 'top.json')!r} names") from None
+    tested = evaluate(model, problem)["nmse_db"]
+    recorded = retrained.get("nmse_db")
+    require(isinstance(recorded, (int, float)) and abs(tested - recorded) < 1e-3,
+            f"the weights in {str(checkpoint)!r} test at {tested:.4f} dB, not the {short(recorded)} dB top.json records: "
+            "they belong to another problem instance or run")
+    save_network(out, model, arch, backbone=family.name, A=problem.A, lam=lam, problem=top.get("problem"),
+                 problem_digest=instance_digest(problem), test_nmse_db=tested)
+    return {"arch": arch, "m": problem.m, "n": problem.n, "layers": layers, "test_nmse_db": tested, "path": str(out)}

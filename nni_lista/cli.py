@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default on)")
     search.add_argument("--subnets", type=int, default=200,
                         help="weight-sharing strategies: subnets scored with the supernet's weights (default %(default)s)")
-    search.add_argument("--retrain-seeds", type=int, default=1,
+    search.add_argument("--retrain-seeds", type=int, default=2,
                         help="retrain the best architecture and LISTA with this many training seeds (--seed, --seed+1, ...) and "
                              "report mean and spread (default %(default)s)")
     search.add_argument("--mutations", type=int, default=3,
@@ -477,10 +477,13 @@ def _replicate_table(replicates: dict) -> str:
 
     rows = []
     for name, row in replicates["models"].items():
-        gain = "" if "searched_gain_db" not in row else f"{row['searched_gain_db']:+.2f} (spread {row['larger_spread_db']:.2f})"
+        paired = row.get("paired_gain_db")
+        gain = ("" if paired is None else f"{paired['mean']:+.2f}" if paired["low"] is None
+                else f"{paired['mean']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}]")
         rows.append([name, f"{row['mean']:.2f} +- {row['std']:.2f}", ", ".join(f"{v:.2f}" for v in row["nmse_db"]), gain])
     seeds = ", ".join(map(str, replicates["training_seeds"]))
-    return markdown_table(["model", f"test NMSE dB, mean +- std over seeds {seeds}", "per seed", "searched better by dB"], rows)
+    return markdown_table(["model", f"test NMSE dB, mean +- std over seeds {seeds}", "per seed",
+                           "searched better by dB, paired [95 % CI]"], rows)
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -63,4 +63,6 @@ def test_shared_evolution_search_from_the_command_line(tmp_path, capsys):
     assert len(lista["nmse_db"]) == 2 and lista["nmse_db"][0] == top["retrained"]["lista"]["nmse_db"]
     assert lista["nmse_db"][0] != lista["nmse_db"][1]  # another training seed: other batches, other numbers
     assert abs(lista["searched_gain_db"] - (lista["mean"] - replicates["models"]["searched"]["mean"])) < 1e-12
+    paired = lista["paired_gain_db"]  # the same seeds on both sides: the mean paired gain is the gap of the means
+    assert abs(paired["mean"] - lista["searched_gain_db"]) < 1e-9 and paired["low"] < paired["mean"] < paired["high"]
     assert "mean +- std over seeds 0, 1" in capsys.readouterr().out

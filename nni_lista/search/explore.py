@@ -46,7 +46,7 @@ from nni_lista.search.evaluators import multi_trial_evaluator, one_shot_evaluato
 from nni_lista.problem.problems import instance_digest, resolve_problem, seed_from
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import remove_orphans, write_json
-from nni_lista.problem.metrics import mean_and_sd
+from nni_lista.problem.metrics import mean_and_sd, paired_difference
 from nni_lista.search import handback, manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.search.deadline import SUPERNET_SHARE, Deadline
@@ -170,7 +170,7 @@ class SearchRequest:
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
     dimension_prob: float = 0.5  # evolution: the share of children moved along a whole dimension (warm_start.dimension_move)
     subnets: int = 200  # weight-sharing: subnets scored with inherited weights
-    retrain_seeds: int = 1  # the best architecture and the plain network are retrained with this many training seeds
+    retrain_seeds: int = 2  # the best architecture and the plain network are retrained with this many training seeds
     max_seconds: Optional[float] = None  # a wall-time bound on the search (not the retraining after it)
 
     def __post_init__(self) -> None:
@@ -512,6 +512,9 @@ def replicate_summary(runs: dict[str, list[dict]], seeds: list[int]) -> dict:
             spreads = [v for v in (row["std"], searched["std"]) if v is not None]
             row["searched_gain_db"] = row["mean"] - searched["mean"]
             row["larger_spread_db"] = max(spreads) if spreads else None
+            # the same training seeds on both sides: the paired gain and its 95 % t-interval
+            paired = paired_difference(row["nmse_db"], searched["nmse_db"])
+            row["paired_gain_db"] = {"mean": paired["mean"], "low": paired["low"], "high": paired["high"]}
     return summary
 
 

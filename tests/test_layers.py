@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
 
@@ -28,9 +30,17 @@ def test_the_package_keeps_its_layers():
 def test_an_upward_import_breaks_the_contract(tmp_path):
     shutil.copytree(REPO / "nni_lista", tmp_path / "nni_lista", ignore=shutil.ignore_patterns("__pycache__"))
     neurons = tmp_path / "nni_lista" / "space" / "neurons.py"
-    neurons.write_text(neurons.read_text() + "\nfrom nni_lista.search import explore  # deliberate: the space importing search code\n")
+    neurons.write_text(neurons.read_text() + "\nfrom nni_lista.search import explore  # deliberate: the space importing search code\n"
+                       "import tianshou  # deliberate: the space importing NNI's RL stack\n")
     result = _lint(tmp_path, tmp_path)
     assert result.returncode != 0
     assert "nni_lista.space.neurons -> nni_lista.search.explore" in result.stdout
-    # and through the search code, the space now pulls in gym, as it did before the layers (issue #13)
-    assert "nni_lista.search.compat -> gym" in result.stdout and "0 kept, 2 broken" in result.stdout
+    assert "nni_lista.space.neurons -> tianshou" in result.stdout and "0 kept, 2 broken" in result.stdout
+
+
+@pytest.mark.parametrize("module", ["nni_lista.space.spaces", "nni_lista.space.layers", "nni_lista.search.explore",
+                                    "nni_lista.study.runner"])
+def test_importing_the_package_prints_nothing(module):
+    """No gym notice, no NNI warning: a user's script that imports the package prints only its own output."""
+    out = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stderr

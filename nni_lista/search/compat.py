@@ -9,21 +9,13 @@ with its reason. Shim 1, the quiet import of NNI's model-space package, lives wi
    ``(batch, mode)`` and ENAS fails with "too many values to unpack". :class:`ENAS` tags
    every batch with its mode, the 1.x form that ENAS still understands.
 
-3. NNI's RL strategies (PolicyBasedRL, ENAS) need tianshou 0.4.11, which needs gym 0.26.2;
-   importing gym prints a three-line notice to stderr (from ``gym_notices``) that gym is
-   unmaintained. It works for NNI's use (tested), and the notice would break our one-line
-   error messages, so gym is imported once with stderr captured.
+3. (The quiet import of gym, which NNI's RL and one-shot code pulls in through tianshou, is
+   part of shim 1.)
 """
 
 from __future__ import annotations
 
 from nni_lista.space import nni_import  # noqa: F401  (shim 1)
-
-import contextlib  # noqa: E402
-import io  # noqa: E402
-
-with contextlib.redirect_stderr(io.StringIO()):
-    import gym  # noqa: F401  (see 3.)
 
 from nni.nas.strategy import ENAS as _NNIENAS  # noqa: E402
 

@@ -776,13 +776,11 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     require(1 <= args.port <= 65535, f"port {args.port} is not allowed: it must be an integer in [1, 65535]")
     manager.check_host(args.host)
+    from nni_lista.search.handback import load_top
+
     top = args.run / "top.json"
-    require(top.is_file(), f"run directory {str(args.run)!r} has no top.json: give the --out directory of `nni-lista search --port`")
-    try:
-        data = json.loads(top.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UsageError(f"cannot read {str(top)!r} ({str(exc).splitlines()[0][:120]}): it is not a top.json written by `nni-lista search`") from None
-    run = data.get("nni_experiment") if isinstance(data, dict) else None
+    data = load_top(args.run)
+    run = data.get("nni_experiment")
     require(run is not None, f"{str(top)!r} names no NNI experiment: only searches run with --port have one to view")
     require(isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("directory"), str),
             f"{str(top)!r} is damaged: its nni_experiment {short(run)} lacks an id and a directory")

@@ -50,7 +50,7 @@ def test_an_exported_network_tests_as_the_search_recorded(search, tmp_path, caps
 def test_export_refuses_a_directory_without_a_search(tmp_path, capsys):
     assert _main(["export", "--from", tmp_path, "--out", tmp_path / "x.pt"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "holds no top.json" in err
+    assert err.count("\n") == 0 and "has no top.json" in err
     assert not (tmp_path / "x.pt").exists()
 
 

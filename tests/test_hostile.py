@@ -275,7 +275,7 @@ def test_view_port_and_damaged_top_json(tmp_path, capsys):
     (tmp_path / "top.json").write_text('{"nni_experiment": ')
     _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "top.json")
     (tmp_path / "top.json").write_text('[1, 2]')
-    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "names no NNI experiment")
+    _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "not a mapping")
     (tmp_path / "top.json").write_text('{"nni_experiment": {"id": 5}}')
     _one_line(capsys, 2, ["view", tmp_path, "--port", "8080"], "damaged")
 
@@ -846,3 +846,66 @@ def test_load_searched_model_refuses_bad_sizes_before_allocating(kwargs, needle)
     arguments = {"m": 20, "n": 40, "layers": 3} | kwargs
     with pytest.raises(UsageError, match=needle):
         LISTASpace.load_searched_model("lista", **arguments)
+
+
+# ----------------------------------------------------------------------------- J. sizes read from files (issue #33)
+
+def _capped(argv: list[str], cwd: Path, cap: int = 3 << 30) -> subprocess.CompletedProcess:
+    """The CLI in a process whose address space is capped: a memory bomb fails the test instead of the machine."""
+    import resource
+
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return subprocess.run([sys.executable, "-m", "nni_lista", *map(str, argv)], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, preexec_fn=cap_memory, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _search_record(layers: int = 3, problem: object = None, top: object = None) -> dict:
+    arch = {"layer1/neuron": "soft"}
+    return {"top": [{"arch": arch, "metric": 3.0}] if top is None else top, "history": [],
+            "problem": {"synthetic": {"m": 12, "n": 24}} if problem is None else problem,
+            "layers": layers, "training": {"max_steps": 5}, "space": "full", "backbone": "lista"}
+
+
+@pytest.mark.parametrize("record, needle", [
+    (_search_record(layers=100_000), "layers 100000 is not allowed"),
+    (_search_record(problem={"synthetic": {"m": 60_000, "n": 60_000}}), "GiB"),
+    (_search_record(problem={}), "is not a problem spec"),
+    (_search_record(problem={"synthetic": {"m": 12, "n": 24, "colour": 3}}), "colour"),
+    (_search_record(top=[1, 2]), "must be a mapping with an arch"),
+    (_search_record(top=[{"arch": {"layer" + "0" * 40 + "200000/neuron": "soft"}}]), "beyond 256"),
+])
+def test_pareto_checks_every_size_in_top_json_before_allocating(tmp_path, record, needle):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "top.json").write_text(json.dumps(record))
+    started = time.time()
+    out = _capped(["pareto", run, "--out", tmp_path / "front.png"], tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.strip().count("\n") == 0 and needle in out.stderr, out.stderr
+    assert time.time() - started < 60  # a refusal, not an allocation that the cap stopped
+    assert not (tmp_path / "front.png").exists()
+
+
+def _problem_file(tmp_path: Path, **change) -> Path:
+    problem = problems.make_synthetic(problems.SyntheticSettings(m=12, n=24, n_val=20, n_test=20))
+    path = tmp_path / "p.pt"
+    problems.save(problem, path)
+    data = torch.load(path, weights_only=True)
+    data.update(change)
+    torch.save(data, path)
+    return path
+
+
+def test_a_problem_file_of_stride_zero_tensors_is_refused_before_it_is_touched(tmp_path):
+    path = _problem_file(tmp_path, sensing=torch.ones(1).expand(40_000, 80_000))
+    out = _capped(["train", "--model", "ista", "--problem", path, "--layers", "2", "--out", tmp_path / "o"], tmp_path)
+    assert out.returncode == 2 and "not a contiguous tensor" in out.stderr and out.stderr.strip().count("\n") == 0, out.stderr
+
+
+def test_a_problem_file_whose_settings_disagree_with_its_tensors_is_refused(tmp_path, capsys):
+    data = torch.load(_problem_file(tmp_path), weights_only=True)
+    path = _problem_file(tmp_path, settings={**data["settings"], "m": 1_000_000_000, "n": 1_000_000_000})
+    _one_line(capsys, 2, ["train", "--model", "ista", "--problem", path, "--layers", "2", "--out", tmp_path / "o"],
+              "settings say m = 1000000000", "tensors have m = 12")

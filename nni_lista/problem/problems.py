@@ -404,6 +404,9 @@ def check_instance(problem: Problem, where: str) -> None:
                  if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
         want = f"({'N' if rows is None else rows}, {'N' if cols is None else cols})"
         require(ok, f"{where}: expected {name} to be a non-empty float matrix of shape {want}, found {found}")
+        # a stride-0 (expanded) tensor is a few bytes on disk and gigabytes once touched
+        require(value.is_contiguous(), f"{where}: {name} is not a contiguous tensor (strides {short(value.stride())}); "
+                                       "make the file again with `nni-lista make-problem`")
         require(bool(torch.isfinite(value).all()), f"{where}: there are NaN or infinite entries in {name}")
         return value
 
@@ -412,6 +415,11 @@ def check_instance(problem: Problem, where: str) -> None:
     if problem.synthesis is not None:
         matrix("the synthesis matrix", problem.synthesis, d)
     n = problem.synthesis.shape[1] if problem.synthesis is not None else d
+    recorded = {"m": m, "n": n} if problem.kind == "synthetic" else {"m": m, "patch": math.isqrt(d) if math.isqrt(d) ** 2 == d else None,
+                                                                     "n_atoms": n}
+    for key, size in recorded.items():  # the settings are written to every result: they must say what the tensors are
+        value = problem.settings.get(key, size) if isinstance(problem.settings, dict) else size
+        require(value == size, f"{where}: its settings say {key} = {short(value)} but its tensors have {key} = {size}")
     require(bool(problem.A.any()), f"{where}: the operator A ({m}x{n}) is all zero")
     for name, split in (("validation", problem.val), ("test", problem.test)):
         b = matrix(f"the {name} measurements", split.b, cols=m)
@@ -449,15 +457,36 @@ def problem_spec(settings: Optional[SyntheticSettings] = None, file: Optional[st
     return {"synthetic": json_safe(asdict(settings))}
 
 
+def check_spec(spec: object, where: str = "the problem") -> None:
+    """Refuse a problem spec that is not one :func:`problem_spec` could have made (a file path, or
+    valid synthetic settings), in one line, before anything is built (specs are read back from
+    results files a user may have edited); the memory an instance needs is checked when it is made."""
+    ok = isinstance(spec, dict) and len(spec) == 1 and (
+        isinstance(spec.get("file"), str) or isinstance(spec.get("synthetic"), dict))
+    require(ok, f"{where}: {short(spec)} is not a problem spec: expected {{'file': PATH}} or {{'synthetic': {{settings}}}}")
+    if "synthetic" in spec:
+        fields = set(SyntheticSettings.__dataclass_fields__)
+        unknown = [k for k in spec["synthetic"] if k not in fields]
+        require(not unknown, f"{where}: synthetic setting {short(unknown[0]) if unknown else ''} is not one of {', '.join(sorted(fields))}")
+        try:
+            SyntheticSettings(**from_json_safe(spec["synthetic"]))
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+
+
 @functools.lru_cache(maxsize=4)
 def _problem(spec_json: str) -> Problem:
+    from nni_lista.base.limits import check_memory
+
     spec = json.loads(spec_json)
     if "file" in spec:
         return load(spec["file"])
-    settings = from_json_safe(spec["synthetic"])
-    return make_synthetic(SyntheticSettings(**settings))
+    settings = SyntheticSettings(**from_json_safe(spec["synthetic"]))
+    check_memory(f"a {settings.m}x{settings.n} problem", settings.m, settings.n, n_fixed=settings.n_val + settings.n_test)
+    return make_synthetic(settings)
 
 
 def resolve_problem(spec: dict) -> Problem:
-    """The problem instance of ``spec`` (built once per process)."""
+    """The problem instance of ``spec`` (built once per process), checked first (:func:`check_spec`)."""
+    check_spec(spec)
     return _problem(json.dumps(spec, sort_keys=True))

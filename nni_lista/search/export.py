@@ -8,29 +8,20 @@ belong to this architecture and problem, and writes the file of
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.limits import read_bounded
+from nni_lista.search.handback import read_top
 from nni_lista.problem.problems import instance_digest, resolve_problem
 from nni_lista.space.backbones import backbone
 from nni_lista.space.exported import save_network
 from nni_lista.train.evaluation import evaluate
 
-MAX_TOP_BYTES = 64 << 20
-
-
 def _top(run: Path) -> dict:
-    try:
-        top = json.loads(read_bounded(run / "top.json", MAX_TOP_BYTES, "top.json"))
-    except FileNotFoundError:
-        raise UsageError(f"{str(run)!r} holds no top.json: give the --out directory of a finished `nni-lista search`") from None
-    except (OSError, ValueError, RecursionError) as exc:
-        raise UsageError(f"cannot read {str(run / 'top.json')!r}: {exc}") from None
-    require(isinstance(top, dict) and isinstance(top.get("retrained"), dict) and isinstance(top["retrained"].get("searched"), dict),
+    top = read_top(run)
+    require(isinstance(top.get("retrained"), dict) and isinstance(top["retrained"].get("searched"), dict),
             f"{str(run / 'top.json')!r} is not the record of a finished `nni-lista search` (no retrained network)")
     return top
 

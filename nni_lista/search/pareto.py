@@ -11,12 +11,11 @@ same), or the latency model of :mod:`nni_lista.space.latency`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from nni_lista.base.errors import UsageError, require, short
+from nni_lista.base.errors import require, short
 
 
 @dataclass
@@ -30,15 +29,10 @@ class Point:
 
 def load_search(run: Path) -> dict:
     """``run/top.json`` of a finished ``nni-lista search``, checked (one-line errors)."""
+    from nni_lista.search.handback import read_top
+
+    data = read_top(run)
     top = Path(run) / "top.json"
-    require(top.is_file(), f"{str(run)!r} has no top.json: give the --out directory of a finished `nni-lista search`")
-    try:
-        data = json.loads(top.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        raise UsageError(f"cannot read {str(top)!r}: it is not a top.json written by `nni-lista search`") from None
-    require(isinstance(data, dict) and isinstance(data.get("top"), list) and isinstance(data.get("problem"), dict)
-            and isinstance(data.get("layers"), int) and isinstance(data.get("training"), dict),
-            f"{str(top)!r} is not a top.json written by `nni-lista search` (or is damaged)")
     require(data.get("backbone", "lista") == "lista", f"{str(top)!r} is a {short(data.get('backbone'))} search: pareto reads lista searches")
     return data
 

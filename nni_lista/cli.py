@@ -12,6 +12,7 @@ import json
 import os
 import logging
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -837,8 +838,23 @@ def _refuse_past_every_bound(argv: Sequence[str]) -> Optional[str]:
     return None
 
 
+_NEGATIVE_WORD = re.compile(r"^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
+def _join_negative_words(argv: list[str]) -> list[str]:
+    """``--snr -inf`` as ``--snr=-inf``: argparse reads ``-inf`` as an option, not a value, and
+    would answer "expected one argument" instead of saying what is wrong with the value."""
+    joined: list[str] = []
+    for token in argv:
+        if joined and _NEGATIVE_WORD.match(token) and joined[-1].startswith("--") and "=" not in joined[-1]:
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _join_negative_words(sys.argv[1:] if argv is None else list(argv))
     command = next((a for a in argv if not a.startswith("-")), None)
     refused = _refuse_past_every_bound(argv) if command in _RESUME else None
     if refused is not None:

@@ -909,3 +909,28 @@ def test_a_problem_file_whose_settings_disagree_with_its_tensors_is_refused(tmp_
     path = _problem_file(tmp_path, settings={**data["settings"], "m": 1_000_000_000, "n": 1_000_000_000})
     _one_line(capsys, 2, ["train", "--model", "ista", "--problem", path, "--layers", "2", "--out", tmp_path / "o"],
               "settings say m = 1000000000", "tensors have m = 12")
+
+
+def test_snr_minus_inf_as_a_separate_value_gets_the_value_message(tmp_path, capsys):
+    _one_line(capsys, 2, ["make-problem", "--snr", "-inf", "--out", tmp_path / "p.pt"], "--snr", "-inf' is not allowed")
+    assert not (tmp_path / "p.pt").exists()
+
+
+def test_an_output_through_a_link_into_a_system_directory_is_refused(tmp_path, capsys):
+    (tmp_path / "etc").symlink_to("/etc")
+    _one_line(capsys, 2, ["train", "--model", "ista", *TINY, "--out", tmp_path / "etc" / "nni-lista"], "nothing may be written under /etc")
+    assert not Path("/etc/nni-lista").exists()
+
+
+def test_a_checkpoint_of_nan_weights_is_not_called_good(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["train", "--model", "lista", "--out", out, *TINY]
+    assert _main(argv) == 0
+    checkpoint = out / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["model"].items()}
+    torch.save({**state, "finished": False}, checkpoint)
+    (out / "metrics.json").unlink()
+    capsys.readouterr()
+    err = _one_line(capsys, 2, argv, "holds NaN or infinite weights", "not a good state")
+    assert "last good checkpoint" not in err

@@ -216,3 +216,18 @@ def test_a_trial_refuses_a_manager_listening_beyond_loopback(monkeypatch):
     monkeypatch.setattr(psutil, "net_connections", lambda kind: [connection(address("127.0.0.1", 8123), "LISTEN")])
     monkeypatch.delenv(trial_parameters.ALLOW_EXPOSED)
     trial_parameters.refuse_exposed_manager()  # loopback only: runs
+
+
+def test_an_empty_parameter_file_ends_the_wait_with_one_line(tmp_path, monkeypatch):
+    """NNI's own legacy channel (remote and legacy services), on a parameter.cfg that stays empty."""
+    from types import SimpleNamespace
+
+    from nni.runtime.trial_command_channel import local_legacy
+
+    (tmp_path / "parameter.cfg").write_text("")
+    monkeypatch.setattr(local_legacy, "trial_env_vars", SimpleNamespace(  # what NNI's trial runtime reads from its environment
+        NNI_SYS_DIR=str(tmp_path), NNI_OUTPUT_DIR=str(tmp_path), REUSE_MODE=False, NNI_PLATFORM="remote", MULTI_PHASE=False))
+    monkeypatch.setattr(trial_parameters, "PARAMETER_WAIT_SECONDS", 2)
+    channel = local_legacy.LocalLegacyTrialCommandChannel()
+    with pytest.raises(trial_parameters.UsageError, match="no parameters from NNI after 2 s: .*parameter.cfg is empty"):
+        trial_parameters._raw_record(channel)

@@ -22,7 +22,7 @@ MAX_STEPS = 10_000_000  # Adam steps of one training run
 MAX_SECONDS = 30 * 24 * 3600  # a time bound (search --max-seconds): at most 30 days
 _LAYER_LABEL = re.compile(r"^layer0*(\d+)/")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib64")  # the system, not results
 
 
 def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
@@ -108,7 +108,8 @@ def check_name(name: object, where: str) -> str:
 
 def check_output(path: Path, option: str = "--out", directory: bool = True) -> None:
     """Refuse an output path that cannot be written, before any work: an existing file where a
-    directory is wanted (or the reverse), a path under a file, under /proc, /sys or /dev, or
+    directory is wanted (or the reverse), a path under a file, under a system directory (/proc,
+    /sys, /dev, /etc, /boot, /bin, /sbin, /lib), also through a symbolic link, or
     under a directory this process may not write to."""
     path = Path(path)
     resolved = Path(os.path.abspath(path))

@@ -241,6 +241,10 @@ class CheckpointStore:
                              f"give another --out or delete {self.path}")
         require(isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
                 f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}")
+        bad = next((name for name, value in state["model"].items()
+                    if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())), None)
+        require(bad is None, f"checkpoint {str(self.path)!r} holds NaN or infinite weights ({bad}): it is not a good state to "
+                             f"resume from; {hint}")
         return state
 
     def save(self, state: dict) -> None:

@@ -51,6 +51,12 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
         finals = sorted(t["final"][0]["default"] for t in trials.values())
         assert finals == sorted(float(item["metric"]) for item in top["top"])
         show_trials(f"http://127.0.0.1:{view_port}", list(trials), finals, ARTIFACTS / "webui-nni-lista-search.png")
+        # a second view of the same experiment would start a manager that nnictl stop cannot end: refused
+        again_port = free_port()
+        again = subprocess.run([str(BIN / "nni-lista"), "view", str(out), "--port", str(again_port)],
+                               capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert again.returncode == 2 and "is already served by NNI's manager" in again.stderr, again.stderr
+        assert f"port {view_port}" in again.stderr and not listeners(again_port)
     finally:
         stop(run["id"])
     assert not listeners(view_port)

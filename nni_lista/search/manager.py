@@ -17,7 +17,7 @@ import socket
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from nni_lista.base.errors import UsageError, require, short
 
@@ -73,6 +73,9 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     from nni.nas.experiment.config import NasExperimentConfig
 
     require(port_free(host, port), f"port {port} on {host} is in use: give another --port")
+    running = serving(experiment_id, Path(directory))
+    require(running is None, f"experiment {experiment_id} is already served by NNI's manager (pid {running and running[0]}, "
+                             f"port {running and running[1]}): open that web UI, or stop it with nnictl stop {experiment_id} first")
     stored = stored_config(experiment_id, Path(directory))
     stored.pop("searchSpace", None)
     stored.update(trialCodeDirectory=os.getcwd(), experimentWorkingDirectory=str(directory))
@@ -94,6 +97,23 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
             raise ViewFailed(f"{what} did not serve the web UI on port {port}: {reason}") from None
     wait_until_serving(process, host, port, what)
     return process.pid
+
+
+def serving(experiment_id: str, directory: Path) -> Optional[tuple[int, Optional[str]]]:
+    """``(pid, port)`` of a running NNI manager of this experiment (its command line names the
+    experiment and its working directory), or ``None``: a second manager for one experiment is
+    one that ``nnictl stop`` cannot end."""
+    import psutil
+
+    directory = os.path.realpath(directory)
+    for process in psutil.process_iter(["cmdline"]):
+        args = process.info.get("cmdline") or []
+        if not any(str(a).endswith(os.path.join("nni_node", "main.js")) for a in args):
+            continue
+        option = {args[k]: args[k + 1] for k in range(len(args) - 1) if str(args[k]).startswith("--")}
+        if option.get("--experiment-id") == experiment_id and os.path.realpath(option.get("--experiments-directory", "")) == directory:
+            return process.pid, option.get("--port")
+    return None
 
 
 @contextlib.contextmanager

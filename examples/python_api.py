@@ -1,4 +1,5 @@
-"""Search the LISTA design space from Python with NNI's own API (sequential engine).
+"""Search the LISTA design space from Python: NNI's own experiment API on nni-lista's space,
+with nothing but ``nni_lista``'s public names (``nni_lista.__all__``).
 
     .venv/bin/python examples/python_api.py
 """
@@ -6,15 +7,11 @@
 import nni.nas.strategy as strategy
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-from nni_lista.problem import problems
+import nni_lista
 
-from nni_lista.space import spaces
-from nni_lista.search.evaluators import multi_trial_evaluator
-from nni_lista.train.training import TrainConfig
-
-problem = problems.problem_spec(problems.SyntheticSettings(m=50, n=100, seed=0))
-space = spaces.LISTASpace.from_preset("connectivity", m=50, n=100, layers=6)
-evaluator = multi_trial_evaluator(problem, TrainConfig(protocol="e2e", max_steps=300, eval_every=100))
+problem = nni_lista.problem_spec(nni_lista.SyntheticSettings(m=50, n=100, seed=0))
+space = nni_lista.LISTASpace.from_preset("connectivity", m=50, n=100, layers=6)
+evaluator = nni_lista.multi_trial_evaluator(problem, nni_lista.TrainConfig(protocol="e2e", max_steps=300, eval_every=100))
 config = NasExperimentConfig("sequential", "simplified")
 config.max_trial_number = 4
 experiment = NasExperiment(space, evaluator, strategy.RegularizedEvolution(population_size=2, sample_size=2, seed=0), config)
@@ -22,3 +19,7 @@ experiment.run()
 for model in experiment.strategy.list_models(limit=2):
     print(f"validation NMSE {-model.metric:.2f} dB:", {k: v for k, v in model.sample.items() if v == "on"})
 experiment.stop()
+
+# a family member, built by name, and how it tests on the same problem
+alista = nni_lista.load_searched_model("alista", m=50, n=100, layers=6, A=nni_lista.resolve_problem(problem).A)
+print(f"ALISTA, untrained (its analytic form): test NMSE {nni_lista.evaluate(alista, nni_lista.resolve_problem(problem))['nmse_db']:.2f} dB")

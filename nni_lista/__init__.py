@@ -14,3 +14,41 @@ Sub-packages, one layer each, lowest first; a layer imports only from the layers
 """
 
 __version__ = "0.1.0"
+
+# The public API, stable names under ``nni_lista`` (loaded on first use, so that ``import
+# nni_lista`` and the command line's first checks stay light): name -> (module, attribute path).
+_EXPORTS = {
+    "Problem": ("nni_lista.problem.problems", "Problem"),
+    "SyntheticSettings": ("nni_lista.problem.problems", "SyntheticSettings"),
+    "make_synthetic": ("nni_lista.problem.problems", "make_synthetic"),
+    "problem_spec": ("nni_lista.problem.problems", "problem_spec"),
+    "resolve_problem": ("nni_lista.problem.problems", "resolve_problem"),
+    "build_model": ("nni_lista.models.family", "build"),
+    "LISTASpace": ("nni_lista.space.spaces", "LISTASpace"),
+    "named_architecture": ("nni_lista.space.spaces", "named_architecture"),
+    "load_searched_model": ("nni_lista.space.spaces", "LISTASpace.load_searched_model"),
+    "TrainConfig": ("nni_lista.train.training", "TrainConfig"),
+    "evaluate": ("nni_lista.train.evaluation", "evaluate"),
+    "run_architecture": ("nni_lista.train.runs", "run_architecture"),
+    "multi_trial_evaluator": ("nni_lista.search.evaluators", "multi_trial_evaluator"),
+    "SearchRequest": ("nni_lista.search.explore", "SearchRequest"),
+    "run_search": ("nni_lista.search.explore", "run_search"),
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nni_lista' has no attribute {name!r}")
+    import importlib
+
+    module, path = _EXPORTS[name]
+    value = importlib.import_module(module)
+    for part in path.split("."):
+        value = getattr(value, part)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -763,10 +763,14 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     distinct = len({json.dumps(p.arch, sort_keys=True) for p in points})  # a warm-started search scores the family again
     plot_pareto(points, front, args.out, unit, f"{distinct} different networks, {problem.m}x{problem.n}, T = {data['layers']}: "
                                                 f"proxy validation NMSE against {args.cost}")
-    write_json(args.out.with_suffix(".json"), {"cost": args.cost, "runs": list(searches), "points": [asdict(p) for p in points],
-                                               "front": [asdict(p) for p in front]})
-    print(markdown_table(["source", "network", unit, "validation NMSE dB"],
-                         [[p.source, p.name, f"{p.cost:.4g}", f"{p.nmse_db:.2f}"] for p in front]))
+    from nni_lista.search.handback import name_architecture
+
+    named = {id(p): name_architecture(p.arch, data.get("space", "full"), data["layers"])["text"] for p in points}
+    write_json(args.out.with_suffix(".json"), {"cost": args.cost, "runs": list(searches),
+                                               "points": [{**asdict(p), "what": named[id(p)]} for p in points],
+                                               "front": [{**asdict(p), "what": named[id(p)]} for p in front]})
+    print(markdown_table(["source", "network", "what it is", unit, "validation NMSE dB"],
+                         [[p.source, p.name, named[id(p)], f"{p.cost:.4g}", f"{p.nmse_db:.2f}"] for p in front]))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}: {len(front)} of {len(points)} points "
           f"({distinct} different networks) on the front")
     return 0

@@ -44,6 +44,12 @@ def test_pareto_over_two_searches_and_the_family(searches, capsys):
     family = [p for p in data["points"] if p["source"].startswith("family")]
     assert sorted(p["name"] for p in family) == sorted(NAMED_ARCHITECTURES)
     assert all(p["source"] == "family" for p in family)  # the warm-started evolution scored all eight
+    # every point says what it is; a family member is named as itself, in the JSON and the printed table
+    titles = {"lista": "LISTA", "lista-cp": "LISTA-CP", "lista-cpss": "LISTA-CPSS", "alista": "ALISTA", "dense": "dense",
+              "alista-at": "ALISTA-AT", "aglista": "AGLISTA", "hyperlista": "HyperLISTA"}
+    assert all(p["what"] == f"= {titles[p['name']]}" for p in family)
+    assert all(p["what"].startswith("= ") or " changed: " in p["what"] for p in data["points"])
+    assert "what it is" in printed and all(p["what"] in printed for p in data["front"])
     assert len(data["points"]) == 10 + 10 + 8
     space = LISTASpace.from_preset("full", M, N, T)
     profiler = FlopsProfiler(space, torch.zeros(1, M))

@@ -161,3 +161,12 @@ def test_stagewise_searches_reuse_prefixes_and_find_the_same_numbers(tmp_path, m
     # layers 1-2 have no choice in this space: every architecture after the first starts at layer 3 or later
     assert len(restored) >= 3 and min(restored) >= 2
     assert not (tmp_path / "False" / "prefix-cache").exists()
+
+
+def test_progress_lines_count_the_architectures_and_estimate_the_rest():
+    from nni_lista.search.chronicle import progress_line
+
+    events = [{"seconds": 10.0, "metric": 20.0}, {"seconds": 20.0, "metric": None}, {"seconds": 30.0, "metric": 25.5}]
+    assert progress_line(events[:1], 4) == "architecture 1 of 4: validation NMSE -20.00 dB (best so far -20.00 dB); 10 s, about 30 s left"
+    assert progress_line(events[:2], 4) == "architecture 2 of 4: failed (best so far -20.00 dB); 20 s, about 20 s left"
+    assert progress_line(events, 3) == "architecture 3 of 3: validation NMSE -25.50 dB (best so far -25.50 dB); 30 s"

@@ -27,6 +27,7 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
     assert search.returncode == 0, stderr
     assert seen and set(seen) == {"127.0.0.1"}, "the manager must listen on localhost only"
     assert f"NNI web UI: http://127.0.0.1:{port}" in stderr
+    assert "architecture 3 of 3: validation NMSE" in stderr and "best so far" in stderr  # each finished trial, as it ends
     assert not listeners(port), "the search stops its manager"
 
     top = json.loads((out / "top.json").read_text())

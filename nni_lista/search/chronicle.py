@@ -30,9 +30,11 @@ class Chronicle(StrategyMiddleware):
         a weight-sharing search passes its start so the supernet's training counts.
     """
 
-    def __init__(self, started: Optional[float] = None) -> None:
+    def __init__(self, started: Optional[float] = None, total: Optional[int] = None,
+                 report: Optional[Callable[[str], None]] = None) -> None:
         super().__init__()
         self.started = started
+        self.total, self.report = total, report  # with report: one line per finished architecture
         self.events: list[dict] = []
         # NNI's training-service engine holds submitted models by weak reference and drops the
         # events of a model nobody else holds (NNI's strategies do not all keep theirs): keep each
@@ -56,6 +58,10 @@ class Chronicle(StrategyMiddleware):
         self.events.append({"seconds": round(time.perf_counter() - self.started, 3),
                             "metric": None if metric is None else float(metric),
                             "arch": dict(model.sample)})
+        done = len(self.events)
+        every = 1 if not self.total or self.total <= 40 else -(-self.total // 20)  # at most about 20 lines
+        if self.report is not None and (done % every == 0 or done == self.total):
+            self.report(progress_line(self.events, self.total))
 
     def _record_metric(self, event: FinalMetricEvent) -> None:
         """A scored architecture, when its metric arrives (the training-service engine may stop
@@ -108,6 +114,20 @@ class Chronicle(StrategyMiddleware):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.events = list(state_dict.get("events", []))
+
+
+def progress_line(events: list[dict], total: Optional[int]) -> str:
+    """"architecture 3 of 16: validation NMSE -25.10 dB (best so far -26.18 dB); 41 s, about
+    178 s left" for the last of ``events`` (the time left assumes the same pace)."""
+    done, last = len(events), events[-1]
+    scored = [e["metric"] for e in events if e["metric"] is not None]
+    what = "failed" if last["metric"] is None else f"validation NMSE {-last['metric']:.2f} dB"
+    best = f" (best so far {-max(scored):.2f} dB)" if scored else ""
+    count = f"{done} of {total}" if total else f"{done}"
+    left = ""
+    if total and done < total:
+        left = f", about {last['seconds'] / done * (total - done):.0f} s left"
+    return f"architecture {count}: {what}{best}; {last['seconds']:.0f} s{left}"
 
 
 def anytime(events: list[dict]) -> list[dict]:

@@ -43,6 +43,14 @@ from nni_lista.train.training import TrainConfig, adam, layer_loss
 _ONE_SHOT_STREAM = 102
 
 
+def _in_search_process() -> bool:
+    """Whether this trial runs inside the search's own process (NNI's sequential engine), whose
+    chronicle prints a progress line for it."""
+    import os
+
+    return "NNI_TRIAL_JOB_ID" not in os.environ and "NNI_PLATFORM" not in os.environ
+
+
 def _replay(records: Optional[str], model, problem: dict, config: TrainConfig, lam: float):
     """``(path, record)`` of this architecture's finished trial in the ``records`` directory
     (``record`` None when it has none, or an unreadable one); ``(None, None)`` without records.
@@ -115,8 +123,9 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     nni.report_final_result(final)
     if record_path is not None:
         write_json(record_path, {"intermediates": reported, "final": final, "metrics": metrics})
-    print(f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps ({metrics['seconds']:.0f} s)",
-          file=sys.stderr, flush=True)
+    if not _in_search_process():  # a trial of its own (under NNI's manager): its log says how it went
+        print(f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps "
+              f"({metrics['seconds']:.0f} s)", file=sys.stderr, flush=True)
     return metrics
 
 

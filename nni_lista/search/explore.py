@@ -388,7 +388,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
                                        max_seconds=request.max_seconds)
     chronicle = deadline = None
     if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
-        chronicle = Chronicle(started)
+        chronicle = Chronicle(started, _trials(request), report=lambda line: print(line, file=sys.stderr, flush=True))
         deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
         strategy = Chain(strategy, *([deadline] if deadline else []),
                          *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)

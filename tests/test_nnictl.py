@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from nni_lista.search.webui import column_choices, show_trials
-from nni_manager import ARTIFACTS, REPO, create, listeners, shrunk_config, stop, trial_metrics, wait_done
+from nni_manager import ARTIFACTS, REPO, create, get, listeners, shrunk_config, stop, trial_metrics, wait_done
 
 T = 4
 SHORT = ["--max-steps", "20", "--eval-every", "10"]
@@ -127,3 +127,24 @@ def test_an_exposed_manager_stops_the_experiment_at_its_start(tmp_path):
     finally:
         stop(experiment_id)
     assert not listeners(port)
+
+
+def test_the_full_space_config_starts_from_the_family_and_ends_at_least_as_good(tmp_path):
+    """WarmTPE: the first trials are the family members of the full space, in NNI's manager and
+    web UI as ordinary trials (the levels to beat), and TPE goes on from them."""
+    from nni_lista.search.warm_start import family_seeds
+    from nni_lista.space.spaces import PRESETS
+
+    seeds = family_seeds(PRESETS["full"], T)
+    port, experiment_id = create(shrunk_config("tpe-full.yml", tmp_path, trials=len(seeds) + 2, layers=T, trial_args=SHORT))
+    try:
+        assert wait_done(port)["status"] == "DONE"
+        jobs = sorted(get(port, "trial-jobs"), key=lambda job: job["sequenceId"])
+        assert len(jobs) == len(seeds) + 2
+        proposed = [json.loads(job["hyperParameters"][0])["parameters"] for job in jobs]
+        assert proposed[:len(seeds)] == seeds  # the family first, in order
+        metrics = trial_metrics(port)
+        finals = [metrics[job["trialJobId"]]["final"][0]["default"] for job in jobs]
+        assert max(finals) >= max(finals[:len(seeds)])  # never worse than the best family member on the proxy
+    finally:
+        stop(experiment_id)

@@ -41,6 +41,7 @@ from nni.algorithms.hpo.tpe_tuner import TpeTuner
 
 from nni_lista.base.errors import UsageError
 from nni_lista.search.trial_parameters import refuse_exposed_manager
+from nni_lista.search.warm_start import _SeededTpeTuner
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +74,26 @@ class _LocalManagerOnly:
 
 class TPE(_LocalManagerOnly, TpeTuner):
     """NNI's TPE tuner (built-in name ``TPE``)."""
+
+
+class WarmTPE(_LocalManagerOnly, _SeededTpeTuner):
+    """NNI's TPE tuner whose first trials are the family members (LISTA ... HyperLISTA) that the
+    search space it is given can express (``space``: the preset its file was exported from; the
+    depth is read from the labels), recorded as TPE's own trials so that they shape its Parzen
+    estimators: the same warm start as ``nni-lista search --strategy tpe``."""
+
+    def __init__(self, space: str = "full", **kwargs):
+        super().__init__([], **kwargs)
+        self.preset = space
+
+    def update_search_space(self, search_space):
+        from nni_lista.base.limits import label_layer
+        from nni_lista.search.warm_start import family_seeds
+        from nni_lista.space.spaces import PRESETS
+
+        layers = max((label_layer(label) or 0) for label in search_space)
+        self.seeds = [seed for seed in family_seeds(PRESETS[self.preset], layers) if set(seed) <= set(search_space)]
+        return super().update_search_space(search_space)
 
 
 class Random(_LocalManagerOnly, RandomTuner):

@@ -857,8 +857,15 @@ def _capped(argv: list[str], cwd: Path, cap: int = 3 << 30) -> subprocess.Comple
     def cap_memory():
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    return subprocess.run([sys.executable, "-m", "nni_lista", *map(str, argv)], capture_output=True, text=True, cwd=cwd,
+    # the command's own peak resident memory (KiB) goes to stdout's last line, after what it printed
+    code = ("import resource, sys; from nni_lista import cli; rc = cli.main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, cwd=cwd,
                           timeout=120, preexec_fn=cap_memory, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _peak_bytes(out: subprocess.CompletedProcess) -> int:
+    return int(out.stdout.strip().splitlines()[-1]) * 1024
 
 
 def _search_record(layers: int = 3, problem: object = None, top: object = None) -> dict:
@@ -885,7 +892,22 @@ def test_pareto_checks_every_size_in_top_json_before_allocating(tmp_path, record
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.strip().count("\n") == 0 and needle in out.stderr, out.stderr
     assert time.time() - started < 60  # a refusal, not an allocation that the cap stopped
+    assert _peak_bytes(out) < 1 << 30
     assert not (tmp_path / "front.png").exists()
+
+
+@pytest.mark.parametrize("case", ["deep", "zeros"])
+@pytest.mark.parametrize("command", ["retrain", "latency"])
+def test_deep_architecture_files_are_refused_under_a_memory_cap(tmp_path, case, command):
+    """The memory bombs of the architecture readers, in a capped process: refused with one line, peak under 1 GB."""
+    arch = tmp_path / "a.json"
+    arch.write_text(DEEP_LABELS[case])
+    argv = {"retrain": ["retrain", "--arch", arch, "--out", tmp_path / "out", *TINY[:4]],
+            "latency": ["latency", "--m", "12", "--n", "24", "--layers", "3", "--repeats", "1", "--arch", arch,
+                        "--out", tmp_path / "out.json"]}[command]
+    out = _capped(argv, tmp_path)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and f"at most {MAX_LAYERS} layers" in out.stderr, out.stderr
+    assert _peak_bytes(out) < 1 << 30
 
 
 def _problem_file(tmp_path: Path, **change) -> Path:
@@ -902,6 +924,7 @@ def test_a_problem_file_of_stride_zero_tensors_is_refused_before_it_is_touched(t
     path = _problem_file(tmp_path, sensing=torch.ones(1).expand(40_000, 80_000))
     out = _capped(["train", "--model", "ista", "--problem", path, "--layers", "2", "--out", tmp_path / "o"], tmp_path)
     assert out.returncode == 2 and "not a contiguous tensor" in out.stderr and out.stderr.strip().count("\n") == 0, out.stderr
+    assert _peak_bytes(out) < 1 << 30
 
 
 def test_a_problem_file_whose_settings_disagree_with_its_tensors_is_refused(tmp_path, capsys):

@@ -28,7 +28,8 @@ from nni.runtime.trial_command_channel.base import TrialCommandChannel
 from nni_lista.base.errors import UsageError, require, short
 
 ALLOW_EXPOSED = "NNI_LISTA_ALLOW_EXPOSED_MANAGER"
-PARAMETER_WAIT_SECONDS = 300  # how long a trial waits for NNI's parameter.cfg (NNI writes it before the trial starts)
+PARAMETER_WAIT_SECONDS = 300  # how long a trial waits for a missing parameter.cfg (NNI writes it before the trial starts)
+EMPTY_PARAMETER_WAIT_SECONDS = 3  # and for an empty one to be filled
 
 
 def decode(text: str) -> dict:
@@ -57,11 +58,13 @@ def _raw_record(channel) -> Optional[str]:
         path = os.path.join(channel._sysdir, "parameter.cfg")
         if not os.path.isfile(path):
             channel._request_next_parameter()
-        deadline = time.monotonic() + PARAMETER_WAIT_SECONDS
+        started = time.monotonic()
         while not (os.path.isfile(path) and os.path.getsize(path) > 0):
-            require(time.monotonic() < deadline, f"no parameters from NNI after {PARAMETER_WAIT_SECONDS} s: {path} is "
-                                                 f"{'empty' if os.path.isfile(path) else 'missing'}; the trial fails")
-            time.sleep(min(1.0, PARAMETER_WAIT_SECONDS / 10))
+            # NNI writes the file before it starts the trial: an empty one gets a moment to fill, a missing one longer
+            wait = EMPTY_PARAMETER_WAIT_SECONDS if os.path.isfile(path) else PARAMETER_WAIT_SECONDS
+            require(time.monotonic() - started < wait, f"no parameters from NNI after {wait:g} s: {path} is "
+                                                       f"{'empty' if os.path.isfile(path) else 'missing'}; the trial fails")
+            time.sleep(0.2)
         channel._param_index += 1
         with open(path, encoding="utf-8") as file:
             return file.read()

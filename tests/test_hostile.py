@@ -957,3 +957,29 @@ def test_a_checkpoint_of_nan_weights_is_not_called_good(tmp_path, capsys):
     capsys.readouterr()
     err = _one_line(capsys, 2, argv, "holds NaN or infinite weights", "not a good state")
     assert "last good checkpoint" not in err
+
+
+def test_files_torch_reads_must_be_regular_files(tmp_path, capsys):
+    """/dev/zero says it holds 0 bytes and never ends: torch would read it until memory runs out."""
+    _one_line(capsys, 2, ["train", "--model", "ista", "--problem", "/dev/zero", "--layers", "2", "--out", tmp_path / "o"],
+              "problem file '/dev/zero' is not a regular file")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").symlink_to("/dev/zero")
+    _one_line(capsys, 2, ["train", "--model", "lista", "--out", out, *TINY], "checkpoint", "is not a regular file")
+
+
+@pytest.mark.parametrize("name, argv", [
+    ("config.yml", ["study", "--config", "{file}", "--out", "{tmp}/s"]),
+    ("table.json", ["search", "--strategy", "random", "--budget", "2", "--max-latency", "1", "--latency-table", "{file}",
+                    *TINY, "--out", "{tmp}/s"]),
+])
+def test_text_files_are_read_up_to_their_cap(tmp_path, capsys, name, argv):
+    from nni_lista.base.limits import MAX_RECORD_BYTES
+
+    big = tmp_path / name
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_RECORD_BYTES + 10)  # sparse: no disk used, and far more than the cap
+    argv = [a.format(file=big, tmp=tmp_path) for a in argv]
+    err = _one_line(capsys, 2, argv)
+    assert str(MAX_RECORD_BYTES) in err or "not a latency table" in err, err

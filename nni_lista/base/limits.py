@@ -72,6 +72,23 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
     return data
 
 
+MAX_RECORD_BYTES = 64 << 20  # a JSON or YAML file the package reads back (records, tables, configs)
+MAX_TENSOR_FILE_BYTES = 8 << 30  # a problem file or checkpoint (torch reads it whole)
+
+
+def check_regular_file(path: Path, limit: int, what: str) -> None:
+    """Refuse, before torch reads it, a file that is not a regular file (a device such as
+    /dev/zero, a pipe: their size says nothing) or that holds more than ``limit`` bytes or more
+    than the memory available now. A missing file raises ``FileNotFoundError`` as before."""
+    import stat
+
+    info = os.stat(path)
+    require(stat.S_ISREG(info.st_mode), f"{what} {str(path)!r} is not a regular file")
+    require(info.st_size <= limit, f"{what} {str(path)!r} has {info.st_size} bytes: at most {limit} are allowed")
+    require(info.st_size <= available_bytes(), f"{what} {str(path)!r} has {info.st_size / 2**30:.1f} GiB but only "
+                                               f"{available_bytes() / 2**30:.1f} GiB of memory are available")
+
+
 def available_bytes() -> int:
     """Memory this process may use now (psutil's available memory)."""
     import psutil

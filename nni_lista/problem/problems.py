@@ -361,10 +361,15 @@ def save(problem: Problem, path: str | os.PathLike) -> None:
 def load(path: str | os.PathLike) -> Problem:
     """Read a file written by :func:`save`; a bad file raises :class:`UsageError`."""
     hint = "expected a problem file written by `nni-lista make-problem`"
+    from nni_lista.base.limits import MAX_TENSOR_FILE_BYTES, check_regular_file
+
     try:
+        check_regular_file(path, MAX_TENSOR_FILE_BYTES, "problem file")
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UsageError(f"problem file {str(path)!r} does not exist; {hint}") from None
+    except UsageError:
+        raise
     except Exception as exc:  # torch raises many kinds for a bad file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"cannot read problem file {str(path)!r} ({reason[:120]}); {hint}") from None

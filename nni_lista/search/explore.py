@@ -41,7 +41,7 @@ from nni.nas.strategy.middleware import Chain, Filter
 
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.signals import interruptible
-from nni_lista.base.limits import MAX_BATCHES, MAX_SECONDS, MAX_TRIALS, check_count
+from nni_lista.base.limits import MAX_BATCHES, MAX_RECORD_BYTES, MAX_SECONDS, MAX_TRIALS, check_count, read_bounded
 from nni_lista.search.evaluators import multi_trial_evaluator, one_shot_evaluator
 from nni_lista.problem.problems import instance_digest, resolve_problem, seed_from
 from nni_lista.models.family import DEFAULT_LAM
@@ -488,7 +488,7 @@ def _claim(out: Path, request: SearchRequest) -> None:
     kept = out / "search.json"
     if kept.is_file():
         try:
-            previous = json.loads(kept.read_text())
+            previous = json.loads(read_bounded(kept, MAX_RECORD_BYTES, "search.json"))
         except (OSError, ValueError, RecursionError):
             previous = None
         require(previous == options, f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "

@@ -42,6 +42,7 @@ from nni.mutable import MutableExpression
 from nni.nas.profiler import ExpressionProfiler
 
 from nni_lista.base.errors import UsageError, require
+from nni_lista.base.limits import MAX_RECORD_BYTES, read_bounded
 from nni_lista.base.io import write_json
 from nni_lista.models.family import DEFAULT_LAM, lipschitz
 from nni_lista.space.layers import FORMS, WEIGHT_FORMS, GatedSkip, MeasurementMap
@@ -93,7 +94,7 @@ class LatencyTable:
     def load(cls, path: Path, key: Optional[dict] = None) -> "LatencyTable":
         """The table in ``path``; with ``key``, refused (one line) unless measured for it."""
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(read_bounded(Path(path), MAX_RECORD_BYTES, "latency table"))
             table = cls(**data)
         except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
             raise UsageError(f"{str(path)!r} is not a latency table written by `nni-lista latency`") from None

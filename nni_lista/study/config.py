@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.limits import MAX_BATCHES, check_count, check_layers, check_name
+from nni_lista.base.limits import MAX_BATCHES, MAX_RECORD_BYTES, check_count, check_layers, check_name, read_bounded
 from nni_lista.models.family import DEFAULT_LAM, MODELS
 from nni_lista.problem import problems
 from nni_lista.problem.problems import PROBLEM_FIELDS
@@ -183,7 +183,7 @@ class StudyConfig:
         import yaml
 
         try:
-            data = yaml.safe_load(Path(path).read_text())
+            data = yaml.safe_load(read_bounded(Path(path), MAX_RECORD_BYTES, "config file").decode())
         except FileNotFoundError:
             raise UsageError(f"config file {str(path)!r} does not exist") from None
         except UnicodeDecodeError:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from nni_lista.base.errors import require
+from nni_lista.base.limits import MAX_RECORD_BYTES, read_bounded
 from nni_lista.base.io import remove_orphans, remove_orphans_of, write_json
 
 try:
@@ -52,7 +53,7 @@ def unit_result(out: Path, key: str) -> Optional[dict]:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_bounded(path, MAX_RECORD_BYTES, "unit file"))
         result = data["result"] if isinstance(data, dict) else None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, RecursionError):
         result = None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from nni_lista.base.errors import UsageError, short
+from nni_lista.base.limits import MAX_RECORD_BYTES, read_bounded
 from nni_lista.train.evaluation import evaluate
 from nni_lista.models.family import build
 from nni_lista.base.io import json_safe, remove_orphans, write_json
@@ -74,7 +75,7 @@ def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozense
     if not path.exists():
         return
     try:
-        old = json.loads(path.read_text())
+        old = json.loads(read_bounded(path, MAX_RECORD_BYTES, "metrics.json"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         old = None
     out = str(path.parent)
@@ -104,7 +105,7 @@ def recorded_architecture_run(out_dir: Path, arch: dict, problem: Problem, confi
     aside), or None. Lets a long benchmark's committed results stand in for runs whose
     checkpoints were not kept."""
     try:
-        metrics = json.loads((Path(out_dir) / "metrics.json").read_text())
+        metrics = json.loads(read_bounded(Path(out_dir) / "metrics.json", MAX_RECORD_BYTES, "metrics.json"))
         settings = metrics["settings"]
         same = (metrics["model"] == "arch" and settings["arch"] == json.loads(json.dumps(arch)) and settings["lam"] == lam
                 and settings.get("backbone", "lista") == "lista" and settings["problem"] == problem.kind

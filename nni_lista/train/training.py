@@ -43,7 +43,7 @@ from nni_lista.train.evaluation import layer_estimates, layer_nmse_db
 from nni_lista.problem.metrics import nmse_db_per_layer
 from nni_lista.models.family import UnrolledModel
 from nni_lista.base.io import remove_orphans, torch_save
-from nni_lista.base.limits import MAX_STEPS
+from nni_lista.base.limits import MAX_STEPS, MAX_TENSOR_FILE_BYTES, check_regular_file
 from nni_lista.base.device import resolve_device
 from nni_lista.problem.problems import Problem, seeded_generator
 
@@ -225,6 +225,7 @@ class CheckpointStore:
         if self.path is None or not self.path.exists():
             return None
         hint = "delete it or give another --out"
+        check_regular_file(self.path, MAX_TENSOR_FILE_BYTES, "checkpoint")
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for a bad file (or one holding more than tensors)

@@ -47,6 +47,8 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
         assert listeners(view_port) and all(c.laddr.ip == "127.0.0.1" for c in listeners(view_port))
         # the trials ran NNI's entry behind ours, which vets each parameter before NNI decodes it
         assert "-m nni_lista.search.nas_trial -m nni.nas.execution.training_service trial" in get(view_port, "experiment")["params"]["trialCommand"]
+        name = get(view_port, "experiment")["params"]["experimentName"]
+        assert name.startswith(f"nni-lista random on paper, 12x24, T={T}") and "-NMSE dB" in name, name
         trials = trial_metrics(view_port)
         assert len(trials) == 3 and all(t["status"] == "SUCCEEDED" and len(t["periodical"]) == T for t in trials.values())
         finals = sorted(t["final"][0]["default"] for t in trials.values())

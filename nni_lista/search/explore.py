@@ -318,6 +318,9 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
         # NNI uploads the current directory to every worker (it allows no other)
         config._trial_command_params = {"python": "nni-lista-nas-trial"}
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
+    # what the web UI shows as the experiment's name: the search, not a random ID
+    config.experiment_name = (f"nni-lista {request.strategy} on {request.space}, {request.m}x{request.n}, "
+                              f"T={request.layers} (metric: -NMSE dB on validation, higher is better)")
     if multi:
         config.max_trial_number = _trials(request)
     return config

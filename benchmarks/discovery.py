@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import textwrap
 import math
 import shutil
 import time
@@ -236,7 +237,7 @@ def plot(results: dict, path: Path) -> None:
     for ax in axes:
         ax.set_xticks(range(len(settings)), settings)
         ax.grid(alpha=0.3)
-    fig.suptitle(results["setup"], fontsize=8)
+    fig.suptitle(textwrap.fill(results["setup"], 150), fontsize=8)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)

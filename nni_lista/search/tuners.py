@@ -41,7 +41,7 @@ from nni.algorithms.hpo.tpe_tuner import TpeTuner
 
 from nni_lista.base.errors import UsageError
 from nni_lista.search.trial_parameters import refuse_exposed_manager
-from nni_lista.search.warm_start import _SeededTpeTuner
+from nni_lista.search.seeded_tpe import SeededTpeTuner
 
 _log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class TPE(_LocalManagerOnly, TpeTuner):
     """NNI's TPE tuner (built-in name ``TPE``)."""
 
 
-class WarmTPE(_LocalManagerOnly, _SeededTpeTuner):
+class WarmTPE(_LocalManagerOnly, SeededTpeTuner):
     """NNI's TPE tuner whose first trials are the family members (LISTA ... HyperLISTA) that the
     search space it is given can express (``space``: the preset its file was exported from; the
     depth is read from the labels), recorded as TPE's own trials so that they shape its Parzen

@@ -38,8 +38,6 @@ from __future__ import annotations
 import functools
 import logging
 
-from nni.algorithms.hpo.tpe_tuner import TpeTuner
-from nni.common.hpo_utils import deformat_parameters, format_parameters
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Random, RegularizedEvolution
 from nni.nas.strategy.evolution import Individual
@@ -48,6 +46,7 @@ from nni.nas.strategy.utils import DuplicationError
 from numpy.random import RandomState
 
 from nni_lista.base.limits import label_layer
+from nni_lista.search.seeded_tpe import SeededTpeTuner
 from nni_lista.space.spaces import (NAMED_ARCHITECTURES, SpaceConfig, complete, describe, dimension_of, labels,
                                     named_architecture)
 
@@ -244,28 +243,9 @@ def dimension_move(parent: dict, other: dict, choices: dict[str, list], random: 
     return child, f"sweep {dimension}={value} over layers {low}..{high}"
 
 
-class _SeededTpeTuner(TpeTuner):
-    """NNI's TPE tuner whose first parameters are the ``seeds``, recorded as its own trials."""
-
-    def __init__(self, seeds: list[dict], **kwargs):
-        super().__init__(**kwargs)
-        self.seeds = [dict(s) for s in seeds]
-
-    def generate_parameters(self, parameter_id, **kwargs):
-        while self.seeds:
-            params = format_parameters(self.seeds.pop(0), self.space)
-            if self.dedup(params) is not params:  # tried before (the deduplicator offered another); else now recorded
-                continue
-            self._params[parameter_id] = params
-            self._running_params[parameter_id] = params
-            _log.info("Seed %d: %s", parameter_id, params)
-            return deformat_parameters(params, self.space)
-        return super().generate_parameters(parameter_id, **kwargs)
-
-
 class WarmStartTPE(HPOTunerStrategy):
     """NNI's TPE strategy trying ``seeds`` (samples of the space) first; ``**kwargs`` go to
     NNI's ``TpeTuner`` (``optimize_mode``, ``seed``, ``tpe_args``)."""
 
     def __init__(self, *, seeds: list[dict] = (), **kwargs):
-        super().__init__(_SeededTpeTuner(seeds, **kwargs))
+        super().__init__(SeededTpeTuner(seeds, **kwargs))

@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "training then finishes; the retraining after the search is not counted) (default: no bound)")
     search.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
                         help="evolution, random and shared-evolution: the family members of the space (LISTA, LISTA-CP, LISTA-CPSS, "
-                             "ALISTA, dense) are tried first, so the search never ends worse than the best of them on the proxy "
+                             "ALISTA, dense, ALISTA-AT, AGLISTA, HyperLISTA) are tried first, so the search never ends worse than "
+                             "the best of them on the proxy "
                              "(default on)")
     search.add_argument("--subnets", type=int, default=200,
                         help="weight-sharing strategies: subnets scored with the supernet's weights (default %(default)s)")

@@ -54,8 +54,9 @@ _log = logging.getLogger(__name__)
 
 
 def family_seeds(config: SpaceConfig, layers: int) -> list[dict[str, str]]:
-    """The named architectures (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) that are points of
-    the space ``config``, as samples of that space (labels it varies only), without repeats."""
+    """The named architectures (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense, ALISTA-AT, AGLISTA,
+    HyperLISTA) that are points of the space ``config``, as samples of that space (labels it varies
+    only), without repeats."""
     seeds: list[dict[str, str]] = []
     for name in NAMED_ARCHITECTURES:
         arch = named_architecture(name, layers)

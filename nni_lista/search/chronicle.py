@@ -17,10 +17,11 @@ from typing import Callable, Iterable, Optional
 
 from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace, ModelStatus
-from nni.nas.strategy.middleware import StrategyMiddleware
+
+from nni_lista.search.middleware import PassThrough
 
 
-class Chronicle(StrategyMiddleware):
+class Chronicle(PassThrough):
     """Records ``{"seconds", "metric", "arch"}`` per finished architecture, in finishing order.
 
     Parameters
@@ -95,19 +96,10 @@ class Chronicle(StrategyMiddleware):
                 self._append(model, model.metrics.final)
                 self.events[-1]["late"] = True
 
-    # everything else passes through to the engine below
+    # everything else passes through to the engine below (PassThrough)
     def submit_models(self, *models: ExecutableModelSpace) -> None:
         self._running.update((id(model), model) for model in models)
-        self.engine.submit_models(*models)
-
-    def list_models(self, status: Optional[ModelStatus] = None) -> Iterable[ExecutableModelSpace]:
-        yield from self.engine.list_models(status)
-
-    def register_model_event_callback(self, event_type: ModelEventType, callback: Callable) -> None:
-        self.engine.register_model_event_callback(event_type, callback)
-
-    def unregister_model_event_callback(self, event_type: ModelEventType, callback: Callable) -> None:
-        self.engine.unregister_model_event_callback(event_type, callback)
+        super().submit_models(*models)
 
     def state_dict(self) -> dict:
         return {"events": list(self.events)}

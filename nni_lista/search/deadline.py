@@ -16,12 +16,12 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from nni.nas.strategy.middleware import StrategyMiddleware
+from nni_lista.search.middleware import PassThrough
 
 SUPERNET_SHARE = 0.8
 
 
-class Deadline(StrategyMiddleware):
+class Deadline(PassThrough):
     """No new architecture after ``seconds`` from ``started`` (``time.perf_counter()``).
 
     ``expired`` says afterwards whether the bound stopped the search before its budget."""
@@ -39,7 +39,7 @@ class Deadline(StrategyMiddleware):
 
     def submit_models(self, *models) -> None:
         self.submitted += len(models)
-        self.engine.submit_models(*models)
+        super().submit_models(*models)
 
     def budget_available(self) -> bool:
         if not self.engine.budget_available():
@@ -48,15 +48,6 @@ class Deadline(StrategyMiddleware):
             self.expired = True
             return False
         return True
-
-    def list_models(self, status=None):
-        yield from self.engine.list_models(status)
-
-    def register_model_event_callback(self, event_type, callback) -> None:
-        self.engine.register_model_event_callback(event_type, callback)
-
-    def unregister_model_event_callback(self, event_type, callback) -> None:
-        self.engine.unregister_model_event_callback(event_type, callback)
 
     def state_dict(self) -> dict:
         return {"submitted": self.submitted, "expired": self.expired}

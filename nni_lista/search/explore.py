@@ -369,11 +369,12 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     else:
         strategy = entry.make(request.budget, seed, limits.constraint())
     started = time.perf_counter()
+    starts_over = f"run the same command again: a {entry.kind} search starts over"  # what a rerun does after an interrupt
     supernet = None
     if entry.kind == "weight-sharing":
         P = resolve_problem(request.problem)
         supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
-        with interruptible(f"run the same command again: a {entry.kind} search starts over"):
+        with interruptible(starts_over):
             trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
                                                     request.seed, progress=sys.stderr.isatty(),
                                                     max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds)
@@ -398,7 +399,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     resume = ("run the same command again to resume: the architectures already trained are replayed from "
               f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
-              else f"run the same command again: a {entry.kind} search starts over")
+              else starts_over)
     with interruptible(resume):  # NNI returns from an interrupted experiment as if it had finished
         _explore(experiment, request)
     if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from nni_lista.base.errors import UsageError, require, short
+from nni_lista.base.limits import MAX_TENSOR_FILE_BYTES, check_regular_file
 from nni_lista.search.handback import read_top
 from nni_lista.problem.problems import instance_digest, resolve_problem
 from nni_lista.space.backbones import backbone
@@ -41,10 +42,13 @@ def export_search(run: Path, out: Path) -> dict:
     problem = resolve_problem(top.get("problem"))
     checkpoint = run / "retrain" / "searched" / "checkpoint.pt"
     try:
+        check_regular_file(checkpoint, MAX_TENSOR_FILE_BYTES, "checkpoint")  # as every checkpoint reader does
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UsageError(f"{str(checkpoint)!r} does not exist: the retrained weights are kept there by `nni-lista search`; "
                          "run the search again in that directory to remake them") from None
+    except UsageError:
+        raise
     except Exception:
         raise UsageError(f"{str(checkpoint)!r} is not a readable checkpoint") from None
     require(isinstance(state, dict) and state.get("finished") is True and isinstance(state.get("model"), dict),

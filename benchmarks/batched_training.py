@@ -34,17 +34,17 @@ import torch
 
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem import problems
-from nni_lista.space import spaces
+from nni_lista.space import architectures, spaces
 from nni_lista.train import batched
 from nni_lista.train.evaluation import evaluate
 from nni_lista.train.training import TrainConfig, train
 
 
-def architectures(count: int, layers: int, seed: int) -> list[dict]:
+def sample_architectures(count: int, layers: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
-    paper = spaces.PRESETS["paper"]
-    values = spaces.labels(layers, paper)
-    return [spaces.complete({label: rng.choice(options) for label, options in values.items()}, layers, paper)
+    paper = architectures.PRESETS["paper"]
+    values = architectures.labels(layers, paper)
+    return [architectures.complete({label: rng.choice(options) for label, options in values.items()}, layers, paper)
             for _ in range(count)]
 
 
@@ -96,7 +96,7 @@ def main() -> None:
         args.m, args.layers, args.steps = 100, 8, 60
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=2 * args.m, seed=args.seed))
     config = TrainConfig(protocol="e2e", max_steps=args.steps, batch=256, lr=2e-3, eval_every=min(250, args.steps), seed=args.seed)
-    archs = architectures(args.archs, args.layers, args.seed)
+    archs = sample_architectures(args.archs, args.layers, args.seed)
     print(f"{len(archs)} architectures of the paper space, {args.m}x{2 * args.m}, T = {args.layers}, "
           f"{args.steps} steps at batch 256; {torch.get_num_threads()} threads")
     rows, reference, per_arch = [], None, []

@@ -12,13 +12,13 @@ first layers, and writes them to ``--out`` (JSON).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem.problems import SyntheticSettings, make_synthetic
-from nni_lista.space.spaces import build, named_architecture
+from nni_lista.space.architectures import named_architecture
+from nni_lista.space.spaces import build
 from nni_lista.train.training import TrainConfig, train
 
 

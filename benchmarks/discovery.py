@@ -55,7 +55,7 @@ from nni_lista.problem import problems
 from nni_lista.problem.metrics import mean_and_sd, paired_difference
 from nni_lista.search.explore import SearchRequest, explore
 from nni_lista.search.handback import name_architecture
-from nni_lista.space.spaces import named_architecture
+from nni_lista.space.architectures import named_architecture
 from nni_lista.train.recipe import Recipe, choose_lr, replicates
 from nni_lista.train.training import TrainConfig
 

@@ -20,7 +20,8 @@ import torch
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem import problems
 from nni_lista.space.latency import fastest_ms
-from nni_lista.space.spaces import build, named_architecture
+from nni_lista.space.architectures import named_architecture
+from nni_lista.space.spaces import build
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ from scipy import stats
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
 from nni_lista.space.latency import measure_table, predict
-from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS, labels, named_architecture
+from nni_lista.space.architectures import NAMED_ARCHITECTURES, PRESETS, labels, named_architecture
 
 
 def main() -> int:

@@ -28,18 +28,19 @@ from tqdm import tqdm
 
 from nni_lista.problem import problems
 
-from nni_lista.space import spaces
+from nni_lista.space import architectures
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.io import write_json
 from nni_lista.train.runs import run_architecture
-from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.space.architectures import PRESETS
+from nni_lista.space.spaces import LISTASpace
 from nni_lista.base.tables import markdown_table
 from nni_lista.train.training import TrainConfig
 from nni_lista.search.warm_start import family_seeds
 from nni_lista.search.weight_sharing import inherited_nmse_db, random_path, train_supernet
 
 
-def architectures(layers: int, count: int, seed: int) -> list[dict]:
+def sample_architectures(layers: int, count: int, seed: int) -> list[dict]:
     """The family members of the full space, then ``count`` random samples of it."""
     space = LISTASpace.from_preset("full", 8, 16, layers)
     rng = np.random.RandomState(seed)
@@ -74,8 +75,8 @@ def main() -> None:
     if args.quick:
         args.m, args.n, args.layers, args.proxy_steps, args.supernet_steps, args.full_steps = 64, 128, 6, 300, 1000, 1000
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=args.n, seed=args.seed))
-    archs = architectures(args.layers, args.random, args.seed)
-    full = [spaces.complete(a, args.layers, PRESETS["full"]) for a in archs]
+    archs = sample_architectures(args.layers, args.random, args.seed)
+    full = [architectures.complete(a, args.layers, PRESETS["full"]) for a in archs]
 
     started = time.perf_counter()
     supernet = LISTASpace.from_preset("full", args.m, args.n, args.layers).initialise(problem.A, DEFAULT_LAM)

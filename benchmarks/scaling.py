@@ -37,14 +37,14 @@ def _build(network: str, n: int, layers: int):
 
     from nni_lista.models import family
     from nni_lista.problem import problems
-    from nni_lista.space import spaces
+    from nni_lista.space import architectures, spaces
 
     m = n // 2
     problem = problems.make_synthetic(problems.SyntheticSettings(m=m, n=n, n_val=1, n_test=1))
     if network == "lista":
         return family.build("lista", problem.A, layers), problem
     if network == "dense":
-        return spaces.build(spaces.named_architecture("dense", layers), m, n, problem.A), problem
+        return spaces.build(architectures.named_architecture("dense", layers), m, n, problem.A), problem
     return darts_supernet(m, n, layers, problem.A), problem
 
 

@@ -45,7 +45,7 @@ from nni_lista.base.io import json_unit as unit, write_json
 from nni_lista.problem.metrics import mean_and_sd
 from nni_lista.train.runs import run_architecture
 from nni_lista.search.explore import SearchRequest, explore
-from nni_lista.space.spaces import named_architecture
+from nni_lista.space.architectures import named_architecture
 from nni_lista.base.tables import markdown_table
 from nni_lista.train.training import TrainConfig
 

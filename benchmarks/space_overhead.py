@@ -26,7 +26,7 @@ from nni_lista.models import family
 
 from nni_lista.problem import problems
 
-from nni_lista.space import spaces
+from nni_lista.space import architectures, spaces
 from nni_lista.space.layers import initialise
 from nni_lista.base.tables import markdown_table
 from nni_lista.train.training import adam
@@ -74,7 +74,7 @@ def main() -> None:
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=args.n, n_val=1, n_test=1))
     models = {
         "plain LISTA (family)": family.build("lista", problem.A, args.layers),
-        "frozen lista preset (space)": spaces.build(spaces.named_architecture("lista", args.layers), args.m, args.n, problem.A),
+        "frozen lista preset (space)": spaces.build(architectures.named_architecture("lista", args.layers), args.m, args.n, problem.A),
         "DARTS supernet (paper space)": darts_supernet(args.m, args.n, args.layers, problem.A),
         "DARTS supernet, NNI's generic skip mixing": darts_supernet(args.m, args.n, args.layers, problem.A, GenericMixing),
     }

@@ -21,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bound", type=float, default=20.0, help="the time bound in seconds (default %(default)s)")
     args = parser.parse_args()
-    print(f"| strategy | bound s | search s | ratio | architectures scored |\n|---|--:|--:|--:|--:|")
+    print("| strategy | bound s | search s | ratio | architectures scored |\n|---|--:|--:|--:|--:|")
     with tempfile.TemporaryDirectory() as tmp:
         for strategy, budget in BUDGETS.items():
             out = Path(tmp) / strategy

@@ -121,20 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(compare)
     compare.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: DIR/MODEL/metrics.json, DIR/compare.json, DIR/nmse_vs_layer.png")
 
-    from nni_lista.search.explore import STRATEGIES
-    from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS
+    from nni_lista.search.strategy_names import STRATEGY_INFO
+    from nni_lista.space.architectures import BACKBONE_NAMES, NAMED_ARCHITECTURES, PRESETS
 
     search = parser.search_parser = commands.add_parser("search", help="search the design space with an NNI strategy; writes DIR/top.json")
     search.add_argument("--config", type=Path, metavar="FILE", help="a strategies/*.search.yml file; options given here override it")
-    search.add_argument("--strategy", choices=list(STRATEGIES),
-                        help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGIES.items()))
+    search.add_argument("--strategy", choices=list(STRATEGY_INFO),
+                        help="; ".join(f"{name}: {e.summary} ({e.kind})" for name, e in STRATEGY_INFO.items()))
     search.add_argument("--space", default=None,
                         help="lista (nothing to choose), connectivity (skips), neurons, paper (skips + neurons), full (+ weight forms: "
                              "every family member is a point of it); the dladmm backbone has plain, connectivity, neurons, paper "
                              "(default full; paper for dladmm)")
-    from nni_lista.space.backbones import BACKBONES
-
-    search.add_argument("--backbone", choices=list(BACKBONES), default="lista",
+    search.add_argument("--backbone", choices=list(BACKBONE_NAMES), default="lista",
                         help="the unrolled model whose space is searched: lista, or dladmm (D-LADMM, docs/design-space.md) (default %(default)s)")
     search.add_argument("--budget", type=int, default=10,
                         help="multi-trial strategies: architectures tried, each trained for --max-steps; "
@@ -188,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(retrain, with_layers=False)  # the architecture file fixes T
     retrain.add_argument("--layers", type=int, default=None,
                          help="optional: the architecture file fixes T; given, it must equal the file's depth")
-    retrain.add_argument("--backbone", choices=list(BACKBONES), default="lista",
+    retrain.add_argument("--backbone", choices=list(BACKBONE_NAMES), default="lista",
                          help="the space the architecture belongs to: lista, or dladmm for a best_arch.json of "
                               "`search --backbone dladmm` (default %(default)s)")
     retrain.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -489,8 +487,6 @@ def _replicate_table(replicates: dict) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from nni_lista.search.explore import SearchRequest, run_search
-
     require(args.strategy is not None, "--strategy is required (or a --config file that names one)")
     require(args.out is not None, "--out is required (or a --config file that names one)")
     from nni_lista.base.limits import check_layers, check_output
@@ -501,6 +497,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         args.space = "full" if args.backbone == "lista" else "paper"
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
+    if args.latency_table is not None and args.latency_table.exists():  # its content, before NNI is imported
+        from nni_lista.space.latency_table import LatencyTable
+
+        LatencyTable.load(args.latency_table)
+    from nni_lista.search.explore import SearchRequest, run_search
+
     request = SearchRequest(
         strategy=args.strategy, problem=spec, layers=args.layers, space=args.space,
         budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
@@ -571,11 +573,10 @@ def _training_service(path: Optional[Path]) -> dict:
 
 
 def _is_architecture_of(path: Path, backbone: str) -> bool:
-    from nni_lista.space.backbones import BACKBONES
-    from nni_lista.space.spaces import load_arch
+    from nni_lista.space.architectures import VALIDATORS, load_arch
 
     try:
-        load_arch(path, BACKBONES[backbone].validate)
+        load_arch(path, VALIDATORS[backbone])
     except UsageError:
         return False
     return True
@@ -583,13 +584,11 @@ def _is_architecture_of(path: Path, backbone: str) -> bool:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     from nni_lista.base.limits import check_output
-    from nni_lista.train.runs import run_architecture
-    from nni_lista.space.backbones import BACKBONES
-    from nni_lista.space.spaces import layers_of, load_arch
+    from nni_lista.space.architectures import VALIDATORS, layers_of, load_arch
 
     check_output(args.out)
     try:
-        arch = load_arch(args.arch, BACKBONES[args.backbone].validate)
+        arch = load_arch(args.arch, VALIDATORS[args.backbone])
     except UsageError as exc:
         if args.backbone == "lista" and _is_architecture_of(args.arch, "dladmm"):
             raise UsageError(f"{exc} (it is an architecture of the dladmm backbone: add --backbone dladmm)") from None
@@ -601,6 +600,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     args.layers = None  # the file fixes T (and _train_config checks a given one only)
     config = _train_config(args)
     problem = _problem_from_args(args, layers=depth)
+    from nni_lista.train.runs import run_architecture  # after every check: it imports NNI's model space
+
     result = run_architecture(arch, problem, config, args.lam, args.out, _extra_settings(args), backbone=args.backbone)
     print(_layer_table({"arch": result}))
     print()
@@ -634,7 +635,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_arch(args: argparse.Namespace) -> int:
     from nni_lista.base.limits import check_layers, check_output
-    from nni_lista.space.spaces import named_architecture, save_arch
+    from nni_lista.space.architectures import named_architecture, save_arch
 
     check_layers(args.layers)
     check_output(args.out, directory=False)
@@ -664,7 +665,8 @@ def cmd_trial(args: argparse.Namespace) -> int:
     from nni_lista.search.evaluators import train_architecture
     from nni_lista.base.io import write_json
     from nni_lista.base.limits import check_layers
-    from nni_lista.space.spaces import PRESETS, build, check, complete
+    from nni_lista.space.architectures import PRESETS, check, complete
+    from nni_lista.space.spaces import build
 
     check_layers(args.layers)  # bounds the label table the parameters are checked against
     trial_parameters.refuse_exposed_manager()
@@ -696,8 +698,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from nni_lista.base.device import resolve_device
     from nni_lista.base.limits import check_layers, check_memory, check_output
     from nni_lista.base.tables import markdown_table
-    from nni_lista.space.latency import measure_table, predict
-    from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
+    from nni_lista.space.architectures import NAMED_ARCHITECTURES, layers_of, load_arch, named_architecture
 
     check_layers(args.layers)
     require(1 <= args.n and 1 <= args.m <= args.n, f"--m {args.m} and --n {args.n} are not allowed: give 1 <= m <= n")
@@ -705,11 +706,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
     require(1 <= args.repeats <= 10_000, f"--repeats {args.repeats} is not allowed: it must be an integer in 1..10000")
     check_memory(f"a {args.m}x{args.n} problem with {args.layers} layers and batch {args.batch}", args.m, args.n, args.layers, args.batch, 0)
     check_output(args.out, directory=False)
-    from nni_lista.space.spaces import layers_of, load_arch
-
     archs = [(path, load_arch(path)) for path in args.arch]  # checked before anything is measured
     for path, arch in archs:
         require(layers_of(arch) == args.layers, f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}")
+    from nni_lista.space.latency import measure_table, predict  # after every check: it imports NNI's profilers
+
     device = resolve_device(args.device)
     table, measured = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty(),
                                     networks={str(path): arch for path, arch in archs})
@@ -740,7 +741,6 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     from nni_lista.base.tables import markdown_table
     from nni_lista.problem.problems import resolve_problem
     from nni_lista.search import pareto
-    from nni_lista.study.plots import plot_pareto
 
     check_output(args.out, directory=False)
     require(args.out.suffix.lower() == ".png", f"--out {str(args.out)!r} is not allowed: give a .png file")
@@ -762,6 +762,8 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     front = pareto.front(points)
     unit = {"flops": "FLOPs per sample", "params": "parameters", "latency": f"latency (ms, batch {args.latency_batch}, here)"}[args.cost]
     distinct = len({json.dumps(p.arch, sort_keys=True) for p in points})  # a warm-started search scores the family again
+    from nni_lista.study.plots import plot_pareto
+
     plot_pareto(points, front, args.out, unit, f"{distinct} different networks, {problem.m}x{problem.n}, T = {data['layers']}: "
                                                 f"proxy validation NMSE against {args.cost}")
     from nni_lista.search.handback import name_architecture

@@ -122,7 +122,7 @@ def test_exact_tests_are_deterministic():
 
 
 def test_nearest_named_says_whether_a_search_returned_a_starting_point():
-    from nni_lista.space.spaces import named_architecture
+    from nni_lista.space.architectures import named_architecture
 
     paper_labels = BACKBONES["lista"].labels("paper", 8)
     dense = {label: value for label, value in named_architecture("dense", 8).items() if label in paper_labels}

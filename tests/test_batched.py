@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nni_lista.base.errors import UsageError
-from nni_lista.space import spaces
+from nni_lista.space import architectures, spaces
 from nni_lista.train import batched, training
 from nni_lista.train.evaluation import evaluate
 
@@ -17,9 +17,9 @@ def _archs(count: int, seed: int = 0) -> list[dict]:
     """LISTA, ALISTA, dense and random architectures of the 2019 family's space (mixed forms,
     neurons, skips; the post-ALISTA mechanisms are not batched)."""
     rng = random.Random(seed)
-    values = spaces.labels(T, spaces.PRESETS["family"])
-    archs = [spaces.named_architecture(name, T) for name in ("lista", "alista", "dense")]
-    archs += [spaces.with_defaults({label: rng.choice(options) for label, options in values.items()}, T)
+    values = architectures.labels(T, architectures.PRESETS["family"])
+    archs = [architectures.named_architecture(name, T) for name in ("lista", "alista", "dense")]
+    archs += [architectures.with_defaults({label: rng.choice(options) for label, options in values.items()}, T)
               for _ in range(count - len(archs))]
     return archs
 
@@ -80,7 +80,7 @@ def test_each_network_stops_by_its_own_rule(small_problem):
 def test_only_end_to_end_training_and_one_size_are_batched(small_problem):
     with pytest.raises(UsageError, match="stagewise"):
         batched.train_together(_build(small_problem, _archs(3)), small_problem, _config(protocol="stagewise"))
-    other = spaces.build(spaces.named_architecture("lista", T + 1), small_problem.m, small_problem.n, small_problem.A)
+    other = spaces.build(architectures.named_architecture("lista", T + 1), small_problem.m, small_problem.n, small_problem.A)
     with pytest.raises(UsageError, match="different sizes or depths"):
         batched.StackedNetworks(_build(small_problem, _archs(3)) + [other])
 
@@ -100,4 +100,4 @@ def test_batched_training_follows_per_kind_rates_and_warmup(small_problem):
 
 def test_networks_with_post_alista_mechanisms_are_refused_in_one_line(small_problem):
     with pytest.raises(UsageError, match="without gates, momentum or threshold shapes"):
-        batched.StackedNetworks(_build(small_problem, [spaces.named_architecture("aglista", T)]))
+        batched.StackedNetworks(_build(small_problem, [architectures.named_architecture("aglista", T)]))

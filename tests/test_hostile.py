@@ -983,3 +983,101 @@ def test_text_files_are_read_up_to_their_cap(tmp_path, capsys, name, argv):
     argv = [a.format(file=big, tmp=tmp_path) for a in argv]
     err = _one_line(capsys, 2, argv)
     assert str(MAX_RECORD_BYTES) in err or "not a latency table" in err, err
+
+
+# ----------------------------------------------------------------------------- K. tampered checkpoints, latency tables (#33 low)
+
+def _tamper(state: dict, how: str) -> dict:
+    if how == "no stages_done":
+        del state["stages_done"]
+    elif how == "stages_done a string":
+        state["stages_done"] = "3"
+    elif how == "steps -1e18":
+        state["steps"] = -10**18
+    elif how == "seconds nan":
+        state["seconds"] = float("nan")
+    elif how == "wrong shape":
+        name = next(k for k, v in state["model"].items() if v.dim() == 2)
+        state["model"][name] = torch.zeros(3, 3)
+    elif how == "no optimizer":
+        state.pop("optimizer", None)
+    return state
+
+
+@pytest.mark.parametrize("protocol, how, needle", [
+    ("stagewise", "no stages_done", "stages_done 'missing' is not an integer in [0, 6]"),
+    ("stagewise", "stages_done a string", "stages_done '3' is not an integer"),
+    ("stagewise", "steps -1e18", "steps -1000000000000000000 is not an integer in [0, 60]"),
+    ("stagewise", "wrong shape", "is damaged (RuntimeError"),
+    ("e2e", "steps -1e18", "steps -1000000000000000000 is not an integer in [0, 60]"),
+    ("e2e", "seconds nan", "seconds nan is not a finite number"),
+    ("e2e", "wrong shape", "is damaged (RuntimeError"),
+    ("e2e", "no optimizer", "is damaged (KeyError: 'optimizer')"),
+])
+def test_a_tampered_checkpoint_with_a_valid_fingerprint_is_one_line(tmp_path, capsys, protocol, how, needle):
+    """The fingerprint says "this run", but the counters or tensors are not what a run writes:
+    one line naming the checkpoint, and nothing about it in metrics.json."""
+    out = tmp_path / "out"
+    argv = ["train", "--model", "lista", "--out", out, *TINY[:-4], "--max-steps", "60", "--eval-every", "20",
+            "--protocol", protocol, "--device", "cpu"]
+    assert _main(argv) == 0
+    checkpoint = out / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    torch.save(_tamper({**state, "finished": False}, how), checkpoint)
+    (out / "metrics.json").unlink()
+    capsys.readouterr()
+    _one_line(capsys, 2, argv, str(checkpoint), needle)
+    assert not (out / "metrics.json").exists()
+
+
+def _latency_table(tmp_path: Path) -> dict:
+    path = tmp_path / "t.json"
+    assert _main(["latency", "--m", "12", "--n", "24", "--layers", "2", "--repeats", "1", "--out", path]) == 0
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda t: t["forms"].pop("coupled"), "forms must map exactly lista, coupled, analytic"),
+    (lambda t: t["neurons"]["soft"].pop(), "neurons['soft'] must be a list of 2 finite latencies"),
+    (lambda t: t["mechanisms"]["threshold"].update({"1": [0.0, 0.0]}), "mechanisms['threshold'] must map exactly"),
+    (lambda t: t["forms"].update(lista=["fast", "slow"]), "forms['lista'] must be a list of 2 finite latencies"),
+    (lambda t: t["forms"].update(lista=[-5.0, -5.0]), "forms['lista'] must be a list of 2 finite latencies >= 0"),
+    (lambda t: t.update(skip_ms=-1.0), "skip_ms -1.0 is not a finite latency"),
+    (lambda t: t.update(constant_ms=-1e9), "constant_ms -1000000000.0 is not allowed"),
+    (lambda t: t["key"].update(layers=10**9), "key.layers 1000000000 is not an integer"),
+])
+def test_a_damaged_latency_table_is_one_line(tmp_path, capsys, change, needle):
+    """Missing forms, short lists, other keys, strings or negative latencies (with which every
+    architecture "fits"): refused in one line before the search starts."""
+    table = _latency_table(tmp_path)
+    change(table)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(table))
+    capsys.readouterr()
+    _one_line(capsys, 2, ["search", "--strategy", "random", "--budget", "2", "--max-latency", "1", "--latency-table", bad,
+                          *TINY, "--out", tmp_path / "s"], str(bad), needle)
+    assert not (tmp_path / "s" / "top.json").exists()
+
+
+def test_the_operator_registries_are_keyed_by_the_vocabulary():
+    """architectures.py names every value without importing torch or NNI; the registries that
+    build the modules must offer exactly those names."""
+    from nni_lista.space import architectures, layers, mechanisms, neurons
+
+    assert tuple(neurons.NEURONS) == architectures.NEURON_NAMES
+    assert tuple(layers.FORMS) == architectures.WEIGHT_FORMS
+    assert {d: tuple(v) for d, v in mechanisms.MECHANISMS.items()} == architectures.MECHANISM_VALUES
+    from nni_lista.space.backbones import BACKBONES
+    from nni_lista.search.explore import STRATEGIES
+    from nni_lista.search.strategy_names import STRATEGY_INFO
+
+    assert tuple(BACKBONES) == architectures.BACKBONE_NAMES
+    assert list(STRATEGIES) == list(STRATEGY_INFO)
+
+
+def test_the_command_line_parser_imports_neither_nni_nor_the_space():
+    """--help and every refusal made while parsing need no NNI (importing it takes seconds)."""
+    code = ("import sys; from nni_lista import cli; cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m == 'nni' or m.startswith(('nni.', 'nni_lista.space.spaces'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from nni_lista.space import hpo, spaces
+from nni_lista.space import architectures, hpo
 from nni_lista.cli import main
 from nni_lista.base.errors import UsageError
 
@@ -24,7 +24,7 @@ def test_committed_search_space_equals_what_the_command_generates(path, tmp_path
 
 def test_search_space_is_classic_choice_format_over_the_space_labels():
     space = hpo.search_space("paper", 6)
-    assert list(space) == list(spaces.labels(6, spaces.PRESETS["paper"]))
+    assert list(space) == list(architectures.labels(6, architectures.PRESETS["paper"]))
     assert space["layer5/skip_from2"] == {"_type": "choice", "_value": ["off", "on"]}
     assert space["layer1/neuron"]["_value"][0] == "soft"
     json.dumps(space)  # plain JSON

@@ -10,7 +10,7 @@ from nni_lista.study import analysis
 
 from nni_lista.models import family
 
-from nni_lista.space import ladmm, spaces
+from nni_lista.space import architectures, ladmm
 
 from nni_lista.problem import problems
 from nni_lista.space.backbones import BACKBONES
@@ -37,7 +37,7 @@ def test_dladmm_first_layer_is_an_ista_step(problem):
 def test_dladmm_labels_match_the_lista_space_without_weight_forms():
     space = ladmm.DLADMMSpace.from_preset("paper", M, N, T)
     assert set(space.simplify()) == set(BACKBONES["dladmm"].labels("paper", T))
-    assert set(BACKBONES["dladmm"].labels("paper", T)) == set(spaces.labels(T, spaces.PRESETS["paper"]))
+    assert set(BACKBONES["dladmm"].labels("paper", T)) == set(architectures.labels(T, architectures.PRESETS["paper"]))
 
 
 def test_dladmm_skips_start_closed_and_train(problem):

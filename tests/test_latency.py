@@ -13,8 +13,10 @@ from nni_lista.base.errors import UsageError
 from nni_lista.cli import main
 from nni_lista.problem import problems
 from nni_lista.search.explore import SearchRequest, run_search
-from nni_lista.space.latency import LatencyProfiler, LatencyTable, measure_network, measure_table, predict, table_key
-from nni_lista.space.spaces import PRESETS, LISTASpace, build, complete, labels, named_architecture
+from nni_lista.space.latency import LatencyProfiler, measure_network, measure_table, predict, table_key
+from nni_lista.space.latency_table import LatencyTable
+from nni_lista.space.architectures import PRESETS, complete, labels, named_architecture
+from nni_lista.space.spaces import LISTASpace, build
 from nni_lista.train.training import TrainConfig
 from nni.nas.oneshot.pytorch.supermodule._expression_utils import expression_expectation  # noqa: E402  (after NNI's quiet import)
 
@@ -168,7 +170,7 @@ def test_projection_follows_the_strategys_choice_probabilities():
     costliest neuron into an identity; with the strategy's probabilities
     (NNI's export_probs) it takes the likely, slightly cheaper neuron instead."""
     from nni_lista.search.explore import Limits
-    from nni_lista.space.layers import WEIGHT_FORMS
+    from nni_lista.space.architectures import WEIGHT_FORMS
     from nni_lista.space.neurons import NEURONS
 
     cost = {"soft-ss": 0.3, "identity": 0.0}

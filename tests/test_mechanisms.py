@@ -9,8 +9,9 @@ import torch
 
 from nni_lista.models import family
 from nni_lista.problem import problems
-from nni_lista.space import hpo, spaces
-from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.space import architectures, hpo, spaces
+from nni_lista.space.architectures import PRESETS
+from nni_lista.space.spaces import LISTASpace
 
 M, N, T = 12, 24, 5
 NEW = ["alista-at", "aglista", "hyperlista"]
@@ -47,7 +48,7 @@ def _copy_into_frozen(reference, frozen):
 @pytest.mark.parametrize("name", NEW)
 def test_new_family_members_equal_their_named_architectures_for_the_same_weights(problem, name):
     reference = _perturb(family.build(name, problem.A, T))
-    frozen = spaces.build(spaces.named_architecture(name, T), M, N, problem.A)
+    frozen = spaces.build(architectures.named_architecture(name, T), M, N, problem.A)
     _copy_into_frozen(reference, frozen)
     with torch.no_grad():
         a, b = frozen(problem.test.b), reference(problem.test.b)
@@ -64,11 +65,11 @@ def test_new_family_members_equal_their_named_architectures_for_the_same_weights
 @pytest.mark.parametrize("name", ["aglista", "hyperlista"])
 def test_gates_and_momentum_start_at_zero_so_the_network_starts_as_its_base(problem, name):
     """AGLISTA starts as ALISTA exactly; HyperLISTA as ALISTA with its residual threshold."""
-    base = spaces.named_architecture("alista", T)
+    base = architectures.named_architecture("alista", T)
     if name == "hyperlista":
         base = {**base, **{label: "residual" for label in base if label.endswith("/threshold")}}
     with torch.no_grad():
-        start = spaces.build(spaces.named_architecture(name, T), M, N, problem.A)(problem.test.b)
+        start = spaces.build(architectures.named_architecture(name, T), M, N, problem.A)(problem.test.b)
         plain = spaces.build(base, M, N, problem.A)(problem.test.b)
     assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(start, plain))
 
@@ -81,12 +82,12 @@ def test_alista_at_threshold_is_smaller_where_the_estimate_is_large(problem):
 
 
 def test_an_architecture_file_of_the_2019_space_still_loads_as_what_it_computed(problem, tmp_path):
-    old = {label: value for label, value in spaces.named_architecture("alista", T).items()
-           if label.split("/")[1] not in spaces.LATER_DIMENSIONS}
+    old = {label: value for label, value in architectures.named_architecture("alista", T).items()
+           if label.split("/")[1] not in architectures.LATER_DIMENSIONS}
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
-    arch = spaces.load_arch(path)
-    assert arch == spaces.named_architecture("alista", T)
+    arch = architectures.load_arch(path)
+    assert arch == architectures.named_architecture("alista", T)
     with torch.no_grad():
         a = spaces.build(old, M, N, problem.A)(problem.test.b)[-1]
         b = family.build("alista", problem.A, T)(problem.test.b)[-1]
@@ -94,13 +95,13 @@ def test_an_architecture_file_of_the_2019_space_still_loads_as_what_it_computed(
 
 
 def test_the_full_space_has_the_new_labels_and_the_family_space_does_not():
-    full, older = spaces.labels(16, PRESETS["full"]), spaces.labels(16, PRESETS["family"])
+    full, older = architectures.labels(16, PRESETS["full"]), architectures.labels(16, PRESETS["family"])
     assert full["layer5/threshold"] == ("scalar", "vector", "adaptive", "residual")
     assert full["layer5/gain_gate"] == ("off", "exp", "inv") and "layer1/gain_gate" not in full
     assert full["layer5/overshoot"] == ("off", "inv") and "layer1/overshoot" in full
     assert full["layer5/momentum"] == ("off", "learned", "adaptive") and "layer1/momentum" not in full
     assert len(full) - len(older) == 16 * 2 + 15 * 2
-    assert not any(label.split("/")[1] in spaces.LATER_DIMENSIONS for label in older)
+    assert not any(label.split("/")[1] in architectures.LATER_DIMENSIONS for label in older)
 
 
 def test_the_classic_hpo_format_holds_the_new_dimensions():
@@ -120,14 +121,14 @@ def test_random_architectures_of_the_full_space_train_a_step_without_nan(problem
 
 
 def test_describe_names_the_nearest_named_architecture_and_what_differs():
-    arch = spaces.named_architecture("alista", 6)
-    assert spaces.describe(arch, 6) == {"nearest": "alista", "labels_changed": 0, "changes": [], "family_member": True,
+    arch = architectures.named_architecture("alista", 6)
+    assert architectures.describe(arch, 6) == {"nearest": "alista", "labels_changed": 0, "changes": [], "family_member": True,
                                         "text": "= ALISTA"}
     arch = {**arch, "layer4/momentum": "learned", "layer2/overshoot": "inv"}
-    found = spaces.describe(arch, 6)
+    found = architectures.describe(arch, 6)
     assert found["nearest"] == "alista" and not found["family_member"]
     assert found["text"] == "ALISTA with 2 labels changed: layer2/overshoot=inv, layer4/momentum=learned"
-    near_at = {**spaces.named_architecture("alista-at", 6), "layer6/gain_gate": "inv"}
-    assert spaces.describe(near_at, 6)["text"] == "ALISTA-AT with 1 label changed: layer6/gain_gate=inv"
+    near_at = {**architectures.named_architecture("alista-at", 6), "layer6/gain_gate": "inv"}
+    assert architectures.describe(near_at, 6)["text"] == "ALISTA-AT with 1 label changed: layer6/gain_gate=inv"
     partial = {"layer3/skip_from1": "on", "layer4/skip_from1": "off"}  # only the labels a search set are compared
-    assert spaces.describe(partial, 6)["text"] == "LISTA with 1 label changed: layer3/skip_from1=on"  # a tie: the earlier name
+    assert architectures.describe(partial, 6)["text"] == "LISTA with 1 label changed: layer3/skip_from1=on"  # a tie: the earlier name

@@ -133,7 +133,7 @@ def test_the_full_space_config_starts_from_the_family_and_ends_at_least_as_good(
     """WarmTPE: the first trials are the family members of the full space, in NNI's manager and
     web UI as ordinary trials (the levels to beat), and TPE goes on from them."""
     from nni_lista.search.warm_start import family_seeds
-    from nni_lista.space.spaces import PRESETS
+    from nni_lista.space.architectures import PRESETS
 
     seeds = family_seeds(PRESETS["full"], T)
     port, experiment_id = create(shrunk_config("tpe-full.yml", tmp_path, trials=len(seeds) + 2, layers=T, trial_args=SHORT))

@@ -10,7 +10,8 @@ import torch
 
 from nni_lista.cli import main
 from nni_lista.search.pareto import Point, front
-from nni_lista.space.spaces import LISTASpace, NAMED_ARCHITECTURES
+from nni_lista.space.architectures import NAMED_ARCHITECTURES
+from nni_lista.space.spaces import LISTASpace
 from nni.nas.profiler.pytorch.flops import FlopsProfiler  # noqa: E402  (after NNI's quiet import)
 
 M, N, T = 12, 24, 4

@@ -5,7 +5,8 @@ import torch
 
 from nni_lista.train.evaluation import evaluate
 from nni_lista.train.prefixes import PrefixCache
-from nni_lista.space.spaces import build, named_architecture
+from nni_lista.space.architectures import named_architecture
+from nni_lista.space.spaces import build
 from nni_lista.train.training import TrainConfig, train
 
 T = 4

@@ -7,7 +7,7 @@ import pytest
 
 from nni_lista.base.errors import UsageError
 from nni_lista.problem.problems import SyntheticSettings, make_synthetic
-from nni_lista.space.spaces import named_architecture
+from nni_lista.space.architectures import named_architecture
 from nni_lista.train.recipe import Recipe, choose_lr, replicates
 
 PROBLEM = make_synthetic(SyntheticSettings(m=20, n=40, seed=3, n_val=200, n_test=200))

@@ -9,7 +9,7 @@ from nni_lista.search import compat, evaluators
 
 from nni_lista.problem import problems
 
-from nni_lista.space import spaces
+from nni_lista.space import architectures, spaces
 from nni_lista.cli import main
 from nni_lista.search.explore import STRATEGIES, SearchRequest, run_search
 from nni_lista.train.training import TrainConfig
@@ -39,7 +39,7 @@ def test_every_strategy_searches_and_retrains(strategy, tmp_path):
     top = json.loads((tmp_path / "top.json").read_text())
     assert top["strategy"] == strategy and top["top"]
     for item in top["top"]:
-        assert spaces.validate(item["arch"]) == T
+        assert architectures.validate(item["arch"]) == T
     if STRATEGIES[strategy].kind == "multi-trial":
         metrics = [item["metric"] for item in top["top"]]
         assert metrics == sorted(metrics, reverse=True)  # best (highest -NMSE) first
@@ -58,7 +58,7 @@ def test_every_strategy_searches_and_retrains(strategy, tmp_path):
         metrics = json.loads((tmp_path / "retrain" / name / "metrics.json").read_text())
         assert metrics["steps"] == 20 and len(metrics["nmse_db_per_layer"]) == T
     assert result["retrained"]["searched"]["settings"]["arch"] == top["top"][0]["arch"]
-    assert spaces.load_arch(tmp_path / "best_arch.json") == top["top"][0]["arch"]
+    assert architectures.load_arch(tmp_path / "best_arch.json") == top["top"][0]["arch"]
 
 
 def test_grid_search_enumerates_a_small_space(tmp_path):
@@ -70,7 +70,7 @@ def test_grid_search_enumerates_a_small_space(tmp_path):
 @pytest.mark.parametrize("strategy", ["evolution", "random-one-shot", "darts"])
 def test_constrained_search_returns_only_architectures_within_the_limit(strategy, tmp_path):
     problem = problems.resolve_problem(_spec())
-    lista_params = sum(p.numel() for p in spaces.build(spaces.named_architecture("lista", T), M, N).parameters())
+    lista_params = sum(p.numel() for p in spaces.build(architectures.named_architecture("lista", T), M, N).parameters())
     limit = lista_params + 1  # at most one skip gain on top of LISTA's parameters (some neurons have none)
     result = run_search(_request(strategy, max_params=limit), tmp_path)
     for item in result["top"]:
@@ -114,11 +114,11 @@ def test_retrain_an_architecture_file(tmp_path, capsys):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     for key in ("model", "settings", "protocol", "steps", "seconds", "nmse_db_per_layer", "nmse_db"):
         assert key in metrics
-    assert metrics["settings"]["arch"] == spaces.named_architecture("dense", T)
+    assert metrics["settings"]["arch"] == architectures.named_architecture("dense", T)
 
 
 def test_retrain_refuses_a_bad_architecture_file(tmp_path, capsys):
-    arch = spaces.named_architecture("lista", T)
+    arch = architectures.named_architecture("lista", T)
     arch["layer2/neuron"] = "sigmoid"
     (tmp_path / "bad.json").write_text(json.dumps(arch))
     code = main(["retrain", "--arch", str(tmp_path / "bad.json"), *PROBLEM, "--out", str(tmp_path / "r")])

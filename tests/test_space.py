@@ -9,9 +9,10 @@ from nni_lista.models import family
 
 from nni_lista.problem import problems
 
-from nni_lista.space import spaces
+from nni_lista.space import architectures, spaces
 from nni_lista.base.errors import UsageError
-from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.space.architectures import PRESETS
+from nni_lista.space.spaces import LISTASpace
 from nni.nas.profiler.pytorch.flops import FlopsProfiler, NumParamsProfiler
 
 M, N, T = 12, 24, 5
@@ -26,7 +27,7 @@ def problem():
 def test_labels_are_hierarchical_and_match_nni(preset):
     space = LISTASpace.from_preset(preset, M, N, T)
     mutables = space.simplify()
-    expected = spaces.labels(T, PRESETS[preset])
+    expected = architectures.labels(T, PRESETS[preset])
     assert list(mutables) == list(expected)
     for label, mutable in mutables.items():
         assert tuple(mutable.values) == expected[label]
@@ -34,7 +35,7 @@ def test_labels_are_hierarchical_and_match_nni(preset):
 
 
 def test_paper_space_has_every_skip_and_neuron():
-    labels = spaces.labels(16, PRESETS["paper"])
+    labels = architectures.labels(16, PRESETS["paper"])
     assert sum("skip_from" in k for k in labels) == 14 * 15 // 2  # layers 3..16, skips from x^1..x^{k-2}
     assert labels["layer16/neuron"] == ("soft", "soft-ss", "firm", "relu", "leaky-relu", "tanh", "identity")
     assert labels["layer16/skip_from1"] == ("off", "on") and "layer16/skip_from15" not in labels
@@ -51,7 +52,7 @@ def _perturbed(model, seed=0):
 @pytest.mark.parametrize("name", ["lista", "lista-cp", "lista-cpss", "alista"])
 def test_named_presets_equal_the_family_models_for_the_same_weights(problem, name):
     reference = _perturbed(family.build(name, problem.A, T))
-    frozen = spaces.build(spaces.named_architecture(name, T), M, N, problem.A)
+    frozen = spaces.build(architectures.named_architecture(name, T), M, N, problem.A)
     with torch.no_grad():
         for k, block in enumerate(frozen.blocks):
             if name == "alista":
@@ -72,7 +73,7 @@ def test_named_presets_equal_the_family_models_for_the_same_weights(problem, nam
 
 def test_every_architecture_starts_as_ista(problem):
     """Skip gains start at 0: the dense architecture computes ISTA at initialisation."""
-    dense = spaces.build(spaces.named_architecture("dense", T), M, N, problem.A)
+    dense = spaces.build(architectures.named_architecture("dense", T), M, N, problem.A)
     ista = family.build("ista", problem.A, T)
     with torch.no_grad():
         assert torch.allclose(dense(problem.test.b)[-1], ista(problem.test.b)[-1], atol=1e-5)
@@ -101,13 +102,13 @@ def test_layer_parameters_cover_a_random_architecture(problem):
 
 
 def test_arch_file_round_trip(tmp_path):
-    arch = spaces.named_architecture("lista-cpss", T)
-    spaces.save_arch(arch, tmp_path / "a.json")
-    assert spaces.load_arch(tmp_path / "a.json") == arch
+    arch = architectures.named_architecture("lista-cpss", T)
+    architectures.save_arch(arch, tmp_path / "a.json")
+    assert architectures.load_arch(tmp_path / "a.json") == arch
     # completing a sub-space sample gives a full-space architecture
     sample = {"layer3/skip_from1": "on"}
-    full = spaces.complete(sample, T, PRESETS["connectivity"])
-    assert spaces.validate(full) == T and full["layer3/skip_from1"] == "on" and full["layer2/neuron"] == "soft"
+    full = architectures.complete(sample, T, PRESETS["connectivity"])
+    assert architectures.validate(full) == T and full["layer3/skip_from1"] == "on" and full["layer2/neuron"] == "soft"
 
 
 @pytest.mark.parametrize(
@@ -121,20 +122,20 @@ def test_arch_file_round_trip(tmp_path):
     ],
 )
 def test_bad_arch_files_are_refused(tmp_path, edit, fragment):
-    arch = spaces.named_architecture("lista", T)
+    arch = architectures.named_architecture("lista", T)
     edit(arch)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(arch))
     with pytest.raises(UsageError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
-        spaces.load_arch(path)
+        architectures.load_arch(path)
 
 
 def test_unreadable_arch_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(UsageError, match="cannot read architecture file"):
-        spaces.load_arch(tmp_path / "x.json")
+        architectures.load_arch(tmp_path / "x.json")
     with pytest.raises(UsageError, match="does not exist"):
-        spaces.load_arch(tmp_path / "missing.json")
+        architectures.load_arch(tmp_path / "missing.json")
 
 
 def test_searched_models_load_the_hub_way():
@@ -145,13 +146,14 @@ def test_searched_models_load_the_hub_way():
 
     import torch
 
-    from nni_lista.space.spaces import LISTASpace, NAMED_ARCHITECTURES, SEARCHED_MODELS, named_architecture
+    from nni_lista.space.architectures import NAMED_ARCHITECTURES, named_architecture
+    from nni_lista.space.spaces import LISTASpace, SEARCHED_MODELS
 
     repo = Path(__file__).resolve().parents[1]
     assert "shared-evolution-250x500" in SEARCHED_MODELS
     shipped = LISTASpace.load_searched_model("shared-evolution-250x500", m=20, n=40)
     written = json.loads((repo / "results" / "weight-sharing" / "best_arch-250x500-T16.json").read_text())
-    assert shipped.arch == spaces.with_defaults(written, 16)  # a file of the 2019 space: the mechanisms read as off
+    assert shipped.arch == architectures.with_defaults(written, 16)  # a file of the 2019 space: the mechanisms read as off
     assert len(shipped(torch.zeros(3, 20))) == 16
     for name in NAMED_ARCHITECTURES:
         model = LISTASpace.load_searched_model(name, m=20, n=40, layers=5, A=torch.randn(20, 40))

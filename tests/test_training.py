@@ -171,13 +171,13 @@ def test_compiled_training_gives_the_same_numbers_and_the_same_run(small_problem
 
 
 def test_parameter_kinds_cover_every_parameter_of_the_family_and_the_space(small_problem):
-    from nni_lista.space import spaces
+    from nni_lista.space import architectures, spaces
 
     expected = {"lista": {"matrix", "threshold"}, "lista-cp": {"matrix", "threshold"}, "alista": {"step", "threshold"}}
     for name, kinds in expected.items():
         groups = training.parameter_groups(family.build(name, small_problem.A, T), 1e-3, {})
         assert {g["kind"] for g in groups} == kinds
-    dense = spaces.build(spaces.named_architecture("dense", T), small_problem.m, small_problem.n, small_problem.A)
+    dense = spaces.build(architectures.named_architecture("dense", T), small_problem.m, small_problem.n, small_problem.A)
     groups = training.parameter_groups(dense, 1e-3, {"gain": 10.0})
     assert {g["kind"]: g["lr"] for g in groups} == {"matrix": 1e-3, "threshold": 1e-3, "gain": pytest.approx(1e-2)}
     assert sum(len(g["params"]) for g in groups) == len(list(dense.parameters()))

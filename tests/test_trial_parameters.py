@@ -31,7 +31,7 @@ class _Touch:
 
 def crafted(marker) -> dict:
     """The paper space's labels at T=4, one of them an NNI-serialised object that creates ``marker``."""
-    from nni_lista.space.spaces import PRESETS, labels
+    from nni_lista.space.architectures import PRESETS, labels
 
     params = {label: values[0] for label, values in labels(T, PRESETS["paper"]).items()}
     params["layer1/neuron"] = {"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(marker))).decode()}
@@ -96,7 +96,7 @@ def test_the_parameter_file_route_runs_nothing(tmp_path):
 
 
 def test_a_plain_parameter_file_trains_and_reports(tmp_path):
-    from nni_lista.space.spaces import PRESETS, labels
+    from nni_lista.space.architectures import PRESETS, labels
 
     params = {label: values[-1] for label, values in labels(T, PRESETS["paper"]).items()}
     out = _legacy_trial(tmp_path, {"parameter_id": 7, "parameters": params})

@@ -10,14 +10,15 @@ import pytest
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-from nni_lista.space import spaces
+from nni_lista.space import architectures
 from nni_lista.search.explore import strategy_seed
-from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.space.architectures import PRESETS
+from nni_lista.space.spaces import LISTASpace
 import numpy as np
 
 from nni_lista.base.limits import label_layer as layer_of
 from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, dimension_move, family_seeds
-from nni_lista.space.spaces import dimension_of
+from nni_lista.space.architectures import dimension_of
 
 T = 6
 BIN = Path(sys.executable).parent  # the venv's nni-lista
@@ -25,16 +26,16 @@ BIN = Path(sys.executable).parent  # the venv's nni-lista
 
 def test_the_full_space_holds_every_family_member():
     seeds = family_seeds(PRESETS["full"], T)
-    assert len(seeds) == len(spaces.NAMED_ARCHITECTURES) == 8
-    for name, seed in zip(spaces.NAMED_ARCHITECTURES, seeds):
-        assert spaces.complete(seed, T, PRESETS["full"]) == spaces.named_architecture(name, T)
+    assert len(seeds) == len(architectures.NAMED_ARCHITECTURES) == 8
+    for name, seed in zip(architectures.NAMED_ARCHITECTURES, seeds):
+        assert architectures.complete(seed, T, PRESETS["full"]) == architectures.named_architecture(name, T)
 
 
 @pytest.mark.parametrize("preset, names", [("connectivity", ["lista", "dense"]), ("paper", ["lista", "dense"]),
                                            ("neurons", ["lista"]), ("lista", ["lista"])])
 def test_smaller_spaces_get_the_members_they_can_express(preset, names):
     seeds = family_seeds(PRESETS[preset], T)
-    assert [spaces.complete(s, T, PRESETS[preset]) for s in seeds] == [spaces.named_architecture(n, T) for n in names]
+    assert [architectures.complete(s, T, PRESETS[preset]) for s in seeds] == [architectures.named_architecture(n, T) for n in names]
 
 
 def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
@@ -64,12 +65,12 @@ def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
 
 
 def _full_choices(layers: int) -> dict[str, list]:
-    return {label: list(values) for label, values in spaces.labels(layers).items()}
+    return {label: list(values) for label, values in architectures.labels(layers).items()}
 
 
 def test_a_sweep_sets_one_dimension_to_one_value_over_a_run_of_layers():
     choices = _full_choices(8)
-    parent = spaces.named_architecture("alista", 8)
+    parent = architectures.named_architecture("alista", 8)
     random = np.random.RandomState(0)
     kinds = set()
     for _ in range(200):
@@ -93,7 +94,7 @@ def test_a_sweep_sets_one_dimension_to_one_value_over_a_run_of_layers():
 
 def test_a_graft_combines_two_family_members_mechanisms():
     choices = _full_choices(8)
-    at, ag = spaces.named_architecture("alista-at", 8), spaces.named_architecture("aglista", 8)
+    at, ag = architectures.named_architecture("alista-at", 8), architectures.named_architecture("aglista", 8)
     random = np.random.RandomState(1)
     grafts = set()
     for _ in range(100):
@@ -105,7 +106,7 @@ def test_a_graft_combines_two_family_members_mechanisms():
     assert grafts == {"threshold", "gain_gate", "overshoot"}  # the dimensions in which the two differ
     # AGLISTA with ALISTA-AT's thresholds: a network neither paper has, one graft away
     combined = dict(ag) | {label: at[label] for label in at if dimension_of(label) == "threshold"}
-    assert spaces.describe(combined, 8)["family_member"] is False
+    assert architectures.describe(combined, 8)["family_member"] is False
 
 
 def _mechanism_score(model) -> None:

@@ -10,8 +10,9 @@ import torch
 
 from nni_lista import cli
 from nni_lista.problem import problems
-from nni_lista.space import spaces
-from nni_lista.space.spaces import PRESETS, LISTASpace
+from nni_lista.space import architectures, spaces
+from nni_lista.space.architectures import PRESETS
+from nni_lista.space.spaces import LISTASpace
 from nni_lista.search.weight_sharing import choices, inherited_nmse_db, random_path, set_path, train_supernet
 
 M, N, T = 12, 24, 4
@@ -27,7 +28,7 @@ def test_a_path_of_the_supernet_is_that_subnet(problem, seed):
     supernet = LISTASpace.from_preset("full", M, N, T).initialise(problem.A)
     sample = random_path(supernet, np.random.RandomState(seed))
     set_path(supernet, sample)
-    subnet = spaces.build(spaces.complete(sample, T, PRESETS["full"]), M, N, problem.A)
+    subnet = spaces.build(architectures.complete(sample, T, PRESETS["full"]), M, N, problem.A)
     with torch.no_grad():
         for a, b in zip(supernet(problem.val.b), subnet(problem.val.b)):
             assert torch.allclose(a, b, atol=1e-5)
@@ -35,12 +36,12 @@ def test_a_path_of_the_supernet_is_that_subnet(problem, seed):
 
 def test_every_label_is_a_choice_of_the_supernet():
     supernet = LISTASpace.from_preset("full", M, N, T)
-    assert set(choices(supernet)) == set(spaces.labels(T, PRESETS["full"]))
+    assert set(choices(supernet)) == set(architectures.labels(T, PRESETS["full"]))
 
 
 def test_training_the_supernet_improves_the_family_paths(problem):
     supernet = LISTASpace.from_preset("full", M, N, T).initialise(problem.A)
-    lista = spaces.named_architecture("lista", T)
+    lista = architectures.named_architecture("lista", T)
     before = inherited_nmse_db(supernet, problem, lista)[-1]
     train_supernet(supernet, problem, steps=300, batch=32, lr=1e-3, seed=0)
     assert inherited_nmse_db(supernet, problem, lista)[-1] < before - 0.5
@@ -53,7 +54,7 @@ def test_shared_evolution_search_from_the_command_line(tmp_path, capsys):
     assert cli.main(argv) == 0
     top = json.loads((out / "top.json").read_text())
     assert top["kind"] == "weight-sharing" and "inherited weights" in top["proxy"]
-    assert top["warm_start"]["seeds"][:1] == [spaces.named_architecture("lista", 3)]
+    assert top["warm_start"]["seeds"][:1] == [architectures.named_architecture("lista", 3)]
     metrics = [item["metric"] for item in top["top"]]
     assert metrics == sorted(metrics, reverse=True) and len(metrics) == 5
     assert set(top["retrained"]) == {"searched", "lista"}

@@ -22,7 +22,6 @@ import secrets
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 from nni_lista.base.errors import WriteFailed
 
@@ -113,6 +112,7 @@ def torch_save(path: str | os.PathLike, obj: Any) -> Path:
 
     The bytes are made in memory and written by Python, so that a failed write raises
     ``OSError`` (torch's own file writer reports a full disk as a bare ``RuntimeError``)."""
+    import torch  # here, so that the JSON and text writers need no torch
 
     def write(tmp: str) -> None:
         buffer = io.BytesIO()

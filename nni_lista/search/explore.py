@@ -51,9 +51,12 @@ from nni_lista.search import handback, manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.search.deadline import SUPERNET_SHARE, Deadline
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
-from nni_lista.space.latency import LatencyProfiler, LatencyTable, load_or_measure
+from nni_lista.space.latency import LatencyProfiler, load_or_measure
+from nni_lista.space.latency_table import LatencyTable
 from nni_lista.train.runs import run_architecture
-from nni_lista.space.spaces import LISTASpace, named_architecture
+from nni_lista.space.architectures import named_architecture
+from nni_lista.space.spaces import LISTASpace
+from nni_lista.search.strategy_names import STRATEGY_INFO
 from nni_lista.train.training import TrainConfig
 from nni_lista.search.warm_start import WarmStartEvolution, WarmStartRandom, WarmStartTPE, family_seeds
 
@@ -119,25 +122,22 @@ def _penalty(kind: type, constraint):
     return kind(profiler, baseline=limit, scale=-1.0 if kind is SampleProfilerPenalty else 1.0, nonlinear="positive")
 
 
-STRATEGIES: dict[str, StrategyEntry] = {
-    "random": StrategyEntry("multi-trial", _random, "random sampling (the family members of the space first)"),
-    "grid": StrategyEntry("multi-trial", lambda b, s, c: nas_strategy.GridSearch(seed=s), "every architecture in turn (small spaces)"),
-    "evolution": StrategyEntry("multi-trial", _evolution, "regularized evolution (Real et al. 2019)"),
-    "tpe": StrategyEntry("multi-trial", _tpe, "tree-structured Parzen estimator (the family members of the space first)"),
-    "rl": StrategyEntry("multi-trial", _rl, "policy-based RL (PPO, Zoph & Le 2017)"),
-    "darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.DARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "DARTS (Liu et al. 2019)"),
-    "gumbel-darts": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)), "Gumbel-softmax DARTS (SNAS)"),
-    "enas": StrategyEntry("one-shot", lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)), "ENAS (Pham et al. 2018)"),
-    "proxyless": StrategyEntry("one-shot", lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)), "ProxylessNAS"),
-    "shared-evolution": StrategyEntry(
-        "weight-sharing", _evolution,
-        "one supernet trained with uniform single-path sampling, then warm-started evolution over its subnets scored with "
-        "inherited weights (Guo et al. 2020)"),
-    "random-one-shot": StrategyEntry(
-        "one-shot",
-        lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
-        "random single-path supernet (Bender et al. 2018)"),
+#: NNI's strategy of each command-line name (:data:`~nni_lista.search.strategy_names.STRATEGY_INFO`)
+_FACTORIES: dict[str, Callable] = {
+    "random": _random,
+    "grid": lambda b, s, c: nas_strategy.GridSearch(seed=s),
+    "evolution": _evolution,
+    "tpe": _tpe,
+    "rl": _rl,
+    "darts": lambda b, s, c: nas_strategy.DARTS(penalty=_penalty(ExpectationProfilerPenalty, c)),
+    "gumbel-darts": lambda b, s, c: nas_strategy.GumbelDARTS(penalty=_penalty(ExpectationProfilerPenalty, c)),
+    "enas": lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)),
+    "proxyless": lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)),
+    "shared-evolution": _evolution,
+    "random-one-shot": lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
 }
+STRATEGIES: dict[str, StrategyEntry] = {name: StrategyEntry(info.kind, _FACTORIES[name], info.summary)
+                                        for name, info in STRATEGY_INFO.items()}
 
 
 @dataclass
@@ -360,7 +360,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     resolve_problem(request.problem)  # fail early on a bad problem file
     seeds = []
     if request.warm_start and request.backbone == "lista":
-        from nni_lista.space.spaces import PRESETS
+        from nni_lista.space.architectures import PRESETS
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem, request.strategy, request.backbone)

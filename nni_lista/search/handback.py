@@ -1,7 +1,7 @@
 """What a search hands back: its architectures named, and the family member to compare with.
 
 :func:`name_architectures` gives every architecture of a search's output the nearest named
-architecture and the labels that differ (:func:`nni_lista.space.spaces.describe`), counted
+architecture and the labels that differ (:func:`nni_lista.space.architectures.describe`), counted
 over the labels the searched space varies, so "= ALISTA" means the search returned ALISTA
 itself. :func:`best_family_member` picks the family member (LISTA, LISTA-CP, LISTA-CPSS, ALISTA,
 dense, ALISTA-AT, AGLISTA, HyperLISTA) of the searched space that the search itself scored best,
@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.limits import check_arch_depth, check_layers, read_bounded
 from nni_lista.problem.problems import check_spec
-from nni_lista.space.spaces import NAMED_ARCHITECTURES, PRESETS, complete, describe, labels, named_architecture
+from nni_lista.space.architectures import NAMED_ARCHITECTURES, PRESETS, complete, describe, labels, named_architecture
 
 MAX_TOP_BYTES = 64 << 20
 
@@ -61,7 +61,7 @@ def searched_labels(arch: dict, space: str, layers: int) -> dict:
 
 
 def name_architecture(arch: dict, space: str, layers: int) -> dict:
-    """:func:`~nni_lista.space.spaces.describe` over the labels ``space`` varies."""
+    """:func:`~nni_lista.space.architectures.describe` over the labels ``space`` varies."""
     return describe(searched_labels(arch, space, layers), layers)
 
 

@@ -39,7 +39,7 @@ def load_search(run: Path) -> dict:
 
 def search_points(run: Path, data: dict) -> list[Point]:
     """Every architecture the search scored (its history; its top-k for one-shot searches that keep none)."""
-    from nni_lista.space.spaces import PRESETS, complete
+    from nni_lista.space.architectures import PRESETS, complete
 
     events = [e for e in data.get("history") or [] if isinstance(e, dict) and isinstance(e.get("metric"), (int, float))]
     if not events:
@@ -53,7 +53,7 @@ def family_points(searches: dict[str, dict], points: list[Point], progress: bool
     trained here with the first search's recipe on its problem."""
     from nni_lista.models.family import DEFAULT_LAM
     from nni_lista.problem.problems import resolve_problem
-    from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
+    from nni_lista.space.architectures import NAMED_ARCHITECTURES, named_architecture
     from nni_lista.train.runs import run_architecture, training_config
 
     data = next(iter(searches.values()))

@@ -89,7 +89,7 @@ class WarmTPE(_LocalManagerOnly, SeededTpeTuner):
     def update_search_space(self, search_space):
         from nni_lista.base.limits import label_layer
         from nni_lista.search.warm_start import family_seeds
-        from nni_lista.space.spaces import PRESETS
+        from nni_lista.space.architectures import PRESETS
 
         layers = max((label_layer(label) or 0) for label in search_space)
         self.seeds = [seed for seed in family_seeds(PRESETS[self.preset], layers) if set(seed) <= set(search_space)]

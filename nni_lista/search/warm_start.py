@@ -47,8 +47,8 @@ from numpy.random import RandomState
 
 from nni_lista.base.limits import label_layer
 from nni_lista.search.seeded_tpe import SeededTpeTuner
-from nni_lista.space.spaces import (NAMED_ARCHITECTURES, SpaceConfig, complete, describe, dimension_of, labels,
-                                    named_architecture)
+from nni_lista.space.architectures import (NAMED_ARCHITECTURES, SpaceConfig, complete, describe, dimension_of, labels,
+                                           named_architecture)
 
 _log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _lineage(items: tuple) -> str:
 
 
 def lineage(sample: dict) -> str:
-    """The named architecture (:data:`~nni_lista.space.spaces.NAMED_ARCHITECTURES`) nearest to
+    """The named architecture (:data:`~nni_lista.space.architectures.NAMED_ARCHITECTURES`) nearest to
     ``sample``: the family member it descends from, as far as the labels tell."""
     return _lineage(tuple(sorted(sample.items())))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from nni_lista.space import ladmm, spaces
+from nni_lista.space import architectures, ladmm, spaces
 from nni_lista.base.errors import require
 
 
@@ -26,8 +26,8 @@ class Backbone:
     """One searchable model family."""
 
     name: str
-    presets: dict  # preset name -> spaces.SpaceConfig (the dimensions it varies)
-    target: spaces.SpaceConfig  # the labels of a complete architecture
+    presets: dict  # preset name -> architectures.SpaceConfig (the dimensions it varies)
+    target: architectures.SpaceConfig  # the labels of a complete architecture
     make_space: Callable  # (preset, m, n, layers) -> NNI ModelSpace
     build: Callable  # (arch, m, n, A, lam) -> initialised network
     plain_preset: str  # the preset with nothing to choose
@@ -39,11 +39,11 @@ class Backbone:
 
     def labels(self, preset: str, layers: int) -> dict[str, tuple[str, ...]]:
         """The labels a sample of ``preset`` has, with their values."""
-        return spaces.labels(layers, self.presets[preset])
+        return architectures.labels(layers, self.presets[preset])
 
     def complete(self, sample: dict, preset: str, layers: int) -> dict[str, str]:
         """The complete architecture of a ``preset`` sample."""
-        return spaces.complete(sample, layers, self.presets[preset], self.target)
+        return architectures.complete(sample, layers, self.presets[preset], self.target)
 
     def plain(self, layers: int) -> dict[str, str]:
         """The backbone's own network (LISTA, D-LADMM) as a complete architecture."""
@@ -51,10 +51,10 @@ class Backbone:
 
 
 BACKBONES: dict[str, Backbone] = {
-    "lista": Backbone("lista", dict(spaces.PRESETS), spaces.PRESETS["full"], spaces.LISTASpace.from_preset,
-                      spaces.build, "lista", spaces.validate),
-    "dladmm": Backbone("dladmm", dict(ladmm.PRESETS), spaces.PRESETS["paper"], ladmm.DLADMMSpace.from_preset, ladmm.build, "plain",
-                       ladmm.validate),
+    "lista": Backbone("lista", dict(architectures.PRESETS), architectures.PRESETS["full"], spaces.LISTASpace.from_preset,
+                      spaces.build, "lista", architectures.VALIDATORS["lista"]),
+    "dladmm": Backbone("dladmm", dict(architectures.DLADMM_PRESETS), architectures.PRESETS["paper"],
+                       ladmm.DLADMMSpace.from_preset, ladmm.build, "plain", architectures.VALIDATORS["dladmm"]),
 }
 
 

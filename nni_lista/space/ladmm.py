@@ -37,13 +37,8 @@ from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.space.layers import GatedSkip, NoSkip, choose, initialise
 from nni_lista.space.mixed_skip import oneshot_hooks
 from nni_lista.space.neurons import NEURONS
-from nni_lista.space.spaces import PRESETS as LISTA_PRESETS, SpaceConfig, check, layers_of
+from nni_lista.space.architectures import DLADMM_PRESETS, validate_dladmm
 from nni_lista.models.thresholds import soft_threshold
-
-#: presets of the D-LADMM space: the dimensions of the LISTA presets of the same names
-#: (``plain`` fixes everything, as the LISTA space's ``lista`` preset does)
-PRESETS: dict[str, SpaceConfig] = {"plain": LISTA_PRESETS["lista"],
-                                   **{name: LISTA_PRESETS[name] for name in ("connectivity", "neurons", "paper")}}
 
 
 class DLADMMLayer(nn.Module):
@@ -100,8 +95,8 @@ class DLADMMSpace(ModelSpace):
 
     @classmethod
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "DLADMMSpace":
-        require(preset in PRESETS, f"D-LADMM space {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
-        config = PRESETS[preset]
+        require(preset in DLADMM_PRESETS, f"D-LADMM space {preset!r} is not allowed: choose one of {', '.join(DLADMM_PRESETS)}")
+        config = DLADMM_PRESETS[preset]
         return cls(m, n, layers, config.neurons, config.skips)
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "DLADMMSpace":
@@ -124,17 +119,10 @@ class DLADMMSpace(ModelSpace):
         return estimates
 
 
-def validate(arch: object) -> int:
-    """Check that ``arch`` is a D-LADMM architecture (a label map of the ``paper`` labels); returns T."""
-    layers = layers_of(arch)
-    check(arch, layers, "paper")
-    return layers
-
-
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> DLADMMSpace:
     """The D-LADMM network of ``arch`` (a label map of the ``paper`` labels, validated),
     initialised for ``A``."""
-    layers = validate(arch)
+    layers = validate_dladmm(arch)
     model = DLADMMSpace.from_preset("paper", m, n, layers).freeze(arch)
     model.arch = dict(arch)
     return model if A is None else model.initialise(A, lam)

@@ -26,12 +26,10 @@ A table is keyed by the device, sizes, batch, thread count and library versions
 
 from __future__ import annotations
 
-import json
 import platform
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -41,12 +39,12 @@ from nni_lista.space import nni_import  # noqa: F401  (NNI imported without its 
 from nni.mutable import MutableExpression
 from nni.nas.profiler import ExpressionProfiler
 
-from nni_lista.base.errors import UsageError, require
-from nni_lista.base.limits import MAX_RECORD_BYTES, read_bounded
-from nni_lista.base.io import write_json
+from nni_lista.base.errors import require
 from nni_lista.models.family import DEFAULT_LAM, lipschitz
-from nni_lista.space.layers import FORMS, WEIGHT_FORMS, GatedSkip, MeasurementMap
-from nni_lista.space.mechanisms import MECHANISMS, OFF, in_layer
+from nni_lista.space.layers import FORMS, GatedSkip, MeasurementMap
+from nni_lista.space.architectures import WEIGHT_FORMS, in_layer
+from nni_lista.space.latency_table import LatencyTable
+from nni_lista.space.mechanisms import MECHANISMS, OFF
 from nni_lista.space.neurons import NEURONS
 
 TABLE_FORMAT = 2  # 2: the post-ALISTA mechanisms' entries
@@ -73,36 +71,6 @@ def table_key(m: int, n: int, layers: int, batch: int, device: str) -> dict:
 
     return {"format": TABLE_FORMAT, "device": device_name(device), "m": m, "n": n, "layers": layers, "batch": batch,
             "torch": torch.__version__, "nni": nni.__version__}
-
-
-@dataclass
-class LatencyTable:
-    """Per-choice latencies in milliseconds (see the module docstring)."""
-
-    key: dict
-    constant_ms: float
-    measure_ms: float
-    skip_ms: float
-    forms: dict  # weight form -> [ms of layer 1, ..., layer T]
-    neurons: dict  # neuron -> [ms of layer 1, ..., layer T]
-    mechanisms: dict  # dimension -> value -> [ms of layer 1, ..., layer T] (0 for "off" and where a layer has no label)
-
-    def save(self, path: Path) -> None:
-        write_json(Path(path), asdict(self))
-
-    @classmethod
-    def load(cls, path: Path, key: Optional[dict] = None) -> "LatencyTable":
-        """The table in ``path``; with ``key``, refused (one line) unless measured for it."""
-        try:
-            data = json.loads(read_bounded(Path(path), MAX_RECORD_BYTES, "latency table"))
-            table = cls(**data)
-        except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
-            raise UsageError(f"{str(path)!r} is not a latency table written by `nni-lista latency`") from None
-        if key is not None:
-            differ = sorted(k for k in set(key) | set(table.key) if key.get(k) != table.key.get(k))
-            require(not differ, f"the latency table {str(path)!r} was measured for other {', '.join(differ)} "
-                                f"({', '.join(f'{k}={table.key.get(k)!r}' for k in differ)}): measure one for this search")
-        return table
 
 
 def fastest_ms(calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 0,
@@ -153,7 +121,8 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     are timed in the same rounds; returns the table and their measured ms."""
     from tqdm import tqdm
 
-    from nni_lista.space.spaces import NAMED_ARCHITECTURES, build, named_architecture
+    from nni_lista.space.architectures import NAMED_ARCHITECTURES, named_architecture
+    from nni_lista.space.spaces import build
 
     g = torch.Generator().manual_seed(seed)
     A = (torch.randn(m, n, generator=g) / m ** 0.5).to(device)
@@ -219,7 +188,8 @@ def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: in
 
 def predict(table: LatencyTable, arch: dict, m: int, n: int) -> float:
     """The table's latency (ms) of a full-space architecture ``arch`` on an ``m x n`` problem."""
-    from nni_lista.space.spaces import LISTASpace, validate, with_defaults
+    from nni_lista.space.architectures import validate, with_defaults
+    from nni_lista.space.spaces import LISTASpace
 
     layers = validate(arch)
     return float(LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table).profile(with_defaults(arch, layers)))

@@ -24,7 +24,6 @@ layer 1), analytic as coupled, everything element-wise 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -36,30 +35,9 @@ from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.profiler.pytorch.flops import FlopsResult
 from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
 
-from nni_lista.space.mechanisms import MECHANISMS, OFF, in_layer
+from nni_lista.space.architectures import SpaceConfig
+from nni_lista.space.mechanisms import MECHANISMS, OFF
 from nni_lista.space.neurons import NEURONS
-
-WEIGHT_FORMS = ("lista", "coupled", "analytic")
-SKIP_STATES = ("off", "on")
-
-
-@dataclass(frozen=True)
-class SpaceConfig:
-    """Which values each per-layer dimension of a space offers (one value: fixed, no label)."""
-
-    neurons: tuple[str, ...] = ("soft",)
-    skips: bool = False
-    weight_forms: tuple[str, ...] = ("lista",)
-    thresholds: tuple[str, ...] = ("scalar",)
-    gain_gates: tuple[str, ...] = ("off",)
-    overshoots: tuple[str, ...] = ("off",)
-    momenta: tuple[str, ...] = ("off",)
-
-    def layer_values(self, k: int) -> dict[str, tuple[str, ...]]:
-        """Dimension -> the values it offers in layer ``k`` (1-based), in label order; skips apart."""
-        values = {"weight_form": self.weight_forms, "neuron": self.neurons, "threshold": self.thresholds,
-                  "gain_gate": self.gain_gates, "overshoot": self.overshoots, "momentum": self.momenta}
-        return {name: tuple(v) for name, v in values.items() if in_layer(name, k)}
 
 
 class _Leaf(nn.Module):

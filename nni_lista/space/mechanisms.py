@@ -280,11 +280,3 @@ MECHANISMS: dict[str, dict[str, Callable[[int, int, bool], Mechanism]]] = {
 
 #: the modules that compute nothing, which a frozen network skips
 OFF = (ScalarThreshold, NoGainGate, NoOvershoot, NoMomentum)
-
-#: dimensions without a label in layer 1 (``x^0 = 0`` makes them nothing there)
-NOT_IN_FIRST_LAYER = ("gain_gate", "momentum")
-
-
-def in_layer(dimension: str, k: int) -> bool:
-    """Whether layer ``k`` (1-based) has a label for ``dimension``."""
-    return k > 1 or dimension not in NOT_IN_FIRST_LAYER

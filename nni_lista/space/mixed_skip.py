@@ -18,7 +18,8 @@ from nni_lista.space import nni_import  # noqa: F401  (NNI imported without its 
 from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedLayer
 
-from nni_lista.space.layers import SKIP_STATES, GatedSkip, NoSkip
+from nni_lista.space.architectures import SKIP_STATES
+from nni_lista.space.layers import GatedSkip, NoSkip
 
 
 class MixedSkip(DifferentiableMixedLayer):

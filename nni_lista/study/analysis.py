@@ -37,7 +37,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from nni_lista.space.neurons import NEURONS
-from nni_lista.space.spaces import NAMED_ARCHITECTURES, named_architecture
+from nni_lista.space.architectures import NAMED_ARCHITECTURES, named_architecture
 
 _SKIP = re.compile(r"^layer(\d+)/skip_from(\d+)$")
 _NEURON = re.compile(r"^layer(\d+)/neuron$")
@@ -346,7 +346,7 @@ def edf(values: Sequence[float]) -> tuple[list[float], list[float]]:
 
 
 def nearest_named(arch: Mapping[str, str], layers: int) -> dict:
-    """The named architecture (:data:`~nni_lista.space.spaces.NAMED_ARCHITECTURES`) that differs
+    """The named architecture (:data:`~nni_lista.space.architectures.NAMED_ARCHITECTURES`) that differs
     from ``arch`` in the fewest of ``arch``'s labels (Hamming distance over the labels of the
     searched space; ties go to the earlier name): ``{"name", "labels_changed", "labels"}``."""
     def distance(name: str) -> int:

@@ -19,7 +19,7 @@ from nni_lista.base.limits import MAX_BATCHES, MAX_RECORD_BYTES, check_count, ch
 from nni_lista.models.family import DEFAULT_LAM, MODELS
 from nni_lista.problem import problems
 from nni_lista.problem.problems import PROBLEM_FIELDS
-from nni_lista.search.explore import STRATEGIES
+from nni_lista.search.strategy_names import STRATEGY_INFO
 from nni_lista.space.backbones import BACKBONES
 from nni_lista.train.training import TRAINING_PRESETS, TrainConfig
 
@@ -75,8 +75,8 @@ class SearchPlan:
     retrain_top: Optional[int] = None
 
     def __post_init__(self) -> None:
-        require(isinstance(self.strategy, str) and self.strategy in STRATEGIES,
-                f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        require(isinstance(self.strategy, str) and self.strategy in STRATEGY_INFO,
+                f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGY_INFO)}")
         _check_preset("lista", self.space)
         require(_is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
         check_count(self.budget, "budget", MAX_BATCHES)

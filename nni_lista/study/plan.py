@@ -187,7 +187,7 @@ class Study:
     def _uniform_neuron(self, neuron: str, seed: int) -> Callable[[], dict]:
         """LISTA with one neuron type in every layer (claim 2: are soft thresholds preferred?)."""
         def work() -> dict:
-            from nni_lista.space.spaces import named_architecture
+            from nni_lista.space.architectures import named_architecture
 
             setting = self.config.neurons.setting
             arch = {label: (neuron if label.endswith("/neuron") else value)

@@ -28,6 +28,7 @@ run with :class:`TrainingDiverged`; the last good checkpoint stays on disk.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -248,6 +249,32 @@ class CheckpointStore:
                              f"resume from; {hint}")
         return state
 
+    def check_counts(self, state: dict, max_steps: int, stages: Optional[int] = None) -> None:
+        """Refuse (one line) a checkpoint whose counters a run cannot have written: ``steps`` outside
+        ``[0, max_steps]``, negative or non-finite ``seconds``, no history list, or (stage-wise)
+        ``stages_done`` outside ``[0, stages]``; its fingerprint may still be valid."""
+        checks = [("steps", _is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
+                  ("seconds", _is_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
+                  ("history", isinstance(state.get("history"), list), "a list")]
+        if stages is not None:
+            checks.append(("stages_done", _is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
+                           f"an integer in [0, {stages}]"))
+        for name, ok, allowed in checks:
+            if not ok:
+                raise UsageError(f"checkpoint {str(self.path)!r} is damaged: {name} {short(state.get(name, 'missing'))} is not "
+                                 f"{allowed}; delete it or give another --out")
+
+    @contextlib.contextmanager
+    def restoring(self):
+        """Restoring a checkpoint's state into a model, optimizer or generator: what does not fit
+        (a missing entry, a tensor of another shape, a value of another type) is one line."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise UsageError(f"checkpoint {str(self.path)!r} is damaged ({type(exc).__name__}: {first}); delete it or give "
+                             f"another --out") from None
+
     def save(self, state: dict) -> None:
         if self.path is not None:
             torch_save(self.path, {**state, "fingerprint": self.fingerprint})
@@ -328,12 +355,15 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
     T = model.layers
     cap = max(1, config.max_steps // (3 * T))
     state = store.load()
+    if state is not None:
+        store.check_counts(state, config.max_steps, stages=3 * T)
     done = 0 if state is None else state["stages_done"]
     steps, seconds = (0, 0.0) if state is None else (state["steps"], state["seconds"])
     history = [] if state is None else state["history"]
     reused = 0
     if state is not None:
-        model.load_state_dict(state["model"])
+        with store.restoring():
+            model.load_state_dict(state["model"])
     elif prefixes is not None and (hit := prefixes.longest(model)) is not None:
         reused, entry = hit
         prefixes.restore(model, entry)
@@ -441,16 +471,21 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []
+    if state is not None:
+        store.check_counts(state, config.max_steps)
     if state is not None and state.get("finished"):
-        model.load_state_dict(state["model"])
+        with store.restoring():
+            model.load_state_dict(state["model"])
         return TrainResult(steps=state["steps"], seconds=state["seconds"], resumed=True, history=state["history"])
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        with store.restoring():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            best = (float(state["best_value"]), dict(state["best_model"]), int(state["best_step"]))
+            copy.deepcopy(model).load_state_dict(best[1])  # the best weights must fit the model too
         start, seconds, history = state["steps"], state["seconds"], state["history"]
-        best = (state["best_value"], state["best_model"], state["best_step"])
     bar.reset(total=config.max_steps)
     bar.update(start)
     started = time.perf_counter()

@@ -1,0 +1,100 @@
+"""Is the family trained to its published levels? Each anchored member on its anchor's problem.
+
+    .venv/bin/python benchmarks/family_levels.py [--members ...] [--out DIR]
+
+The published levels (``ANCHORS`` in ``benchmarks/discovery.py``) come from two sources with
+two NMSE definitions: the NA-ALISTA authors' released logs (250x500, SNR 40 dB; ratio of sums,
+``10 log10(sum ||x_hat - x||^2 / sum ||x||^2)``) and Open-L2O's figure (256x512, noiseless; the
+mean over test samples of ``10 log10(||x_hat - x||^2 / ||x||^2)``, read off a plot, about
++-2 dB). Each anchored member is trained on the matching problem (p = 0.1, T = 16, the problem
+seed of ``discovery.py``'s setting) by :mod:`nni_lista.train.recipe` with a longer recipe than
+the discovery benchmark's: the rate chosen on validation from ``--lrs`` (default 5e-4, 1e-3),
+at most ``--max-steps`` (20,000) end-to-end steps under a cosine decay, stopped when the best
+validation NMSE improves by less than 0.1 dB over ``--plateau-steps`` (3,000) steps, the
+gradient norm clipped at 0.1, training seed 0. The level is compared in the anchor's
+definition; a member *reaches* its level when it is at most 2 dB above it.
+
+``--members`` and ``--settings`` pick a part, so two processes sharing ``--out`` can split the
+work; every training run is kept under ``DIR/units/`` (``metrics.json`` and a checkpoint) and
+read, not repeated, by a later run, which writes ``DIR/results.json`` and ``DIR/table.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from discovery import ANCHORS, SETTINGS
+from nni_lista.base.io import write_json, write_text
+from nni_lista.base.tables import markdown_table
+from nni_lista.problem import problems
+from nni_lista.space.spaces import named_architecture
+from nni_lista.train.recipe import Recipe, choose_lr
+
+#: the anchors' problems: setting -> (m, n)
+SIZES = {"snr40": (250, 500), "noiseless": (256, 512)}
+#: how far above its published level (dB) a member may stay and still count as at its level
+TOLERANCE_DB = 2.0
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", choices=list(SIZES), default=["noiseless"])
+    parser.add_argument("--members", nargs="+", default=None,
+                        help="which anchored members (default: every member with a published level in the settings)")
+    parser.add_argument("--lrs", type=float, nargs="+", default=[5e-4, 1e-3], help="the recipe's learning-rate grid")
+    parser.add_argument("--max-steps", type=int, default=20_000, help="the recipe's step cap")
+    parser.add_argument("--plateau-steps", type=int, default=3000, help="the convergence rule's window (steps)")
+    parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=Path("results/family-levels"))
+    return parser.parse_args()
+
+
+def level(found: dict, definition: str) -> float:
+    """A run's test NMSE in the anchor's definition."""
+    return found["nmse_db"] if definition == "ratio of sums" else found["nmse_db_sample_mean"]
+
+
+def main() -> None:
+    args = arguments()
+    started = time.perf_counter()
+    recipe = Recipe(lrs=tuple(args.lrs), max_steps=args.max_steps, eval_every=250, plateau_steps=args.plateau_steps)
+    work = [(setting, name) for (setting, name) in ANCHORS if setting in args.settings
+            and (args.members is None or name in args.members)]
+    rows, results = [], []
+    for setting, name in tqdm(work, desc="family levels", unit="member"):
+        m, n = SIZES[setting]
+        settings = problems.SyntheticSettings(m=m, n=n, **SETTINGS[setting])
+        problem = problems.resolve_problem(problems.problem_spec(settings))
+        lr, grid = choose_lr(named_architecture(name, args.layers), problem, recipe, 0,
+                             args.out / "units" / f"{setting}-{m}x{n}" / name)
+        chosen = grid[lr]
+        published, definition, source = ANCHORS[(setting, name)]
+        ours = level(chosen, definition)
+        reached = ours <= published + TOLERANCE_DB
+        results.append({"setting": setting, "m": m, "n": n, "model": name, "lr": lr,
+                        "grid_val_nmse_db": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()},
+                        "test_db": ours, "definition": definition, "published_db": published, "source": source,
+                        "reached": reached, "steps": chosen["steps"],
+                        "seconds_chosen": chosen["seconds"], "seconds_grid": sum(f["seconds"] for f in grid.values())})
+        rows.append([setting, f"{m}x{n}", name, f"{lr:g}", f"{ours:.2f}", f"{published:.1f}", definition,
+                     f"{ours - published:+.2f}", "yes" if reached else "no", str(chosen["steps"]),
+                     f"{chosen['seconds']:.0f}", f"{results[-1]['seconds_grid']:.0f}"])
+    setup = (f"p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, gradient norm clipped at "
+             f"{recipe.clip_norm:g}, at most {args.max_steps} steps (cosine decay), stop below {recipe.plateau_db} dB "
+             f"per {args.plateau_steps} steps; training seed 0; reached = at most {TOLERANCE_DB:g} dB above the level")
+    table = markdown_table(["setting", "problem", "model", "lr", "test dB", "published", "definition", "ours - published",
+                            "reached", "steps", "seconds (chosen run)", "seconds (whole grid)"], rows)
+    write_json(args.out / "results.json", {"setup": setup, "members": results,
+                                           "seconds_this_run": round(time.perf_counter() - started, 1)})
+    write_text(args.out / "table.md", f"{setup}\n\n{table}\n")
+    print(setup)
+    print(table)
+    print(f"\nwrote {args.out}/results.json and table.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,7 +41,7 @@ def main() -> int:
             times[("interleaved", name)].append(ms)
     rows = [[way, name, " ".join(f"{t:.3f}" for t in ts), f"{max(ts) / min(ts):.2f}"] for (way, name), ts in times.items()]
     for way in ("back to back", "interleaved"):
-        ratio = [a / l for a, l in zip(times[(way, "alista")], times[(way, "lista")])]
+        ratio = [a / b for a, b in zip(times[(way, "alista")], times[(way, "lista")])]
         rows.append([way, "alista / lista", " ".join(f"{r:.2f}" for r in ratio), f"{max(ratio) / min(ratio):.2f}"])
     print(markdown_table(["timing", "network", f"fastest of {args.repeats} calls (ms), per trial", "spread (max / min)"], rows))
     return 0

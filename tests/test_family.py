@@ -62,7 +62,9 @@ def test_alista_analytic_weight(small_problem):
     W = family.analytic_weight(A)
     G = W.T @ A
     assert torch.allclose(torch.diagonal(G), torch.ones(60, dtype=G.dtype), atol=1e-8)
-    off = lambda M: (M - torch.diag(torch.diagonal(M))).abs().max()
+    def off(M):
+        return (M - torch.diag(torch.diagonal(M))).abs().max()
+
     assert off(G) < off(A.T @ A)
     # it minimises ||W^T A||_F under the constraint: a perturbation that keeps diag = 1 only grows it
     direction = torch.randn_like(W) * 1e-3

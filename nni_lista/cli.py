@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_problem_options(make, with_file=False)
     make.add_argument("--patch", type=int, default=ImageCSSettings.patch, help="image-cs: patch side in pixels (default %(default)s)")
     make.add_argument("--atoms", type=int, default=ImageCSSettings.n_atoms, help="image-cs: dictionary atoms, the code length n (default %(default)s)")
+    own = make.add_argument_group("your own matrix (docs/problem-and-family.md#your-own-matrix-and-data)")
+    own.add_argument("--matrix", type=Path, metavar="FILE", help="the m x n operator A as a .npy, .npz (one array) or .pt "
+                     "(one tensor) file; or, with --dictionary, the m x d sensing matrix; m, n come from it")
+    own.add_argument("--dictionary", type=Path, metavar="FILE", help="with --matrix: a d x n dictionary D, so that A = matrix D")
+    own.add_argument("--signals", metavar="TRAIN,VAL,TEST", help="with --matrix: your own training, validation and test "
+                     "sets (three files, or a directory holding train.npy, val.npy, test.npy): rows of codes (length n), or of "
+                     "signals (length d) with --dictionary; default: Bernoulli(--p)-Gaussian codes drawn from --seed")
+    own.add_argument("--normalise", action=argparse.BooleanOptionalAction, default=True,
+                     help="with --matrix: scale the operator's columns to unit norm (default on)")
     make.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the problem file")
 
     train = commands.add_parser("train", help="train and test one model; writes DIR/metrics.json")
@@ -346,6 +355,21 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
 
     check_output(args.out, directory=False)
     remove_orphans_of(args.out)  # temporary files of a make-problem killed between writing and renaming
+    require(args.matrix is not None or (args.dictionary is None and args.signals is None and args.normalise),
+            "--dictionary, --signals and --no-normalise apply only with --matrix FILE")
+    if args.matrix is not None:
+        from nni_lista.problem import own_data
+
+        fixed = [f"--{k}" for k in ("m", "n", "kappa") if getattr(args, k) is not None]
+        require(args.kind == "synthetic" and not fixed,
+                f"{', '.join(fixed) or '--kind image-cs'} do not apply with --matrix: the matrix fixes the problem's size")
+        signals = None if args.signals is None else _signal_files(args.signals)
+        problem = own_data.from_files(args.matrix, args.dictionary, signals, p=0.1 if args.p is None else args.p,
+                                      snr_db=math.inf if args.snr is None else args.snr, seed=args.seed, normalise=args.normalise)
+        problems.save(problem, args.out)
+        print(f"wrote {args.out}: {own_data.describe(problem)}; {problem.val.b.shape[0]} validation and "
+              f"{problem.test.b.shape[0]} test samples")
+        return 0
     if args.kind == "synthetic":
         settings = _problem_settings(args)
         _check_memory(args, settings.m, settings.n, 1, settings.n_val + settings.n_test)
@@ -361,6 +385,23 @@ def cmd_make_problem(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {problem.kind} problem, A is {problem.m}x{problem.n}, "
           f"{problem.val.b.shape[0]} validation and {problem.test.b.shape[0]} test samples")
     return 0
+
+
+def _signal_files(text: str) -> list[Path]:
+    """``--signals``: three comma-separated files, or a directory holding train/val/test files."""
+    from nni_lista.problem.own_data import ARRAY_SUFFIXES
+
+    folder = Path(text)
+    if folder.is_dir():
+        found = []
+        for name in ("train", "val", "test"):
+            files = [folder / f"{name}{suffix}" for suffix in ARRAY_SUFFIXES if (folder / f"{name}{suffix}").is_file()]
+            require(len(files) == 1, f"--signals {text!r}: the directory must hold one {name}.npy (or .npz, .pt); found {len(files)}")
+            found += files
+        return found
+    parts = [part for part in text.split(",") if part]
+    require(len(parts) == 3, f"--signals {short(text)} is not allowed: give TRAIN,VAL,TEST (three files) or a directory")
+    return [Path(part) for part in parts]
 
 
 def cmd_train(args: argparse.Namespace) -> int:

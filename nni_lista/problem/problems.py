@@ -37,6 +37,8 @@ from nni_lista.base.io import from_json_safe, json_safe, torch_save
 
 FILE_FORMAT = "nni-lista-problem"
 FILE_VERSION = 1
+#: the kinds of problem file: generated synthetic, natural-image CS, or a user's own matrix (:mod:`nni_lista.problem.own_data`)
+KINDS = ("synthetic", "image-cs", "matrix")
 
 
 def seeded_generator(seed: int, *purpose: int) -> torch.Generator:
@@ -190,6 +192,23 @@ class Problem:
     def n(self) -> int:
         return self.A.shape[1]
 
+    @classmethod
+    def from_matrix(cls, matrix, **options) -> "Problem":
+        """A problem on your own ``m x n`` matrix (numpy array or tensor), codes drawn from a seed:
+        :func:`nni_lista.problem.own_data.from_matrix` (options ``p``, ``snr_db``, ``seed``, ``n_val``,
+        ``n_test``, ``dictionary``, ``normalise``)."""
+        from nni_lista.problem.own_data import from_matrix
+
+        return from_matrix(matrix, **options)
+
+    @classmethod
+    def from_arrays(cls, matrix, train, val, test, **options) -> "Problem":
+        """A problem on your own matrix and your own training, validation and test sets:
+        :func:`nni_lista.problem.own_data.from_arrays` (options ``snr_db``, ``seed``, ``dictionary``, ``normalise``)."""
+        from nni_lista.problem.own_data import from_arrays
+
+        return from_arrays(matrix, train, val, test, **options)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Signal from code, ``s = D z`` (rows)."""
         return z if self.synthesis is None else z @ self.synthesis.T
@@ -205,11 +224,12 @@ class Problem:
         return clean + sigma * noise.to(clean.device)
 
     def draw_signals(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """Fresh signals: Bernoulli-Gaussian codes, or random patches of the training pool."""
+        """Fresh signals: ``D z`` for Bernoulli-Gaussian codes ``z``, or random rows of the training pool."""
         if self.train_pool is not None:
             index = torch.randint(self.train_pool.shape[0], (count,), generator=generator)
             return self.train_pool[index]
-        return bernoulli_gaussian(count, self.n, self.p, generator)
+        codes = bernoulli_gaussian(count, self.n, self.p, generator).to(self.sensing.device, self.sensing.dtype)
+        return self.decode(codes)
 
     def train_batch(self, batch: int, generator: torch.Generator) -> Split:
         """One fresh training batch, drawn from ``generator`` and put on this problem's device."""
@@ -386,7 +406,7 @@ def _from_file_data(data: dict, where: str) -> Problem:
     """The :class:`Problem` of a loaded file's dict; missing or mistyped entries raise :class:`UsageError`."""
     missing = [k for k in ("kind", "settings", "sensing", "synthesis", "train_pool", "val", "test", "p", "snr_db") if k not in data]
     require(not missing, f"{where} lacks {', '.join(map(repr, missing))}; it is damaged: make it again with `nni-lista make-problem`")
-    require(data["kind"] in ("synthetic", "image-cs"), f"{where}: kind {short(data['kind'])} is not allowed: synthetic or image-cs")
+    require(data["kind"] in KINDS, f"{where}: kind {short(data['kind'])} is not allowed: {', '.join(KINDS)}")
     require(isinstance(data["settings"], dict), f"{where}: settings {short(data['settings'])} must be a mapping")
     for name in ("val", "test"):
         pair = data[name]

@@ -170,3 +170,24 @@ def test_progress_lines_count_the_architectures_and_estimate_the_rest():
     assert progress_line(events[:1], 4) == "architecture 1 of 4: validation NMSE -20.00 dB (best so far -20.00 dB); 10 s, about 30 s left"
     assert progress_line(events[:2], 4) == "architecture 2 of 4: failed (best so far -20.00 dB); 20 s, about 20 s left"
     assert progress_line(events, 3) == "architecture 3 of 3: validation NMSE -25.50 dB (best so far -25.50 dB); 30 s"
+
+
+def test_a_rejected_architecture_is_reported_with_the_limit_that_rejected_it():
+    """The Filter of a multi-trial search says which limit refused a proposal, and counts them."""
+    from nni_lista.search.explore import Limits
+
+    space = spaces.LISTASpace.from_preset("full", M, N, T)
+    lista, dense = architectures.named_architecture("lista", T), architectures.named_architecture("dense", T)
+    unlimited = Limits(space, M, None, None)
+    assert not unlimited and unlimited.over(dense) == []
+    params = lambda arch: sum(p.numel() for p in spaces.build(arch, M, N).parameters())  # noqa: E731
+    assert params(lista) < params(dense)
+    limits = Limits(space, M, None, params(lista))
+    said = []
+    assert limits.admits(lista, said.append) and said == []
+    assert not limits.admits(dense, said.append)
+    assert limits.rejected == 1 and len(said) == 1
+    assert said[0].startswith("rejected a proposed architecture before training it: ") and f"parameters > {params(lista):.4g}" in said[0]
+    for _ in range(6):
+        limits.admits(dense, said.append)
+    assert limits.rejected == 7 and len(said) == 5 and "later ones are counted, not shown" in said[-1]

@@ -234,6 +234,7 @@ class Limits:
         ``max_ms * (1 - margin)``, since single networks were mispredicted by up to 11 to 16% (the README)."""
         dummy = torch.zeros(1, m)
         self.checks = []
+        self.rejected = 0  # proposed architectures a multi-trial search refused before training (:meth:`admits`)
         if max_flops is not None:
             self.checks.append(("FLOPs", FlopsProfiler(space, dummy), max_flops))
         if max_params is not None:
@@ -252,6 +253,22 @@ class Limits:
 
     def fits(self, sample: dict) -> bool:
         return self.excess(sample) == 0.0
+
+    def over(self, sample: dict) -> list[str]:
+        """Which limits ``sample`` breaks, each as "1.2e+06 FLOPs > 1e+06" ([] when it fits)."""
+        values = ((name, float(profiler.profile(sample)), limit) for name, profiler, limit in self.checks)
+        return [f"{value:.4g} {name} > {limit:.4g}" for name, value, limit in values if value > limit]
+
+    def admits(self, sample: dict, report: Callable[[str], None], shown: int = 5) -> bool:
+        """:meth:`fits`, counting what each limit rejects (``rejected``) and reporting the first
+        ``shown`` rejections with the limit that rejected them."""
+        broken = self.over(sample)
+        if broken:
+            self.rejected += 1
+            if self.rejected <= shown:
+                more = "; later ones are counted, not shown" if self.rejected == shown else ""
+                report(f"rejected a proposed architecture before training it: {'; '.join(broken)}{more}")
+        return not broken
 
     def constraint(self):
         """``(profiler, limit)`` of the first limit, for the one-shot penalties and filters."""
@@ -394,8 +411,9 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
         chronicle = Chronicle(started, _trials(request), report=lambda line: print(line, file=sys.stderr, flush=True))
         deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
+        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         strategy = Chain(strategy, *([deadline] if deadline else []),
-                         *([Filter(lambda model: limits.fits(model.sample))] if limits else []), chronicle)
+                         *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []), chronicle)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
     resume = ("run the same command again to resume: the architectures already trained are replayed from "
               f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
@@ -443,6 +461,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         "history": [] if chronicle is None else chronicle.events,
         "strategy_seed": seed,
         "time_bound": time_bound,
+        "rejected_by_limits": limits.rejected if limits else None,
         "warm_start": ({"seeds": seeds, "mutations": request.mutations, "dimension_prob": request.dimension_prob}
                        if entry.make is _evolution
                        else {"seeds": seeds} if entry.make in (_random, _tpe) else None),

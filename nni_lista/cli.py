@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     from nni_lista.train.training import TRAINING_PRESETS
 
     parser = _Parser(prog="nni-lista", description="LISTA design-space study on NNI: problems, the LISTA family, training.")
+    parser.add_argument("--verbose", action="store_true", help="also show NNI's and Lightning's info lines and Lightning's "
+                        "warnings, held back by default (docs/cli.md); taken anywhere on the command line")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     make = commands.add_parser("make-problem", help="generate a problem instance and save it to one file")
@@ -901,8 +903,36 @@ def _join_negative_words(argv: list[str]) -> list[str]:
     return joined
 
 
+#: loggers whose records carry nothing for a user at their INFO level (NNI's engine and experiment
+#: chatter, Lightning's trainer setup and advice); ``--verbose`` shows them
+QUIET_LOGGERS = ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric")
+
+
+def _nni_loggers() -> list[str]:
+    """The loggers of NNI's sub-packages (``nni.nas``, ``nni.experiment``, ...), found without
+    importing NNI: importing it sets the ``nni`` logger's own level to INFO, which a level set on
+    ``nni`` before would not survive, while one set on its sub-packages' loggers does."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nni")
+    folders = [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
+    return [f"nni.{path.stem}" for folder in folders for path in folder.iterdir()
+            if path.stem.isidentifier() and (path.is_dir() or path.suffix == ".py")]
+
+
+def _set_verbosity(verbose: bool) -> None:
+    """Hold back NNI's and Lightning's info lines and Lightning's warnings (they would bury our
+    tables and one-line errors), or, with ``--verbose``, show their info lines too."""
+    for name in (*QUIET_LOGGERS, *_nni_loggers()):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = _join_negative_words(sys.argv[1:] if argv is None else list(argv))
+    verbose = "--verbose" in argv  # taken anywhere on the line, before or after the command
+    argv = [a for a in argv if a != "--verbose"]
     command = next((a for a in argv if not a.startswith("-")), None)
     refused = _refuse_past_every_bound(argv) if command in _RESUME else None
     if refused is not None:
@@ -911,10 +941,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"nni-lista {args.command}"
-    # NNI's and Lightning's info lines and Lightning's advice would bury our tables
-    for name in ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module=r"pytorch_lightning(\..*)?$")
+    _set_verbosity(verbose)
     try:
         if args.command == "search" and args.config is not None:
             args = _search_config(parser, argv, args)

@@ -191,3 +191,21 @@ def test_a_rejected_architecture_is_reported_with_the_limit_that_rejected_it():
     for _ in range(6):
         limits.admits(dense, said.append)
     assert limits.rejected == 7 and len(said) == 5 and "later ones are counted, not shown" in said[-1]
+
+
+def test_nni_info_lines_are_held_back_unless_verbose(tmp_path):
+    """NNI's experiment chatter would bury the tables: shown only with --verbose (anywhere on the line)."""
+    import os
+    import subprocess
+    import sys
+
+    argv = ["search", "--strategy", "random", "--space", "paper", *TINY, "--budget", "2", "--retrain-seeds", "1", "--protocol", "e2e"]
+    outs = {}
+    for verbose in (False, True):
+        extra = ["--verbose"] if verbose else []
+        run = subprocess.run([sys.executable, "-m", "nni_lista", *argv, "--out", str(tmp_path / str(verbose)), *extra],
+                             capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert run.returncode == 0, run.stderr[-2000:]
+        outs[verbose] = run.stdout + run.stderr
+    assert "Experiment initialized successfully" not in outs[False]
+    assert "Experiment initialized successfully" in outs[True]

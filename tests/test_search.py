@@ -209,3 +209,14 @@ def test_nni_info_lines_are_held_back_unless_verbose(tmp_path):
         outs[verbose] = run.stdout + run.stderr
     assert "Experiment initialized successfully" not in outs[False]
     assert "Experiment initialized successfully" in outs[True]
+
+
+@pytest.mark.parametrize("strategy", ["darts", "random-one-shot", "gumbel-darts"])
+def test_a_one_shot_search_gives_the_same_architecture_twice(strategy, tmp_path):
+    """The same command, the same answer: DARTS's alphas and Gumbel noise come from torch's global
+    generator, RandomOneShot's paths from fresh OS-seeded numpy states (compat shim 4)."""
+    request = SearchRequest(strategy=strategy, problem=_spec(), layers=3, space="full", budget=20,
+                            training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10), retrain_seeds=1)
+    first = run_search(request, tmp_path / "a")["top"][0]["arch"]
+    second = run_search(request, tmp_path / "b")["top"][0]["arch"]
+    assert first == second

@@ -11,6 +11,11 @@ with its reason. Shim 1, the quiet import of NNI's model-space package, lives wi
 
 3. (The quiet import of gym, which NNI's RL and one-shot code pulls in through tianshou, is
    part of shim 1.)
+
+4. ``nni.mutable.Mutable.random()`` makes a fresh numpy ``RandomState()``, seeded from the
+   operating system, whenever it is called without one; RandomOneShot samples its paths and
+   exports its architecture that way, so the same search command returned different
+   architectures. :func:`seed_fresh_random_states` makes those states come from a seeded stream.
 """
 
 from __future__ import annotations
@@ -44,3 +49,19 @@ class ENAS(_NNIENAS):
             "train": _Tagged(train_dataloader_fn(), "train"),
             "val": _Tagged(val_dataloader_fn(), "val"),
         })
+
+
+def seed_fresh_random_states(seed: int) -> None:
+    """Shim 4: from now on, every ``RandomState()`` NNI's mutables create without a seed is seeded
+    from a stream fixed by ``seed`` (a state asked for with a seed is made as asked)."""
+    import numpy as np
+    import nni.mutable.mutable as mutables
+
+    stream = np.random.SeedSequence(seed)
+
+    def seeded_state(*args, **kwargs) -> np.random.RandomState:
+        if args or kwargs:
+            return np.random.RandomState(*args, **kwargs)
+        return np.random.RandomState(stream.spawn(1)[0].generate_state(1)[0])
+
+    mutables.RandomState = seeded_state

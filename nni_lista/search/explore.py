@@ -381,6 +381,8 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
 
         seeds = family_seeds(PRESETS[request.space], request.layers)
     seed = strategy_seed(request.seed, request.problem, request.strategy, request.backbone)
+    if entry.kind == "one-shot":  # the supernet's architecture weights and its samples draw from the global generators
+        _seed_global_generators(seed)
     if entry.make in _WARM_STARTED:
         strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob)
     else:
@@ -471,6 +473,20 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
                   "one-shot": "the strategy's own export"}[entry.kind],
         "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
     }
+
+
+def _seed_global_generators(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators: NNI's one-shot strategies draw their
+    architecture weights (DARTS's alphas, ``randn * 1e-3``), Gumbel noise and sampled paths from
+    them, so without this the same search command returned different architectures."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    compat.seed_fresh_random_states(seed)  # RandomOneShot's paths (shim 4)
 
 
 def _choice_probabilities(strategy) -> Optional[dict]:

@@ -43,6 +43,7 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert view.returncode == 0, view.stderr
     try:
+        assert "Gym" not in view.stderr and "not a nn.Module" not in view.stderr, view.stderr
         assert f"http://127.0.0.1:{view_port}" in view.stdout
         assert listeners(view_port) and all(c.laddr.ip == "127.0.0.1" for c in listeners(view_port))
         # the trials ran NNI's entry behind ours, which vets each parameter before NNI decodes it
@@ -59,6 +60,7 @@ def test_search_runs_on_the_manager_and_its_web_ui_shows_the_trials(tmp_path):
         again = subprocess.run([str(BIN / "nni-lista"), "view", str(out), "--port", str(again_port)],
                                capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert again.returncode == 2 and "is already served by NNI's manager" in again.stderr, again.stderr
+        assert again.stderr.count("\n") == 1, again.stderr  # one line: no gym notice, no NNI import warnings
         assert f"port {view_port}" in again.stderr and not listeners(again_port)
     finally:
         stop(run["id"])

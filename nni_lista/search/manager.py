@@ -69,13 +69,14 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     A manager that ends or never answers raises :class:`ViewFailed` (one line, NNI's own log
     lines held back: they name the log folder instead).
     """
-    from nni.experiment import RunMode, launcher
-    from nni.nas.experiment.config import NasExperimentConfig
-
     require(port_free(host, port), f"port {port} on {host} is in use: give another --port")
     running = serving(experiment_id, Path(directory))
     require(running is None, f"experiment {experiment_id} is already served by NNI's manager (pid {running and running[0]}, "
                              f"port {running and running[1]}): open that web UI, or stop it with nnictl stop {experiment_id} first")
+    from nni_lista.space import nni_import  # noqa: F401  (NNI without gym's notice and torch 2.13's two warnings)
+    from nni.experiment import RunMode, launcher
+    from nni.nas.experiment.config import NasExperimentConfig
+
     stored = stored_config(experiment_id, Path(directory))
     stored.pop("searchSpace", None)
     stored.update(trialCodeDirectory=os.getcwd(), experimentWorkingDirectory=str(directory))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1081,3 +1082,23 @@ def test_the_command_line_parser_imports_neither_nni_nor_the_space():
             "print(sorted(m for m in sys.modules if m == 'nni' or m.startswith(('nni.', 'nni_lista.space.spaces'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda: __import__("nni_lista").LISTASpace.from_preset("full", 20, 40, 100_000), "layers 100000 is not allowed"),
+    (lambda: __import__("nni_lista").LISTASpace.from_preset("full", 0, 40, 3), "m 0 is not allowed"),
+    (lambda: __import__("nni_lista").LISTASpace.from_preset("full", 50, 40, 3), "m 50 is not allowed"),
+    (lambda: __import__("nni_lista").LISTASpace.from_preset("full", 10**6, 10**6, 3), "1000000x1000000 network"),
+    (lambda: __import__("nni_lista.space.ladmm").space.ladmm.DLADMMSpace(20, 40, 100_000), "layers 100000 is not allowed"),
+    (lambda: __import__("nni_lista").build_model("lista", torch.randn(20, 40), 100_000), "layers 100000 is not allowed"),
+    (lambda: __import__("nni_lista").build_model("lista", torch.randn(20, 40), 3, float("nan")), "lam nan is not allowed"),
+    (lambda: __import__("nni_lista").build_model("lista", torch.randn(50, 40), 3), "m 50 is not allowed"),
+    (lambda: __import__("nni_lista").build_model("lista", torch.full((4, 8), float("inf")), 3), "NaN or infinite"),
+    (lambda: __import__("nni_lista").build_model("nope", torch.randn(4, 8), 3), "model 'nope' is not allowed"),
+])
+def test_public_constructors_check_their_arguments_before_allocating(make, needle):
+    """The Python API's constructors of networks and spaces refuse what load_searched_model refuses."""
+    from nni_lista.base.errors import UsageError
+
+    with pytest.raises(UsageError, match=re.escape(needle)):
+        make()

@@ -143,3 +143,18 @@ def check_output(path: Path, option: str = "--out", directory: bool = True) -> N
         probe = probe.parent
     require(probe.is_dir(), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is a file, not a directory")
     require(os.access(probe, os.W_OK | os.X_OK), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is not writable")
+
+
+def check_network(m: object, n: object, layers: object, lam: object = None) -> None:
+    """The checks every public constructor of a network makes before allocating it (one line each):
+    ``1 <= m <= n`` integers, ``layers`` in ``[1, MAX_LAYERS]``, ``lam`` (when given) a finite
+    number > 0, and the network's memory against what the machine has available now."""
+    import math
+
+    check_layers(layers)
+    for size, value, high in (("n", n, None), ("m", m, n)):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1 and (high is None or value <= high)
+        require(ok, f"{size} {short(value)} is not allowed: it must be an integer >= 1" + ("" if high is None else f" and <= n ({n})"))
+    require(lam is None or (isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam > 0),
+            f"lam {short(lam)} is not allowed: it must be a finite number > 0")
+    check_memory(f"a {m}x{n} network with {layers} layers", m, n, layers, batch=0, n_fixed=0)

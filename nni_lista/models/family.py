@@ -43,6 +43,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from nni_lista.base.errors import require, short
+from nni_lista.base.limits import MAX_STEPS, check_count, check_network
 from nni_lista.models.mechanisms import (adaptive_threshold_factor, exp_gain, inv_overshoot, residual_threshold_factor,
                                          support_fraction)
 from nni_lista.models.thresholds import cpss_percent, soft_threshold, support_selected_threshold
@@ -322,5 +324,17 @@ MODELS: dict[str, Callable[..., UnrolledModel]] = {
 
 
 def build(name: str, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM) -> UnrolledModel:
-    """The model registered as ``name`` for operator ``A`` with ``layers`` layers."""
+    """The model registered as ``name`` for operator ``A`` with ``layers`` layers; a bad name,
+    operator (not a finite real m x n matrix with m <= n), depth or ``lam``, or one too large for
+    the memory available, is one line (:class:`~nni_lista.base.errors.UsageError`) before anything is built."""
+    require(name in MODELS, f"model {short(name)} is not allowed: choose one of {', '.join(MODELS)}")
+    ok = isinstance(A, torch.Tensor) and A.dim() == 2 and A.dtype.is_floating_point and not A.is_complex()
+    shape = tuple(A.shape) if isinstance(A, torch.Tensor) else type(A).__name__
+    require(ok, f"the operator A must be a real floating-point matrix (a 2-D torch tensor), not {short(shape)}")
+    if MODELS[name].learned:
+        check_network(A.shape[0], A.shape[1], layers, lam)
+    else:  # ISTA and FISTA hold no parameters per layer: ``layers`` counts iterations, up to MAX_STEPS
+        check_count(layers, "layers (iterations)", MAX_STEPS)
+        check_network(A.shape[0], A.shape[1], 1, lam)
+    require(bool(torch.isfinite(A).all()), "the operator A has NaN or infinite entries")
     return MODELS[name](A, layers, lam)

@@ -33,6 +33,7 @@ from nni.mutable import label_scope
 from nni.nas.nn.pytorch import ModelSpace
 
 from nni_lista.base.errors import require
+from nni_lista.base.limits import check_network
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.space.layers import GatedSkip, NoSkip, choose, initialise
 from nni_lista.space.mixed_skip import oneshot_hooks
@@ -88,6 +89,7 @@ class DLADMMSpace(ModelSpace):
     learned = True
 
     def __init__(self, m: int, n: int, layers: int = 16, neurons: tuple[str, ...] = ("soft",), skips: bool = False):
+        check_network(m, n, layers)  # before anything is allocated
         super().__init__()
         self.layers, self.m, self.n = layers, m, n
         self.lam = DEFAULT_LAM

@@ -31,7 +31,6 @@ The presets, named architectures and architecture files are label maps, in
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Optional
@@ -45,7 +44,7 @@ from nni.nas.space import current_model
 
 from nni_lista.base.errors import require, short
 from nni_lista.models.family import DEFAULT_LAM
-from nni_lista.base.limits import check_layers, check_memory
+from nni_lista.base.limits import check_network
 from nni_lista.space.architectures import NAMED_ARCHITECTURES, PRESETS, SpaceConfig, named_architecture, validate, with_defaults
 from nni_lista.space.layers import MeasurementMap, UnrolledLayer, initialise
 from nni_lista.space.mixed_skip import oneshot_hooks
@@ -66,6 +65,7 @@ class LISTASpace(ModelSpace):
                  weight_forms: tuple[str, ...] = ("lista",), thresholds: tuple[str, ...] = ("scalar",),
                  gain_gates: tuple[str, ...] = ("off",), overshoots: tuple[str, ...] = ("off",),
                  momenta: tuple[str, ...] = ("off",)):
+        check_network(m, n, layers)  # before anything is allocated
         super().__init__()
         self.layers = layers
         self.sizes = (m, n)
@@ -101,13 +101,7 @@ class LISTASpace(ModelSpace):
             return load_network(name)
         require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
                                 "`nni-lista retrain --arch FILE`")
-        check_layers(layers)
-        for size, value, high in (("n", n, None), ("m", m, n)):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1 and (high is None or value <= high)
-            require(ok, f"{size} {short(value)} is not allowed: it must be an integer >= 1" + ("" if high is None else f" and <= n ({n})"))
-        require(isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam > 0,
-                f"lam {short(lam)} is not allowed: it must be a finite number > 0")
-        check_memory(f"a {m}x{n} network with {layers} layers", m, n, layers, batch=0, n_fixed=0)
+        check_network(m, n, layers, lam)
         if name in NAMED_ARCHITECTURES:
             arch = named_architecture(name, layers)
         else:

@@ -7,6 +7,7 @@ written there; names that become path parts must be plain.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -25,9 +26,19 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib64")  # the system, not results
 
 
+def is_int(value: object) -> bool:
+    """An integer, and not a bool (``True`` is an ``int`` to Python, not a size to us)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    """A finite int or float, and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
     """``value`` if it is an integer in [low, MAX_LAYERS], else a one-line error."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_LAYERS
+    ok = is_int(value) and low <= value <= MAX_LAYERS
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [{low}, {MAX_LAYERS}]")
     return value
 
@@ -35,7 +46,7 @@ def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
 def check_count(value: object, name: str, high: int, what: str = "") -> int:
     """``value`` if it is an integer in [1, high], else a one-line error (checked before any work:
     a budget of 10^11 is refused, not run until it is killed)."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high
+    ok = is_int(value) and 1 <= value <= high
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [1, {high:,}]{what}")
     return value
 
@@ -149,12 +160,10 @@ def check_network(m: object, n: object, layers: object, lam: object = None) -> N
     """The checks every public constructor of a network makes before allocating it (one line each):
     ``1 <= m <= n`` integers, ``layers`` in ``[1, MAX_LAYERS]``, ``lam`` (when given) a finite
     number > 0, and the network's memory against what the machine has available now."""
-    import math
-
     check_layers(layers)
     for size, value, high in (("n", n, None), ("m", m, n)):
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1 and (high is None or value <= high)
+        ok = is_int(value) and value >= 1 and (high is None or value <= high)
         require(ok, f"{size} {short(value)} is not allowed: it must be an integer >= 1" + ("" if high is None else f" and <= n ({n})"))
-    require(lam is None or (isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam > 0),
+    require(lam is None or (is_finite_number(lam) and lam > 0),
             f"lam {short(lam)} is not allowed: it must be a finite number > 0")
     check_memory(f"a {m}x{n} network with {layers} layers", m, n, layers, batch=0, n_fixed=0)

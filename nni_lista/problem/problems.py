@@ -34,6 +34,7 @@ import torch
 
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.io import from_json_safe, json_safe, torch_save
+from nni_lista.base.limits import is_int
 
 FILE_FORMAT = "nni-lista-problem"
 FILE_VERSION = 1
@@ -66,7 +67,7 @@ def _check_snr(snr_db: float) -> None:
 
 
 def _check_count(name: str, value: int, low: int, high: Optional[int] = None) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+    ok = is_int(value) and value >= low
     ok = ok and (high is None or value <= high)
     allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer {allowed}")

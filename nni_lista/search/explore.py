@@ -411,9 +411,9 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
                                        max_seconds=request.max_seconds)
     chronicle = deadline = None
     if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
-        chronicle = Chronicle(started, _trials(request), report=lambda line: print(line, file=sys.stderr, flush=True))
+        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731  (progress and rejections)
+        chronicle = Chronicle(started, _trials(request), report=say)
         deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
-        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         strategy = Chain(strategy, *([deadline] if deadline else []),
                          *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []), chronicle)
     experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))

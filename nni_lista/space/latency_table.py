@@ -5,14 +5,13 @@ the model and the key are described there)."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.io import write_json
-from nni_lista.base.limits import MAX_LAYERS, MAX_RECORD_BYTES, read_bounded
+from nni_lista.base.limits import MAX_LAYERS, MAX_RECORD_BYTES, is_finite_number, is_int, read_bounded
 from nni_lista.space.architectures import MECHANISM_VALUES, NEURON_NAMES, WEIGHT_FORMS
 
 
@@ -35,11 +34,11 @@ class LatencyTable:
         """What makes this table unusable (``None`` when nothing does): every choice of the space
         needs one finite latency >= 0 per layer, ``key["layers"]`` of them."""
         layers = self.key.get("layers") if isinstance(self.key, dict) else None
-        if not (isinstance(layers, int) and not isinstance(layers, bool) and 1 <= layers <= MAX_LAYERS):
+        if not (is_int(layers) and 1 <= layers <= MAX_LAYERS):
             return f"key.layers {short(layers)} is not an integer in [1, {MAX_LAYERS}]"
 
         def latency(value: object) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+            return is_finite_number(value) and value >= 0
 
         def per_layer(where: str, table: object, names: tuple[str, ...]) -> Optional[str]:
             if not isinstance(table, dict) or set(table) != set(names):
@@ -65,8 +64,7 @@ class LatencyTable:
         tables = [self.forms, self.neurons, *self.mechanisms.values()]
         cheapest = sum(min(values[k] for values in table.values()) for table in tables for k in range(layers))
         constant = self.constant_ms
-        if not (isinstance(constant, (int, float)) and not isinstance(constant, bool) and math.isfinite(constant)
-                and constant + cheapest >= 0):
+        if not (is_finite_number(constant) and constant + cheapest >= 0):
             return (f"constant_ms {short(constant)} is not allowed: it must be a finite number >= {-cheapest:.4g}, or the "
                     f"cheapest network's predicted latency would be negative")
         return None

@@ -9,13 +9,13 @@ experiments of claims 2-4 (:class:`ConsistencyPlan`, :class:`DistributionsPlan`,
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.limits import MAX_BATCHES, MAX_RECORD_BYTES, check_count, check_layers, check_name, read_bounded
+from nni_lista.base.limits import (MAX_BATCHES, MAX_RECORD_BYTES, check_count, check_layers, check_name, is_finite_number,
+                                   is_int, read_bounded)
 from nni_lista.models.family import DEFAULT_LAM, MODELS
 from nni_lista.problem import problems
 from nni_lista.problem.problems import PROBLEM_FIELDS
@@ -38,10 +38,6 @@ def _section(name: str, values: object, allowed: tuple[str, ...]) -> dict:
 def _training(name: str, values: object, defaults: dict) -> TrainConfig:
     keys = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "target_db"))
     return TrainConfig.from_dict({**defaults, **_section(name, values, keys)})
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_preset(backbone: str, space: object) -> None:
@@ -78,12 +74,12 @@ class SearchPlan:
         require(isinstance(self.strategy, str) and self.strategy in STRATEGY_INFO,
                 f"strategy {short(self.strategy)} is not allowed: choose one of {', '.join(STRATEGY_INFO)}")
         _check_preset("lista", self.space)
-        require(_is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+        require(is_int(self.seed) and self.seed >= 0, f"search seed {short(self.seed)} is not allowed: it must be an integer >= 0")
         check_count(self.budget, "budget", MAX_BATCHES)
-        require(_is_int(self.top_k) and self.top_k >= 1, f"top_k {short(self.top_k)} is not allowed: it must be an integer >= 1")
+        require(is_int(self.top_k) and self.top_k >= 1, f"top_k {short(self.top_k)} is not allowed: it must be an integer >= 1")
         if self.retrain_top is None:
             object.__setattr__(self, "retrain_top", self.top_k)
-        require(_is_int(self.retrain_top) and 1 <= self.retrain_top <= self.top_k,
+        require(is_int(self.retrain_top) and 1 <= self.retrain_top <= self.top_k,
                 f"retrain_top {short(self.retrain_top)} is not allowed: it must be an integer in [1, top_k]")
 
 
@@ -98,9 +94,9 @@ class ConsistencyPlan:
     null_draws: int = 1000
 
     def __post_init__(self) -> None:
-        require(_is_int(self.null_draws) and 10 <= self.null_draws <= 100_000,
+        require(is_int(self.null_draws) and 10 <= self.null_draws <= 100_000,
                 f"consistency.null_draws {short(self.null_draws)} is not allowed: it must be an integer in [10, 100000]")
-        require(all(_is_int(v) and v >= 0 for v in self.seeds),
+        require(all(is_int(v) and v >= 0 for v in self.seeds),
                 f"consistency.seeds {short(list(self.seeds))} is not allowed: give a list of integers >= 0")
         for strategy in self.strategies:
             SearchPlan(strategy=strategy)
@@ -119,7 +115,7 @@ class DistributionsPlan:
     def __post_init__(self) -> None:
         for space in self.spaces:
             _check_preset("lista", space)
-        require(_is_int(self.samples) and 2 <= self.samples <= 100_000,
+        require(is_int(self.samples) and 2 <= self.samples <= 100_000,
                 f"distributions.samples {short(self.samples)} is not allowed: it must be an integer in [2, 100000]")
 
 
@@ -136,7 +132,7 @@ class DladmmPlan:
     random_grafts: int = 2
 
     def __post_init__(self) -> None:
-        require(_is_int(self.random_grafts) and 0 <= self.random_grafts <= 100,
+        require(is_int(self.random_grafts) and 0 <= self.random_grafts <= 100,
                 f"dladmm.random_grafts {short(self.random_grafts)} is not allowed: it must be an integer in [0, 100]")
         SearchPlan(strategy=self.strategy, budget=self.budget)
         _check_preset("dladmm", self.space)
@@ -209,7 +205,7 @@ class StudyConfig:
             problem_settings(top.get("problem") or {}, overrides or {}, name)  # check every setting now
         layers = check_layers(top.get("layers", 16), low=3)
         lam = top.get("lam", DEFAULT_LAM)
-        require(isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam >= 0,
+        require(is_finite_number(lam) and lam >= 0,
                 f"lam {short(lam)} is not allowed: it must be a number >= 0")
         baselines = tuple(_names("baselines", top.get("baselines", list(MODELS))))
         unknown = [b for b in baselines if b not in MODELS]
@@ -230,7 +226,7 @@ class StudyConfig:
             return section
 
         training_seeds = top.get("training_seeds", [0, 1])
-        require(isinstance(training_seeds, list) and 1 <= len(training_seeds) <= 20 and all(_is_int(v) and v >= 0 for v in training_seeds)
+        require(isinstance(training_seeds, list) and 1 <= len(training_seeds) <= 20 and all(is_int(v) and v >= 0 for v in training_seeds)
                 and len(set(training_seeds)) == len(training_seeds),
                 f"training_seeds {short(training_seeds)} is not allowed: give a list of 1 to 20 different integers >= 0")
         consistency = optional("consistency", ("setting", "seeds", "strategies", "null_draws"))
@@ -307,6 +303,6 @@ def problem_settings(base: dict, overrides: dict, name: str = "setting") -> tupl
     values = {**base, **overrides} if kind == "synthetic" else {"seed": base.get("seed", 0), **overrides}
     if "seed" not in overrides:  # each setting its own instance (an explicit seed is kept as given)
         seed = values.get("seed", 0)
-        require(_is_int(seed) and seed >= 0, f"problem seed {short(seed)} is not allowed: it must be an integer >= 0")
+        require(is_int(seed) and seed >= 0, f"problem seed {short(seed)} is not allowed: it must be an integer >= 0")
         values["seed"] = setting_seed(seed, name)
     return kind, problems.problem_settings(kind, values, f"setting {name!r}")

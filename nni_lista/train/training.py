@@ -44,7 +44,7 @@ from nni_lista.train.evaluation import layer_estimates, layer_nmse_db
 from nni_lista.problem.metrics import nmse_db_per_layer
 from nni_lista.models.family import UnrolledModel
 from nni_lista.base.io import remove_orphans, torch_save
-from nni_lista.base.limits import MAX_STEPS, MAX_TENSOR_FILE_BYTES, check_regular_file
+from nni_lista.base.limits import MAX_STEPS, MAX_TENSOR_FILE_BYTES, check_regular_file, is_finite_number, is_int
 from nni_lista.base.device import resolve_device
 from nni_lista.problem.problems import Problem, seeded_generator
 
@@ -53,14 +53,6 @@ _STAGE_STREAM, _E2E_STREAM = 100, 101
 
 
 MAX_BATCH = 1 << 20
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -97,29 +89,29 @@ class TrainConfig:
         require(isinstance(self.protocol, str) and self.protocol in PROTOCOLS, f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}")
         for name in ("max_steps", "batch", "eval_every", "patience"):
             value = getattr(self, name)
-            require(_is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
+            require(is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
         require(self.max_steps <= MAX_STEPS, f"max-steps {self.max_steps!r} is not allowed: it must be an integer in [1, {MAX_STEPS:,}]")
         require(self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]")
-        require(_is_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
-        require(_is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+        require(is_finite_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
+        require(is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")
         lrs = self.stage_lrs
-        require(isinstance(lrs, tuple) and len(lrs) == 3 and all(_is_number(v) and v >= 0 for v in lrs),
+        require(isinstance(lrs, tuple) and len(lrs) == 3 and all(is_finite_number(v) and v >= 0 for v in lrs),
                 f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0")
-        require(_is_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
-        require(self.target_db is None or _is_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
-        require(self.plateau_db is None or (_is_number(self.plateau_db) and self.plateau_db >= 0),
+        require(is_finite_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
+        require(self.target_db is None or is_finite_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
+        require(self.plateau_db is None or (is_finite_number(self.plateau_db) and self.plateau_db >= 0),
                 f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
-        require(_is_int(self.plateau_steps) and self.plateau_steps >= 1,
+        require(is_int(self.plateau_steps) and self.plateau_steps >= 1,
                 f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
         scale = self.lr_scale
-        require(isinstance(scale, dict) and all(k in PARAMETER_KINDS and _is_number(v) and v > 0 for k, v in scale.items()),
+        require(isinstance(scale, dict) and all(k in PARAMETER_KINDS and is_finite_number(v) and v > 0 for k, v in scale.items()),
                 f"lr-scale {short(scale)} is not allowed: map parameter kinds ({', '.join(PARAMETER_KINDS)}) to numbers > 0")
-        require(_is_int(self.warmup_steps) and self.warmup_steps >= 0,
+        require(is_int(self.warmup_steps) and self.warmup_steps >= 0,
                 f"warmup-steps {short(self.warmup_steps)} is not allowed: it must be an integer >= 0")
         require(self.protocol == "e2e" or (not scale and not self.warmup_steps),
                 f"lr-scale and warmup-steps are not allowed with protocol {self.protocol!r}: they shape the e2e schedule")
         require(isinstance(self.compile, bool), f"compile {short(self.compile)} is not allowed: give true or false")
-        require(self.clip_norm is None or (_is_number(self.clip_norm) and self.clip_norm > 0),
+        require(self.clip_norm is None or (is_finite_number(self.clip_norm) and self.clip_norm > 0),
                 f"clip_norm {short(self.clip_norm)} is not allowed: it must be a number > 0, or none")
         require(not self.compile or self.protocol == "e2e",
                 f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
@@ -253,11 +245,11 @@ class CheckpointStore:
         """Refuse (one line) a checkpoint whose counters a run cannot have written: ``steps`` outside
         ``[0, max_steps]``, negative or non-finite ``seconds``, no history list, or (stage-wise)
         ``stages_done`` outside ``[0, stages]``; its fingerprint may still be valid."""
-        checks = [("steps", _is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
-                  ("seconds", _is_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
+        checks = [("steps", is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
+                  ("seconds", is_finite_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
                   ("history", isinstance(state.get("history"), list), "a list")]
         if stages is not None:
-            checks.append(("stages_done", _is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
+            checks.append(("stages_done", is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
                            f"an integer in [0, {stages}]"))
         for name, ok, allowed in checks:
             if not ok:

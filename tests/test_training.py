@@ -80,6 +80,57 @@ def test_plateau_rule_resumes_to_the_same_stop(small_problem, tmp_path, monkeypa
     assert resumed.resumed and resumed.steps == reference.steps
 
 
+def test_plateau_drops_divide_the_rate_then_stop(small_problem, tmp_path):
+    # with a gain of 100 dB every full window is a plateau: validations at 10, 20, 30 -> drop at 30; the
+    # next window starts there, so 50 -> drop; 70 -> stop. The rate is lr, then lr / 10, then lr / 100
+    _, result = _train(small_problem, "e2e", out=tmp_path, max_steps=400, lr=1e-3, plateau_db=100.0, plateau_steps=20,
+                       plateau_drops=2)
+    assert result.steps == 70
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["dropped"] == [30, 50]
+    # without drops the same rule stops at the first plateau
+    _, stopped = _train(small_problem, "e2e", max_steps=400, lr=1e-3, plateau_db=100.0, plateau_steps=20)
+    assert stopped.steps == 30
+
+
+def test_the_rate_after_each_drop_is_a_tenth(small_problem):
+    config = _config("e2e", lr=1e-3, plateau_db=100.0, plateau_steps=20, plateau_drops=2)
+    model = family.build("lista", small_problem.A, T)
+    plateau = training.Plateau([], 100.0, 20, drops=2)
+    optimizer, scheduler = training.e2e_optimizer(model, config, plateau)
+    rates = []
+    for dropped in ([], [30], [30, 50]):
+        plateau.dropped = dropped
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-3, 1e-4, 1e-5])
+
+
+def test_plateau_drops_resume_to_the_same_run(small_problem, tmp_path, monkeypatch):
+    kw = dict(max_steps=600, eval_every=20, lr=2e-3, plateau_db=0.5, plateau_steps=60, plateau_drops=2)
+    reference, full = _train(small_problem, "e2e", out=tmp_path / "whole", **kw)
+    dropped = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["dropped"]
+    assert len(dropped) >= 1  # a drop happened before the interruption point below (otherwise this shows nothing)
+    with monkeypatch.context() as patch:
+        _interrupt_after(small_problem, patch, dropped[0] + 25)
+        with pytest.raises(_Interrupt):
+            _train(small_problem, "e2e", out=tmp_path / "broken", **kw)
+    resumed, result = _train(small_problem, "e2e", out=tmp_path / "broken", **kw)
+    assert result.resumed and result.steps == full.steps
+    assert torch.load(tmp_path / "broken" / "checkpoint.pt", weights_only=True)["dropped"] == dropped
+    assert evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(plateau_drops=1), "without plateau_db"),
+    (dict(plateau_drops=-1, plateau_db=0.1), "plateau_drops -1 is not allowed"),
+    (dict(plateau_drops=True, plateau_db=0.1), "plateau_drops True is not allowed"),
+])
+def test_bad_plateau_drops_are_one_line(kw, words):
+    with pytest.raises(UsageError, match=words):
+        _config("e2e", **kw)
+
+
 def test_a_config_without_the_plateau_rule_keeps_its_recorded_identity():
     assert "plateau_db" not in _config("e2e").to_dict()
     assert _config("e2e", plateau_db=0.1).to_dict()["plateau_steps"] == 1000

@@ -74,3 +74,28 @@ def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], scr
             raise RuntimeError(f"could not write {screenshot}")
     finally:
         driver.quit()
+
+
+#: where NNI 3.0's web UI bundle (Fluent UI's ``initializeIcons``) fetches its icon font from
+ICON_FONT_HOST = "res-1.cdn.office.net"
+
+
+def overview(url: str, timeout: float = 60) -> dict:
+    """NNI's overview page at ``url``: its text (``"text"``: the experiment's name is shown there)
+    and the load status of every icon font the page declared (``"icon_fonts"``: family ->
+    ``loaded``, ``error`` or ``unloaded``), read from ``document.fonts`` once the page asked for them."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser()
+    try:
+        driver.get(f"{url}/oview")
+        WebDriverWait(driver, timeout).until(lambda d: "Best metric" in d.find_element(By.TAG_NAME, "body").text)
+        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
+            "return [...document.fonts].some(f => f.family.includes('FabricMDL2Icons') && ['loaded', 'error'].includes(f.status))"))
+        time.sleep(1.0)  # later icon subsets are declared as the page renders
+        fonts = driver.execute_script(
+            "return [...document.fonts].filter(f => f.family.includes('FabricMDL2Icons')).map(f => [f.family, f.status])")
+        return {"text": driver.find_element(By.TAG_NAME, "body").text, "icon_fonts": {family.strip('"\''): status for family, status in fonts}}
+    finally:
+        driver.quit()

@@ -301,6 +301,8 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
     from tqdm.auto import tqdm
 
     require(config.protocol == "e2e", f"protocol {config.protocol!r} cannot be batched: only e2e")
+    require(not config.plateau_drops, f"plateau_drops {config.plateau_drops} cannot be batched: the networks share one "
+                                      "schedule, and each would drop its rate at its own plateau")
     stacked = StackedNetworks(networks).to(config.device)
     problem = problem.to(config.device)
     optimizer, scheduler = e2e_optimizer(stacked, config)

@@ -8,7 +8,9 @@ network (a family member or a searched architecture) on a problem:
    networks (end-to-end, Adam, cosine decay over ``max_steps``, the best validation weights
    kept, the gradient rescaled to a global norm of at most ``clip_norm``), each run stopped by
    the convergence rule on validation: less than ``plateau_db`` dB of improvement of the best
-   validation NMSE over the last ``plateau_steps`` steps, or ``max_steps``;
+   validation NMSE over the last ``plateau_steps`` steps, or ``max_steps``; with
+   ``plateau_drops`` > 0 the rate is constant, and the first ``plateau_drops`` plateaus divide it
+   by 10 instead of stopping the run (:class:`nni_lista.train.training.Plateau`);
 2. keep the rate whose run has the best validation NMSE (never the test set);
 3. train the other seeds at that rate.
 
@@ -47,6 +49,7 @@ class Recipe:
     plateau_db: float = 0.1
     plateau_steps: int = 1000
     clip_norm: float = 0.1
+    plateau_drops: int = 0
 
     def __post_init__(self) -> None:
         require(isinstance(self.lrs, tuple) and self.lrs and all(isinstance(v, float) and v > 0 for v in self.lrs),
@@ -56,7 +59,7 @@ class Recipe:
         """The training config of one run: the convergence rule in place of the patience."""
         return TrainConfig(protocol="e2e", max_steps=self.max_steps, batch=self.batch, eval_every=self.eval_every,
                            patience=self.max_steps, lr=lr, seed=seed, plateau_db=self.plateau_db,
-                           plateau_steps=self.plateau_steps, clip_norm=self.clip_norm)
+                           plateau_steps=self.plateau_steps, clip_norm=self.clip_norm, plateau_drops=self.plateau_drops)
 
 
 def _run(arch: dict, problem: Problem, recipe: Recipe, lr: float, seed: int, out: Optional[Path], lam: float) -> dict:

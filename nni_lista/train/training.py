@@ -14,6 +14,9 @@ at its share of the budget, ``max_steps // (3 T)``; the best weights seen are ke
 
 End-to-end: every parameter at once, Adam at ``lr`` with a cosine decay to ``lr / 100`` over
 ``max_steps``, loss on the last layer, the same validation, patience and best-weights rule.
+With ``plateau_drops`` > 0 the rate is constant instead and divided by 10 at each of the first
+``plateau_drops`` plateaus of the validation NMSE (the plateau rule below; PyTorch's
+``ReduceLROnPlateau`` idea); the next plateau stops the run.
 Optionally each parameter kind (matrices, thresholds, step sizes, skip gains) learns at ``lr``
 times its own factor (``lr_scale``), and the whole schedule is multiplied by a linear warm-up
 over the first ``warmup_steps`` steps.
@@ -73,6 +76,9 @@ class TrainConfig:
     # plateau_db over the last plateau_steps steps (max_steps stays the cap); off when None
     plateau_db: Optional[float] = None
     plateau_steps: int = 1000
+    # end-to-end: divide a constant rate by DROP_FACTOR at each of the first plateau_drops plateaus (needs
+    # plateau_db), instead of the cosine decay; 0 keeps the cosine decay and stops at the first plateau
+    plateau_drops: int = 0
     device: str = "cpu"  # a resolved device (nni_lista.base.device.resolve_device); not part of a run's identity
     # end-to-end: the learning rate of each parameter kind (PARAMETER_KINDS) is lr times its factor here
     # (1 for kinds not named), e.g. {"threshold": 10, "step": 10}; and a linear warm-up over warmup_steps
@@ -103,6 +109,11 @@ class TrainConfig:
                 f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
         require(is_int(self.plateau_steps) and self.plateau_steps >= 1,
                 f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
+        require(is_int(self.plateau_drops) and 0 <= self.plateau_drops <= 6,
+                f"plateau_drops {short(self.plateau_drops)} is not allowed: it must be an integer in [0, 6]")
+        require(not self.plateau_drops or (self.plateau_db is not None and self.protocol == "e2e"),
+                f"plateau_drops {self.plateau_drops} is not allowed without plateau_db and protocol e2e: the drops "
+                "happen at the plateaus of end-to-end training")
         scale = self.lr_scale
         require(isinstance(scale, dict) and all(k in PARAMETER_KINDS and is_finite_number(v) and v > 0 for k, v in scale.items()),
                 f"lr-scale {short(scale)} is not allowed: map parameter kinds ({', '.join(PARAMETER_KINDS)}) to numbers > 0")
@@ -128,7 +139,7 @@ class TrainConfig:
             del values["plateau_db"], values["plateau_steps"]
         if self.clip_norm is None:
             del values["clip_norm"]
-        for name in ("compile", "lr_scale", "warmup_steps"):  # left out at their defaults: runs recorded before they existed match
+        for name in ("compile", "lr_scale", "warmup_steps", "plateau_drops"):  # left out at their defaults: runs recorded before they existed match
             if not values[name]:
                 del values[name]
         return values
@@ -247,7 +258,9 @@ class CheckpointStore:
         ``stages_done`` outside ``[0, stages]``; its fingerprint may still be valid."""
         checks = [("steps", is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
                   ("seconds", is_finite_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
-                  ("history", isinstance(state.get("history"), list), "a list")]
+                  ("history", isinstance(state.get("history"), list), "a list"),
+                  ("dropped", all(is_int(v) and 0 <= v <= max_steps for v in state.get("dropped", [])) if isinstance(
+                      state.get("dropped", []), list) else False, f"a list of steps in [0, {max_steps}]")]
         if stages is not None:
             checks.append(("stages_done", is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
                            f"an integer in [0, {stages}]"))
@@ -334,9 +347,10 @@ class _Stage:
                 if value < best_value:
                     best_value, best_state, best_step = value, copy.deepcopy(self.model.state_dict()), step
                 self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
-                if on_validate is not None:
+                stop = stops(step, value, best_value, best_step, cfg.patience, target, plateau)  # may drop the rate
+                if on_validate is not None:  # after the rule, so that a checkpoint holds its drops
                     on_validate(step, value, (best_value, best_state, best_step))
-                if stops(step, value, best_value, best_step, cfg.patience, target, plateau):
+                if stop:
                     break
         self.model.load_state_dict(best_state)
         return step - start, best_value
@@ -434,35 +448,68 @@ def stops(step: int, value: float, best_value: float, best_step: int, patience: 
             or (plateau is not None and plateau(step, best_value)))
 
 
-def plateaued(history: list[dict], gain_db: float, window: int) -> Callable[[int, float], bool]:
-    """The plateau stopping rule: at a validation at step ``t``, stop when the best NMSE so far
-    improved by less than ``gain_db`` since step ``t - window``, i.e.
+#: the factor the plateau rule divides the rate by at each drop
+DROP_FACTOR = 10.0
+
+
+class Plateau:
+    """The plateau rule on validation. At a validation at step ``t`` the run has plateaued when the
+    best NMSE improved by less than ``gain_db`` since step ``t - window``, i.e.
     ``min_{s <= t-window} v_s - min_{s <= t} v_s < gain_db`` (``v_s`` the validations in
-    ``history``, which the checkpoint keeps, so a resumed run stops where an unbroken one does)."""
+    ``history``, which the checkpoint keeps, so a resumed run stops where an unbroken one does),
+    and ``window`` steps have passed since the last drop. The first ``drops`` plateaus divide the
+    rate by :data:`DROP_FACTOR` (``dropped`` lists their steps; :meth:`factor` is the rate's
+    factor now); the next one stops the run. Call it before ``history`` gets step ``t``'s entry:
+    it only reads entries up to ``t - window``."""
 
-    def stop(step: int, best_now: float) -> bool:
-        earlier = [h["val_nmse_db"] for h in history if h["step"] <= step - window]
-        return bool(earlier) and min(earlier) - best_now < gain_db
+    def __init__(self, history: list[dict], gain_db: float, window: int, drops: int = 0, dropped: Optional[list] = None):
+        self.history, self.gain_db, self.window, self.drops = history, gain_db, window, drops
+        self.dropped: list[int] = list(dropped or [])
 
-    return stop
+    def factor(self) -> float:
+        return DROP_FACTOR ** -len(self.dropped)
+
+    def __call__(self, step: int, best_now: float) -> bool:
+        since = self.dropped[-1] if self.dropped else 0
+        earlier = [h["val_nmse_db"] for h in self.history if h["step"] <= step - self.window]
+        if step - self.window < since or not earlier or min(earlier) - best_now >= self.gain_db:
+            return False
+        if len(self.dropped) < self.drops:
+            self.dropped.append(step)
+            return False
+        return True
 
 
-def e2e_optimizer(module: torch.nn.Module, config: TrainConfig):
+def plateaued(history: list[dict], gain_db: float, window: int) -> Plateau:
+    """The plateau stopping rule without drops (:class:`Plateau`)."""
+    return Plateau(history, gain_db, window)
+
+
+def e2e_optimizer(module: torch.nn.Module, config: TrainConfig, plateau: Optional[Plateau] = None):
     """The end-to-end recipe's Adam over ``module``'s parameter kinds (``config.lr_scale``) and its
-    schedule (cosine decay over ``config.max_steps`` with ``config.warmup_steps`` of warm-up).
+    schedule (cosine decay over ``config.max_steps``, or with ``config.plateau_drops`` the constant
+    rate ``plateau`` divides, with ``config.warmup_steps`` of warm-up).
     Without per-kind rates all parameters form one group, as before per-kind rates existed, so
     checkpoints written then still resume (Adam is per-parameter: the numbers are the same)."""
     groups = parameter_groups(module, config.lr, config.lr_scale) if config.lr_scale else module.parameters()
     optimizer = adam(groups, lr=config.lr)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(cosine_decay(config.max_steps), config.warmup_steps))
+    if config.plateau_drops:
+        require(plateau is not None, "a schedule with plateau drops needs its plateau rule")
+        factor = lambda step: plateau.factor()  # noqa: E731
+    else:
+        factor = cosine_decay(config.max_steps)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(factor, config.warmup_steps))
 
 
 def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
                      on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
-    optimizer, scheduler = e2e_optimizer(model, config)
-    generator = seeded_generator(config.seed, _E2E_STREAM)
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []
+    dropped = [] if state is None else state.get("dropped", [])
+    plateau = None if config.plateau_db is None else Plateau(history, config.plateau_db, config.plateau_steps,
+                                                             config.plateau_drops, dropped)
+    optimizer, scheduler = e2e_optimizer(model, config, plateau)
+    generator = seeded_generator(config.seed, _E2E_STREAM)
     if state is not None:
         store.check_counts(state, config.max_steps)
     if state is not None and state.get("finished"):
@@ -477,7 +524,8 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
             generator.set_state(state["generator"])
             best = (float(state["best_value"]), dict(state["best_model"]), int(state["best_step"]))
             copy.deepcopy(model).load_state_dict(best[1])  # the best weights must fit the model too
-        start, seconds, history = state["steps"], state["seconds"], state["history"]
+        start, seconds = state["steps"], state["seconds"]
+        history.extend(state["history"])  # the plateau rule holds this list
     bar.reset(total=config.max_steps)
     bar.update(start)
     started = time.perf_counter()
@@ -488,15 +536,16 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
             "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
+            "dropped": [] if plateau is None else plateau.dropped,
         })
 
     last = model.layers - 1
     runner = _Stage(model, problem, config, store, bar, last, "end-to-end",
                     compiled_loss(model, problem, last) if config.compile else None)
-    plateau = None if config.plateau_db is None else plateaued(history, config.plateau_db, config.plateau_steps)
     taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau)
     seconds += time.perf_counter() - started
-    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history})
+    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history,
+                "dropped": [] if plateau is None else plateau.dropped})
     if on_layer is not None:
         per_layer = nmse_db_per_layer(layer_estimates(model, problem, problem.val), problem.val.s)  # one forward pass
         for layer, value in enumerate(per_layer):

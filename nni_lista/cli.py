@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=list(MODELS), required=True)
     _add_problem_options(train, with_file=True)
     _add_training_options(train)
-    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory (metrics.json, checkpoints)")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory (metrics.json, nmse_vs_layer.png, checkpoints)")
 
     compare = commands.add_parser("compare", help="several models on one problem instance, one table")
     compare.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)} (default all)")
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_problem_options(search, with_file=True)
     _add_training_options(search)
     search.set_defaults(**TRAINING_PRESETS["search-proxy"])
-    search.add_argument("--out", type=Path, metavar="DIR", help="output directory: top.json, best_arch.json, retrain/")
+    search.add_argument("--out", type=Path, metavar="DIR", help="output directory: top.json, best_arch.json, nmse_vs_layer.png, best_arch.png, retrain/")
 
     retrain = commands.add_parser("retrain", help="train an architecture file from scratch; writes DIR/metrics.json like train")
     retrain.add_argument("--arch", type=Path, required=True, metavar="FILE", help="a JSON label map (best_arch.json, or `nni-lista arch`)")
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory: study.json, table.md, *.png; "
                                                                               "run the same command again to resume")
     study.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N (default %(default)s)")
-    study.add_argument("--no-progress", action="store_true", help="no progress bar")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
 
     arch = commands.add_parser("arch", help="write a named architecture of the space as a JSON label map")
     arch.add_argument("--name", choices=NAMED_ARCHITECTURES, required=True)
@@ -414,10 +414,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = _train_config(args)
     problem = _problem_from_args(args)
     result = run_model(args.model, problem, args.layers, args.lam, config, args.out, _extra_settings(args))
+    from nni_lista.study.plots import plot_nmse_vs_layer
+
+    plot_nmse_vs_layer({args.model: result["nmse_db_per_layer"]}, args.out / "nmse_vs_layer.png",
+                       f"{problem.kind} {problem.m}x{problem.n}, T={args.layers}, {config.protocol}")
     print(_layer_table({args.model: result}))
     print()
     print(_summary_table({args.model: result}))
-    print(f"\nwrote {args.out / 'metrics.json'}")
+    print(f"\nwrote {args.out / 'metrics.json'} and {args.out / 'nmse_vs_layer.png'}")
     return 0
 
 
@@ -577,10 +581,24 @@ def cmd_search(args: argparse.Namespace) -> int:
         kept = (f"the {len(result['history'])} architectures it had scored" if result["kind"] != "one-shot"
                 else "the supernet as trained so far, exported as usual")
         print(f"\nthe time bound ({bound['max_seconds']:g} s) stopped the search before its budget; it kept {kept}")
-    print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'} and {args.out / 'best_arch.json'}")
+    figures = _search_figures(result, args.out)
+    print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'}, {args.out / 'best_arch.json'}"
+          f"{''.join(f', {path}' for path in figures)}")
     if args.port is not None:
         print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")
     return 0
+
+
+def _search_figures(result: dict, out: Path) -> list[Path]:
+    """``out/nmse_vs_layer.png`` (each retrained network's test NMSE per layer, its first training
+    seed) and ``out/best_arch.png`` (the found architecture drawn, named as the search named it)."""
+    from nni_lista.study.plots import plot_architecture, plot_nmse_vs_layer
+
+    curves = {name: run["nmse_db_per_layer"] for name, run in result["retrained"].items()}
+    found = result.get("found")
+    return [plot_nmse_vs_layer(curves, out / "nmse_vs_layer.png", f"retrained after the {result['strategy']} search, T={result['layers']}"),
+            plot_architecture(result["top"][0]["arch"], out / "best_arch.png",
+                              f"found: {found['text']}" if found is not None else f"best architecture ({result['backbone']})")]
 
 
 def _training_service(path: Optional[Path]) -> dict:
@@ -656,7 +674,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_study(args: argparse.Namespace) -> int:
     from nni_lista.study.plan import Study
 
-    summary = Study.open(args.config, args.out, args.device, progress=not args.no_progress).run()
+    summary = Study.open(args.config, args.out, args.device, progress=sys.stderr.isatty() and not args.no_progress).run()
     print((args.out / "table.md").read_text())
     timing = summary["timing"]
     print(f"study took {timing['this_run_seconds']:.0f} s in this run ({timing['units_seconds']:.0f} s of work in all); "

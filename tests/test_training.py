@@ -5,7 +5,7 @@ from nni_lista.models import family
 
 from nni_lista.train import training
 from nni_lista.base.errors import TrainingDiverged, UsageError
-from nni_lista.train.evaluation import evaluate
+from nni_lista.train.evaluation import evaluate, layer_nmse_db
 
 T = 4
 
@@ -91,6 +91,25 @@ def test_plateau_drops_divide_the_rate_then_stop(small_problem, tmp_path):
     # without drops the same rule stops at the first plateau
     _, stopped = _train(small_problem, "e2e", max_steps=400, lr=1e-3, plateau_db=100.0, plateau_steps=20)
     assert stopped.steps == 30
+
+
+def test_a_drop_goes_on_from_the_best_weights(small_problem, monkeypatch):
+    loaded = []
+    original = torch.nn.Module.load_state_dict
+
+    def spy(self, state, *args, **kwargs):
+        loaded.append({k: v.clone() for k, v in state.items()})
+        return original(self, state, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "load_state_dict", spy)
+    _, result = _train(small_problem, "e2e", max_steps=400, lr=5e-2, plateau_db=100.0, plateau_steps=20, plateau_drops=1)
+    assert result.steps == 50 and len(loaded) == 2  # the drop at 30 and the end both load the best weights
+    monkeypatch.undo()
+    at_drop = family.build("lista", small_problem.A, T)
+    at_drop.load_state_dict(loaded[0])
+    start = layer_nmse_db(family.build("lista", small_problem.A, T), small_problem, small_problem.val, T - 1)  # a candidate too
+    best_before = min([start] + [h["val_nmse_db"] for h in result.history if h["step"] <= 30])
+    assert layer_nmse_db(at_drop, small_problem, small_problem.val, T - 1) == pytest.approx(best_before, abs=1e-9)
 
 
 def test_the_rate_after_each_drop_is_a_tenth(small_problem):

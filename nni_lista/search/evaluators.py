@@ -108,7 +108,7 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         reported.append(-nmse_db)
         nni.report_intermediate_result(-nmse_db)
 
-    metrics = run(model, "arch", P, config, None, settings, progress=False, on_layer=report, prefixes=prefixes)
+    metrics = run(model, "arch", P, config, None, settings, progress=None, on_layer=report, prefixes=prefixes)  # a bar on a terminal
     one = P.test.b[:1].to(next(model.parameters()).device)
     final = {
         "default": -metrics["val_nmse_db"],  # what every strategy maximises

@@ -144,3 +144,43 @@ def plot_pareto(points: Sequence, front: Sequence, path: str | os.PathLike, xlab
         ax.set_xscale("log")
     _label(ax, xlabel, "validation NMSE (dB), lower is better", title)
     return _save(fig, path)
+
+
+def plot_architecture(arch: Mapping[str, str], path: str | os.PathLike, title: str = "") -> Path:
+    """An architecture drawn as its layers: one column per layer ``k`` listing its choices
+    (``layerK/DIMENSION`` labels other than skips, e.g. weight form, neuron, threshold, gates,
+    momentum) and, above the columns, an arc from layer ``j`` to layer ``k`` for every skip
+    ``layerK/skip_fromJ`` that is on; written atomically."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    plt = _pyplot()
+    layers: dict[int, dict[str, str]] = {}
+    skips: list[tuple[int, int]] = []
+    for label, value in arch.items():
+        head, _, dimension = label.partition("/")
+        if not head.startswith("layer") or not head[5:].isdigit():
+            continue
+        k = int(head[5:])
+        layers.setdefault(k, {})
+        if dimension.startswith("skip_from"):
+            if value != "off":
+                skips.append((int(dimension[len("skip_from"):]), k))
+        else:
+            layers[k][dimension] = str(value)
+    count = max(layers) if layers else 0
+    rows = max((len(choices) for choices in layers.values()), default=1)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.25 * count + 0.5), 1.4 + 0.32 * rows + 0.25 * min(len(skips), 8)), dpi=120)
+    height = 0.32 * rows + 0.3
+    for k in range(1, count + 1):
+        ax.add_patch(FancyBboxPatch((k - 0.45, 0), 0.9, height, boxstyle="round,pad=0.02", facecolor="#eef3fa", edgecolor="#4a6fa5"))
+        ax.text(k, height + 0.08, f"layer {k}", ha="center", va="bottom", fontsize=7, weight="bold")
+        for row, (dimension, value) in enumerate(sorted(layers.get(k, {}).items())):
+            ax.text(k, height - 0.22 - 0.32 * row, f"{dimension.replace('_', ' ')}\n{value}", ha="center", va="center", fontsize=5.5)
+    for j, k in skips:  # j = 0 is the input, drawn left of layer 1
+        ax.add_patch(FancyArrowPatch((max(j, 0.55), height + 0.35), (k, height + 0.35), connectionstyle=f"arc3,rad=-{0.15 + 0.02 * (k - j)}",
+                                     arrowstyle="-|>", mutation_scale=7, color="#c0504d", linewidth=0.8))
+    ax.set_xlim(0.4, count + 0.6)
+    ax.set_ylim(-0.1, height + 0.9 + 0.12 * max((k - j for j, k in skips), default=0))
+    ax.axis("off")
+    ax.set_title(title or f"{count} layers; red arcs: skip connections on", fontsize=8)
+    return _save(fig, path)

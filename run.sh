@@ -33,6 +33,29 @@ setup() {
     echo "$want" > "$STAMP"
 }
 
+# The deepinv extra lives in its own environment: it needs torch 2.14.1 (torchvision), .venv keeps
+# the CPU build 2.13.0. tests/test_deepinv.py runs its round trip there.
+DEEPINV_VENV=.venv-deepinv
+setup_deepinv() {
+    local want stamp=$DEEPINV_VENV/.nni-lista-setup
+    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return
+    fi
+    echo "setting up $DEEPINV_VENV for the deepinv extra (first run: a few minutes, 5.6 GB)..." >&2
+    [ -x "$DEEPINV_VENV/bin/python" ] || "$PYTHON" -m venv "$DEEPINV_VENV"
+    local log=$DEEPINV_VENV/setup.log
+    if ! {
+        "$DEEPINV_VENV/bin/python" -m pip install --quiet --upgrade pip &&
+        "$DEEPINV_VENV/bin/python" -m pip install --quiet -e '.[deepinv]'
+    } > "$log" 2>&1; then
+        echo "setting up $DEEPINV_VENV failed; the last lines of $log:" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    echo "$want" > "$stamp"
+}
+
 # The web UI test drives Debian's headless Chromium; install it (as root, with apt) when missing.
 browser() {
     [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && return
@@ -54,6 +77,7 @@ case "$cmd" in
         ;;
     test)
         setup
+        setup_deepinv
         browser
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;

@@ -34,6 +34,7 @@ _EXPORTS = {
     "multi_trial_evaluator": ("nni_lista.search.evaluators", "multi_trial_evaluator"),
     "SearchRequest": ("nni_lista.search.explore", "SearchRequest"),
     "run_search": ("nni_lista.search.explore", "run_search"),
+    "as_deepinv_reconstructor": ("nni_lista.models.deepinv_reconstructor", "as_reconstructor"),
 }
 __all__ = ["__version__", *_EXPORTS]
 

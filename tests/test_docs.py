@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BRIEF = "STUDY" + ".md"
 
 # Not part of the repository's content: VCS data, the venv, run outputs, build metadata, caches.
-SKIP_DIRS = {".git", ".venv", "runs", "results", "test-artifacts", "__pycache__", ".pytest_cache"}
+SKIP_DIRS = {".git", ".venv", ".venv-deepinv", "runs", "results", "test-artifacts", "__pycache__", ".pytest_cache"}
 
 LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 DOCS_PATH = re.compile(r"`(docs/[^`\s]*)`")

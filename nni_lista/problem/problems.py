@@ -203,6 +203,16 @@ class Problem:
         return from_matrix(matrix, **options)
 
     @classmethod
+    def from_deepinv(cls, physics, image_size, basis="identity", **options) -> "Problem":
+        """A problem on a deepinv linear physics (the optional extra, docs/deepinv.md) with a
+        sparsifying basis (``identity``, ``dct`` or a ``d x n`` matrix):
+        :func:`nni_lista.problem.deepinv_ops.from_physics`."""
+        from nni_lista.problem.deepinv_ops import from_physics, require_deepinv
+
+        require_deepinv()
+        return from_physics(physics, image_size, basis, **options)
+
+    @classmethod
     def from_arrays(cls, matrix, train, val, test, **options) -> "Problem":
         """A problem on your own matrix and your own training, validation and test sets:
         :func:`nni_lista.problem.own_data.from_arrays` (options ``snr_db``, ``seed``, ``dictionary``, ``normalise``)."""

@@ -31,7 +31,7 @@ from nni_lista.problem import problems
 from nni_lista.train.evaluation import evaluate
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
-from nni_lista.cli import parse_lr_scale
+from nni_lista.cli.arguments import parse_lr_scale
 from nni_lista.train.training import TrainConfig, train
 
 TARGETS = {"lista": -35.0, "lista-cp": -35.0, "lista-cpss": -60.0, "alista": -60.0}

@@ -117,7 +117,8 @@ def test_image_cs_problem(tmp_path):
 def test_command_line_and_study_config_map_onto_the_same_settings():
     """One problem vocabulary: the same names on the command line and in a study config give
     the same settings (snr -> snr_db, atoms -> n_atoms), through problems.problem_settings."""
-    from nni_lista.cli import _problem_settings, build_parser
+    from nni_lista.cli.arguments import _problem_settings
+    from nni_lista.cli.parser import build_parser
     from nni_lista.study.config import problem_settings as study_settings
 
     args = build_parser().parse_args(["train", "--model", "lista", "--m", "30", "--n", "60", "--snr", "20", "--kappa", "5",

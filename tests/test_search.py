@@ -94,7 +94,7 @@ def test_every_strategy_config_names_a_registered_strategy(name):
 
     config = yaml.safe_load((REPO / "strategies" / name).read_text())
     assert config["strategy"] == name.split(".")[0] and config["strategy"] in STRATEGIES
-    from nni_lista.cli import _config_argv, build_parser
+    from nni_lista.cli.parser import _config_argv, build_parser
 
     argv = _config_argv(build_parser(), REPO / "strategies" / name)  # every key is a field name the command takes
     assert "--strategy" in argv and "--max-steps" in argv

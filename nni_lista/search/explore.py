@@ -358,12 +358,53 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     where ``history`` lists every architecture the strategy scored, in finishing order, as
     ``{"seconds", "metric", "arch"}`` (the sample) (:mod:`nni_lista.search.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
     (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
-    ``announce()`` is called once the request has passed every check, before the search starts."""
+    ``announce()`` is called once the request has passed every check, before the search starts.
+
+    The phases: checks and limits (:func:`_limits`), the strategy (:func:`_strategy`), the
+    evaluator of the strategy's kind (:data:`EVALUATORS`), the experiment, what it found
+    (:func:`_found`), the record (:func:`_record`)."""
     out = Path(out)
     entry = STRATEGIES[request.strategy]
     family = BACKBONES[request.backbone]
     space = family.make_space(request.space, request.m, request.n, request.layers)
     values = {label: list(mutable.values) for label, mutable in space.simplify().items()}
+    limits = _limits(request, out, space, values)
+    if announce is not None:
+        announce()
+    resolve_problem(request.problem)  # fail early on a bad problem file
+    strategy, seeds, seed = _strategy(request, entry, limits)
+    started = time.perf_counter()
+    starts_over = f"run the same command again: a {entry.kind} search starts over"  # what a rerun does after an interrupt
+    run = EVALUATORS[entry.kind](request, out, family, starts_over)
+    chronicle = deadline = None
+    if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
+        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731  (progress and rejections)
+        chronicle = Chronicle(started, _trials(request), report=say)
+        deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
+        strategy = Chain(strategy, *([deadline] if deadline else []),
+                         *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []), chronicle)
+    experiment = NasExperiment(space, run.evaluator, strategy, _experiment_config(request, out))
+    resume = ("run the same command again to resume: the architectures already trained are replayed from "
+              f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
+              else starts_over)
+    with interruptible(resume):  # NNI returns from an interrupted experiment as if it had finished
+        _explore(experiment, request)
+    if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped
+        chronicle.complete(experiment.strategy.list_models(sort=False, limit=None))
+    found = _found(experiment, entry, request, limits, values, family)
+    experiment.stop()
+    run.release()
+    time_bound = None
+    if request.max_seconds is not None:
+        stopped = run.stopped_early(request) if entry.kind != "multi-trial" else False
+        stopped = stopped or (deadline is not None and deadline.expired)
+        time_bound = {"max_seconds": request.max_seconds, "stopped_the_search": bool(stopped)}
+    return _record(request, entry, found, time.perf_counter() - started, chronicle, seed, time_bound, limits, seeds, run, experiment)
+
+
+def _limits(request: SearchRequest, out: Path, space, values: dict) -> "Limits":
+    """The request's FLOPs, parameter and latency limits, checked reachable in the space; the run
+    directory claimed for this request and cleared of temporary files."""
     limits = Limits(space, request.m, request.max_flops, request.max_params)
     limits.check_reachable(values, request.space)
     _claim(out, request)
@@ -372,9 +413,12 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
                         (latency_table(request, out), request.max_latency, request.latency_margin))
         limits.check_reachable(values, request.space)
     remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
-    if announce is not None:
-        announce()
-    resolve_problem(request.problem)  # fail early on a bad problem file
+    return limits
+
+
+def _strategy(request: SearchRequest, entry, limits: "Limits") -> tuple:
+    """The NNI strategy of the request, seeded (:func:`strategy_seed`), warm-started from the family
+    where it takes seeds: ``(strategy, family seeds, strategy seed)``."""
     seeds = []
     if request.warm_start and request.backbone == "lista":
         from nni_lista.space.architectures import PRESETS
@@ -384,68 +428,75 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     if entry.kind == "one-shot":  # the supernet's architecture weights and its samples draw from the global generators
         _seed_global_generators(seed)
     if entry.make in _WARM_STARTED:
-        strategy = entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob)
+        return entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob), seeds, seed
+    return entry.make(request.budget, seed, limits.constraint()), seeds, seed
+
+
+@dataclass
+class _Evaluation:
+    """What scores the strategy's architectures, for one kind of strategy: the NNI evaluator and,
+    for weight sharing, the trained supernet (released after the search)."""
+
+    evaluator: object
+    supernet_key: Optional[str] = None
+    trained: Optional[dict] = None
+
+    def release(self) -> None:
+        if self.supernet_key is not None:
+            weight_sharing.release(self.supernet_key)
+
+    def stopped_early(self, request: SearchRequest) -> bool:
+        """Whether the time bound ended the training before its budget (one-shot, weight sharing)."""
+        if self.trained is not None:
+            return self.trained["steps"] < request.budget
+        return self.evaluator.trainer.global_step < request.budget
+
+
+def _weight_sharing(request: SearchRequest, out: Path, family, starts_over: str) -> _Evaluation:
+    """A supernet trained once; each subnet scored with its inherited weights."""
+    P = resolve_problem(request.problem)
+    supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
+    with interruptible(starts_over):
+        trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
+                                                request.seed, progress=sys.stderr.isatty(),
+                                                max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds)
+    key = f"supernet-{id(supernet)}"
+    weight_sharing.register(key, supernet, P)
+    return _Evaluation(FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key), key, trained)
+
+
+def _multi_trial(request: SearchRequest, out: Path, family, starts_over: str) -> _Evaluation:
+    """Each architecture trained by the proxy recipe (prefix cache and trial records under ``out``)."""
+    cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
+    records = (out / "trials").resolve() if request.training_service is None else None  # remote workers: not shared
+    return _Evaluation(multi_trial_evaluator(request.problem, request.training, request.lam, cache, records))
+
+
+def _one_shot(request: SearchRequest, out: Path, family, starts_over: str) -> _Evaluation:
+    """NNI's one-shot training of the supernet (Lightning), the strategy's own export."""
+    epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
+    return _Evaluation(one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
+                                          request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device,
+                                          max_seconds=request.max_seconds))
+
+
+#: strategy kind -> the function that makes its evaluation
+EVALUATORS: dict[str, Callable[..., _Evaluation]] = {"weight-sharing": _weight_sharing, "multi-trial": _multi_trial, "one-shot": _one_shot}
+
+
+def _found(experiment, entry, request: SearchRequest, limits: "Limits", values: dict, family) -> list[dict]:
+    """The top architectures (multi-trial, weight sharing) or the strategy's export (one-shot),
+    projected under the limits where needed and completed to every label of the space."""
+    found, probs = [], None
+    if entry.kind != "one-shot":
+        for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))):
+            metrics = model.metrics
+            found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
     else:
-        strategy = entry.make(request.budget, seed, limits.constraint())
-    started = time.perf_counter()
-    starts_over = f"run the same command again: a {entry.kind} search starts over"  # what a rerun does after an interrupt
-    supernet = None
-    if entry.kind == "weight-sharing":
-        P = resolve_problem(request.problem)
-        supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
-        with interruptible(starts_over):
-            trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
-                                                    request.seed, progress=sys.stderr.isatty(),
-                                                    max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds)
-        key = f"supernet-{id(supernet)}"
-        weight_sharing.register(key, supernet, P)
-        evaluator = FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key)
-    elif entry.kind == "multi-trial":
-        cache = (out / "prefix-cache").resolve() if request.reuse_prefixes else None
-        records = (out / "trials").resolve() if request.training_service is None else None  # remote workers: not shared
-        evaluator = multi_trial_evaluator(request.problem, request.training, request.lam, cache, records)
-    else:
-        epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
-        evaluator = one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
-                                       request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device,
-                                       max_seconds=request.max_seconds)
-    chronicle = deadline = None
-    if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
-        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731  (progress and rejections)
-        chronicle = Chronicle(started, _trials(request), report=say)
-        deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
-        strategy = Chain(strategy, *([deadline] if deadline else []),
-                         *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []), chronicle)
-    experiment = NasExperiment(space, evaluator, strategy, _experiment_config(request, out))
-    resume = ("run the same command again to resume: the architectures already trained are replayed from "
-              f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
-              else starts_over)
-    with interruptible(resume):  # NNI returns from an interrupted experiment as if it had finished
-        _explore(experiment, request)
-    if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped
-        chronicle.complete(experiment.strategy.list_models(sort=False, limit=None))
-    found = []
-    for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))) if entry.kind != "one-shot" else []:
-        metrics = model.metrics
-        found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
-    probs = None
-    if entry.kind == "one-shot":
         sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
         found.append({"arch": dict(sample), "metric": None})
         if limits and not limits.fits(sample):  # the strategy's choice probabilities guide the projection
             probs = _choice_probabilities(experiment.strategy)
-    experiment.stop()
-    if supernet is not None:
-        weight_sharing.release(key)
-    search_seconds = time.perf_counter() - started
-    time_bound = None
-    if request.max_seconds is not None:
-        if entry.kind == "one-shot":
-            stopped = evaluator.trainer.global_step < request.budget
-        else:
-            stopped = deadline.expired or (supernet is not None and trained["steps"] < request.budget)
-        time_bound = {"max_seconds": request.max_seconds, "stopped_the_search": bool(stopped)}
-
     for item in found:
         if limits and not limits.fits(item["arch"]):
             item["arch"] = limits.project(item["arch"], values, probs)
@@ -457,6 +508,12 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         raise UsageError(f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
                          f"raise the limits or the budget")
     require(found, f"the search found no architecture that trained (budget {request.budget})")
+    return found
+
+
+def _record(request: SearchRequest, entry, found: list, search_seconds: float, chronicle, seed: int, time_bound,
+            limits: "Limits", seeds: list, run: _Evaluation, experiment) -> dict:
+    """The search's record (the part of ``top.json`` :func:`explore` writes)."""
     return {
         "top": found,
         "search_seconds": round(search_seconds, 3),
@@ -469,7 +526,7 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
                        else {"seeds": seeds} if entry.make in (_random, _tpe) else None),
         "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
                   "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
-                                    f"({trained['seconds']:.0f} s), no training per subnet" if supernet is not None else None,
+                                    f"({run.trained['seconds']:.0f} s), no training per subnet" if run.trained is not None else None,
                   "one-shot": "the strategy's own export"}[entry.kind],
         "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
     }

@@ -16,6 +16,11 @@ a stop at the first plateau; with ``--drops K`` a constant rate divided by 10 at
 first K plateaus and a stop at the next. The level is compared in the anchor's
 definition; a member *reaches* its level when it is at most 2 dB above it.
 
+``--from-alista lista-cpss`` adds a two-stage row for that member: it starts from the chosen
+ALISTA run's best weights (:func:`nni_lista.models.family.coupled_from_alista`: ``W_k = gamma_k
+W`` with ALISTA's analytic ``W``, the same function) and is trained by the same recipe; its
+table row says so, beside the member's row from its own initialisation.
+
 ``--members`` and ``--settings`` pick a part, so two processes sharing ``--out`` can split the
 work; every training run is kept under ``DIR/units/`` (``metrics.json`` and a checkpoint) and
 read, not repeated, by a later run, which writes ``DIR/results.json`` and ``DIR/table.md``.
@@ -24,17 +29,22 @@ read, not repeated, by a later run, which writes ``DIR/results.json`` and ``DIR/
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from discovery import ANCHORS, SETTINGS
 from nni_lista.base.io import write_json, write_text
 from nni_lista.base.tables import markdown_table
+from nni_lista.models import family
 from nni_lista.problem import problems
 from nni_lista.space.spaces import named_architecture
+from nni_lista.train.evaluation import layer_nmse_db
 from nni_lista.train.recipe import Recipe, choose_lr
+from nni_lista.train.runs import run
 
 #: the anchors' problems: setting -> (m, n)
 SIZES = {"snr40": (250, 500), "noiseless": (256, 512)}
@@ -51,6 +61,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=20_000, help="the recipe's step cap")
     parser.add_argument("--plateau-steps", type=int, default=3000, help="the convergence rule's window (steps)")
     parser.add_argument("--drops", type=int, default=0, help="plateaus that divide the rate by 10 before one stops the run")
+    parser.add_argument("--from-alista", nargs="*", default=[], choices=["lista-cpss"],
+                        help="members also trained from the chosen ALISTA run's weights (a two-stage row)")
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("results/family-levels"))
     return parser.parse_args()
@@ -59,6 +71,31 @@ def arguments() -> argparse.Namespace:
 def level(found: dict, definition: str) -> float:
     """A run's test NMSE in the anchor's definition."""
     return found["nmse_db"] if definition == "ratio of sums" else found["nmse_db_sample_mean"]
+
+
+def coupled_start(problem, layers: int, checkpoint: Path) -> family.LISTACPSS:
+    """LISTA-CPSS computing what the ALISTA run of ``checkpoint`` (the space's network, its best
+    validation weights) computes."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    alista = family.ALISTA(problem.A, layers)  # the analytic W of this problem, as the space's analytic form computes it
+    with torch.no_grad():
+        for k in range(layers):
+            alista.gamma[k].copy_(state[f"blocks.{k}.form.gamma"].reshape(alista.gamma[k].shape))
+            alista.theta[k].copy_(state[f"blocks.{k}.neuron.theta"].reshape(alista.theta[k].shape))
+    return family.coupled_from_alista(alista)
+
+
+def from_alista(name: str, problem, recipe: Recipe, layers: int, alista_dir: Path, out: Path) -> tuple[float, dict]:
+    """The recipe's grid for ``name`` started from the ALISTA run in ``alista_dir``: (chosen rate, runs by rate)."""
+    grid = {}
+    start = layer_nmse_db(coupled_start(problem, layers, alista_dir / "checkpoint.pt"), problem, problem.val, layers - 1)
+    recorded = json.loads((alista_dir / "metrics.json").read_text())["val_nmse_db"]
+    assert abs(start - recorded) < 0.01, f"the start scores {start:.2f} dB on validation, the ALISTA run {recorded:.2f} dB"
+    for lr in recipe.lrs:
+        model = coupled_start(problem, layers, alista_dir / "checkpoint.pt")
+        grid[lr] = run(model, f"{name}-from-alista", problem, recipe.config(lr, 0), out / f"lr{lr:g}-seed0",
+                       {"init": f"ALISTA run {alista_dir.name}"}, progress=False)
+    return min(grid, key=lambda lr: grid[lr]["val_nmse_db"]), grid
 
 
 def main() -> None:
@@ -73,20 +110,36 @@ def main() -> None:
         m, n = SIZES[setting]
         settings = problems.SyntheticSettings(m=m, n=n, **SETTINGS[setting])
         problem = problems.resolve_problem(problems.problem_spec(settings))
-        lr, grid = choose_lr(named_architecture(name, args.layers), problem, recipe, 0,
-                             args.out / "units" / f"{setting}-{m}x{n}" / name)
-        chosen = grid[lr]
-        published, definition, source = ANCHORS[(setting, name)]
-        ours = level(chosen, definition)
-        reached = ours <= published + TOLERANCE_DB
-        results.append({"setting": setting, "m": m, "n": n, "model": name, "lr": lr,
-                        "grid_val_nmse_db": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()},
-                        "test_db": ours, "definition": definition, "published_db": published, "source": source,
-                        "reached": reached, "steps": chosen["steps"],
-                        "seconds_chosen": chosen["seconds"], "seconds_grid": sum(f["seconds"] for f in grid.values())})
-        rows.append([setting, f"{m}x{n}", name, f"{lr:g}", f"{ours:.2f}", f"{published:.1f}", definition,
-                     f"{ours - published:+.2f}", "yes" if reached else "no", str(chosen["steps"]),
-                     f"{chosen['seconds']:.0f}", f"{results[-1]['seconds_grid']:.0f}"])
+        where = args.out / "units" / f"{setting}-{m}x{n}"
+        lr, grid = choose_lr(named_architecture(name, args.layers), problem, recipe, 0, where / name)
+        member_rows = [(name, lr, grid)]
+        if name == "alista":
+            for other in args.from_alista:
+                member_rows.append((f"{other} (from ALISTA)",
+                                    *from_alista(other, problem, recipe, args.layers, where / "alista" / f"lr{lr:g}-seed0",
+                                                 where / f"{other}-from-alista")))
+        for label, lr, grid in member_rows:
+            _row(args, setting, m, n, label, ANCHORS[(setting, label.split()[0])], lr, grid, rows, results)
+    _write(args, recipe, started, rows, results)
+
+
+def _row(args, setting, m, n, name, anchor, lr, grid, rows, results) -> None:
+    """One table row (and results entry): ``name``'s chosen run against its published level."""
+    chosen = grid[lr]
+    published, definition, source = anchor
+    ours = level(chosen, definition)
+    reached = ours <= published + TOLERANCE_DB
+    results.append({"setting": setting, "m": m, "n": n, "model": name, "lr": lr,
+                    "grid_val_nmse_db": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()},
+                    "test_db": ours, "definition": definition, "published_db": published, "source": source,
+                    "reached": reached, "steps": chosen["steps"],
+                    "seconds_chosen": chosen["seconds"], "seconds_grid": sum(f["seconds"] for f in grid.values())})
+    rows.append([setting, f"{m}x{n}", name, f"{lr:g}", f"{ours:.2f}", f"{published:.1f}", definition,
+                 f"{ours - published:+.2f}", "yes" if reached else "no", str(chosen["steps"]),
+                 f"{chosen['seconds']:.0f}", f"{results[-1]['seconds_grid']:.0f}"])
+
+
+def _write(args, recipe, started, rows, results) -> None:
     schedule = (f"constant rate divided by 10 at each of the first {args.drops} plateaus, stop at the next; a plateau is"
                 if args.drops else "cosine decay), stop at")
     setup = (f"p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, gradient norm clipped at "

@@ -112,6 +112,15 @@ def test_a_drop_goes_on_from_the_best_weights(small_problem, monkeypatch):
     assert layer_nmse_db(at_drop, small_problem, small_problem.val, T - 1) == pytest.approx(best_before, abs=1e-9)
 
 
+def test_a_start_that_stays_the_best_is_a_plateau(small_problem):
+    # at lr 0.5 every step makes LISTA worse than its ISTA start: the start is the best, and the rule must
+    # see it (it once compared later validations only, so a warm-started run never plateaued)
+    _, result = _train(small_problem, "e2e", max_steps=400, lr=0.5, plateau_db=0.1, plateau_steps=20)
+    start = layer_nmse_db(family.build("lista", small_problem.A, T), small_problem, small_problem.val, T - 1)
+    assert all(h["val_nmse_db"] > start for h in result.history)  # the premise: nothing beat the start
+    assert result.steps == 30  # the first validation a full window after another one (10), with the start among them
+
+
 def test_the_rate_after_each_drop_is_a_tenth(small_problem):
     config = _config("e2e", lr=1e-3, plateau_db=100.0, plateau_steps=20, plateau_drops=2)
     model = family.build("lista", small_problem.A, T)

@@ -261,6 +261,7 @@ class CheckpointStore:
         checks = [("steps", is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
                   ("seconds", is_finite_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
                   ("history", isinstance(state.get("history"), list), "a list"),
+                  ("start", state.get("start") is None or is_finite_number(state.get("start")), "a number or none"),
                   ("dropped", all(is_int(v) and 0 <= v <= max_steps for v in state.get("dropped", [])) if isinstance(
                       state.get("dropped", []), list) else False, f"a list of steps in [0, {max_steps}]")]
         if stages is not None:
@@ -329,6 +330,8 @@ class _Stage:
         cfg = self.config
         if best is None:
             best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
+            if isinstance(plateau, Plateau) and plateau.start is None:
+                plateau.start = best[0]
         best_value, best_state, best_step = best
         step = start
         while step < cap:
@@ -462,14 +465,19 @@ class Plateau:
     best NMSE improved by less than ``gain_db`` since step ``t - window``, i.e.
     ``min_{s <= t-window} v_s - min_{s <= t} v_s < gain_db`` (``v_s`` the validations in
     ``history``, which the checkpoint keeps, so a resumed run stops where an unbroken one does),
-    and ``window`` steps have passed since the last drop. The first ``drops`` plateaus divide the
+    and ``window`` steps have passed since the last drop; once a validation is that old, the one
+    before the first step (``start``) counts among them, so that a run whose start stays its best
+    (a warm start) plateaus too. The first ``drops`` plateaus divide the
     rate by :data:`DROP_FACTOR` (``dropped`` lists their steps; :meth:`factor` is the rate's
     factor now); the next one stops the run. Call it before ``history`` gets step ``t``'s entry:
     it only reads entries up to ``t - window``."""
 
-    def __init__(self, history: list[dict], gain_db: float, window: int, drops: int = 0, dropped: Optional[list] = None):
+    def __init__(self, history: list[dict], gain_db: float, window: int, drops: int = 0, dropped: Optional[list] = None,
+                 start: Optional[float] = None):
         self.history, self.gain_db, self.window, self.drops = history, gain_db, window, drops
         self.dropped: list[int] = list(dropped or [])
+        # the validation NMSE before the first step, a candidate like any other (a warm start can be the best)
+        self.start = start
 
     def factor(self) -> float:
         return DROP_FACTOR ** -len(self.dropped)
@@ -477,6 +485,8 @@ class Plateau:
     def __call__(self, step: int, best_now: float) -> bool:
         since = self.dropped[-1] if self.dropped else 0
         earlier = [h["val_nmse_db"] for h in self.history if h["step"] <= step - self.window]
+        if self.start is not None and earlier:
+            earlier.append(self.start)
         if step - self.window < since or not earlier or min(earlier) - best_now >= self.gain_db:
             return False
         if len(self.dropped) < self.drops:
@@ -512,7 +522,7 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     start, seconds, best, history = 0, 0.0, None, []
     dropped = [] if state is None else state.get("dropped", [])
     plateau = None if config.plateau_db is None else Plateau(history, config.plateau_db, config.plateau_steps,
-                                                             config.plateau_drops, dropped)
+                                                             config.plateau_drops, dropped, None if state is None else state.get("start"))
     optimizer, scheduler = e2e_optimizer(model, config, plateau)
     generator = seeded_generator(config.seed, _E2E_STREAM)
     if state is not None:
@@ -541,7 +551,7 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
             "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
-            "dropped": [] if plateau is None else plateau.dropped,
+            "dropped": [] if plateau is None else plateau.dropped, "start": None if plateau is None else plateau.start,
         })
 
     last = model.layers - 1

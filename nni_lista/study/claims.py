@@ -118,7 +118,8 @@ def _p(value: Optional[float]) -> str:
 
 
 def assess(summary: dict) -> tuple[dict, str]:
-    """The four verdicts from a study summary (``study.json``) and their markdown account."""
+    """The four verdicts from a study summary (``study.json``) and their markdown account (one
+    section per claim, :func:`_account_1` to :func:`_account_4`)."""
     results, claims = summary["results"], summary["claims"]
     two, three, four = claims["2_soft_thresholds"], claims["3_consistent_patterns"], claims["4_transfer_to_dladmm"]
     verdicts = {"1": claim1(results), "2": claim2(two.get("uniform"), two.get("enrichment", [])),
@@ -127,8 +128,12 @@ def assess(summary: dict) -> tuple[dict, str]:
     lines = [f"# The paper's claims, tested ({len(seeds)} training seeds: {seeds})", "",
              "Test NMSE in dB, mean +- sd over training seeds; gains in dB (positive: the second model is better), "
              "a *win* only when the gain exceeds the larger seed spread. The rules are in `nni_lista/study/claims.py`.", ""]
+    lines += _account_1(verdicts["1"], results) + _account_2(verdicts["2"], two) + _account_3(verdicts["3"]) + _account_4(verdicts["4"], four)
+    return verdicts, "\n".join(lines) + "\n"
 
-    one = verdicts["1"]
+
+def _account_1(one: dict, results: dict) -> list[str]:
+    lines: list[str] = []
     lines += [f"## 1. Searched networks beat LISTA: **{one['verdict']}**", ""]
     lines.append(markdown_table(["setting", "LISTA", "searched", "gain", "spread", "verdict", "searched network"],
                                 [[s, _mean(results[s]["lista"]), _mean(results[s]["searched"]), *_gain(v), _named(results[s]["searched"])]
@@ -136,7 +141,11 @@ def assess(summary: dict) -> tuple[dict, str]:
     lines += ["", "*Searched network*: the named architecture (LISTA family or `dense`, every skip on) nearest to the retrained "
               "architecture, and how many of its labels differ; `dense` and `lista` are the searches' starting points.", ""]
 
-    two_v = verdicts["2"]
+    return lines
+
+
+def _account_2(two_v: dict, two: dict) -> list[str]:
+    lines: list[str] = []
     lines += [f"## 2. Soft thresholds are preferred: **{two_v['verdict']}**", ""]
     if two_v["verdict"] != "not tested":
         uniform = two["uniform"]
@@ -155,7 +164,11 @@ def assess(summary: dict) -> tuple[dict, str]:
                                       "" if r["ratio"] is None else f"{r['ratio']:.2f}", _p(r["p_holm"])] for r in enrichment]))
         lines.append("")
 
-    three_v = verdicts["3"]
+    return lines
+
+
+def _account_3(three_v: dict) -> list[str]:
+    lines: list[str] = []
     lines += [f"## 3. Searches find consistent skip patterns: **{three_v['verdict']}**", ""]
     if three_v["pairs"]:
         lines.append(markdown_table(["search A", "search B", "skip r", "null p95", "p", "neuron r", "null p95", "p"],
@@ -170,7 +183,11 @@ def assess(summary: dict) -> tuple[dict, str]:
                   f"{edges['significant_holm']} of {edges['edges']} edges differ after Holm's correction "
                   f"({edges['more_often']} more often, {edges['less_often']} less often; {edges['significant']} before correction).", ""]
 
-    four_v = verdicts["4"]
+    return lines
+
+
+def _account_4(four_v: dict, four: dict) -> list[str]:
+    lines: list[str] = []
     lines += [f"## 4. The pattern transfers to D-LADMM: **{four_v['verdict']}**", ""]
     if four_v["verdict"] != "not tested":
         rows = [[name, _mean(four[name]), *_gain(v)] for name, v in [("plain", four_v["versus_plain"]), *four_v["versus_random"].items()]]
@@ -181,4 +198,4 @@ def assess(summary: dict) -> tuple[dict, str]:
             searched = compare(four["plain"], four["searched"])
             lines += [f"D-LADMM searched directly: {_mean(four['searched'])} dB, {searched['gain_db']:+.2f} dB over plain "
                       f"({searched['verdict']}).", ""]
-    return verdicts, "\n".join(lines) + "\n"
+    return lines

@@ -102,21 +102,72 @@ def _population(found: dict) -> list[dict]:
 
 
 def summarise(study, run_seconds: float = 0.0) -> dict:
-    """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it."""
-    from nni_lista.study.plots import plot_edfs, plot_heatmaps, plot_nmse_vs_layer, plot_table
+    """Gather the unit results into ``DIR/study.json``, write the tables and figures, return it:
+    the results per setting and claim 1 (:func:`_results`), the averaged architectures
+    (:func:`_patterns`), claims 2 to 4, the error distributions, the image check and the tables."""
     from nni_lista.study.config import problem_settings
-    from nni_lista.base.tables import markdown_table
 
     c, out = study.config, study.out
     seeds = list(c.training_seeds)
+    seconds = _unit_seconds(study)
+    space_labels = BACKBONES["lista"].labels(c.search.space, c.layers)
+    results, searches, claim1 = _results(study, space_labels)
+    made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
+    settings_info = {name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()}
+    top = {setting: study.top_archs(setting) for setting in c.settings}
+    pooled = [arch for archs in top.values() for arch in archs]
+    population = [arch for found in searches.values() for arch in _population(found)]
+    patterns = _patterns(study, top, pooled)
+    claim2 = _claim2(study, results, pooled, population)
+    claim3 = _claim3(study, pooled, population, space_labels)
+    claim4 = _claim4(study, results)
+    distributions = _distributions(study)
+    images = {}  # image settings: every learned model must improve on ISTA on validation
+    for setting in c.settings:
+        if settings_info[setting]["kind"] == "image-cs" and "ista" in results[setting]:
+            ista = results[setting]["ista"]["val_nmse_db"]
+            images[setting] = {model: row["val_nmse_db"] < ista for model, row in results[setting].items()
+                               if model not in ("ista", "fista", "searched mean") and "val_nmse_db" in row}
+    headers, rows = _tables(study, results, claim1, made, settings_info)
+    summary = {
+        "config": c.to_dict(),
+        "seeds": {"training": seeds, "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
+                  "strategies": {name: found.get("strategy_seed") for name, found in searches.items()}},
+        "device": study.device,
+        "problems": settings_info,
+        "results": results,
+        "claims": {"1_searched_beats_lista": claim1, "2_soft_thresholds": claim2, "3_consistent_patterns": claim3,
+                   "4_transfer_to_dladmm": claim4},
+        "images_better_than_ista": images,
+        "searches": searches,
+        "patterns": patterns,
+        "distributions": distributions,
+        "table": {"headers": headers, "rows": rows},
+        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
+    }
+    verdicts, account = assess(summary)
+    summary["verdicts"] = {claim: v["verdict"] for claim, v in verdicts.items()}
+    write_text(out / "claims.md", account)
+    write_json(out / "study.json", summary)
+    return summary
+
+
+def _unit_seconds(study) -> dict:
+    """Seconds of every finished unit (a damaged unit file is named, not a traceback)."""
     seconds = {}
     for unit in study.units():
         path = study.unit_path(unit.key)
         if path.is_file():
-            study.done(unit.key)  # a damaged file is named, not a traceback
+            study.done(unit.key)
             seconds[unit.key] = json.loads(path.read_text()).get("seconds", 0.0)
+    return seconds
 
-    space_labels = BACKBONES["lista"].labels(c.search.space, c.layers)
+
+def _results(study, space_labels) -> tuple[dict, dict, dict]:
+    """Per setting: the baselines and the searched network (the retrained top architecture best on
+    validation, reported on test) over the training seeds; the searches; claim 1 against LISTA."""
+    c = study.config
+    seeds = list(c.training_seeds)
     results: dict = {}
     searches: dict = {}
     claim1: dict = {}
@@ -136,14 +187,14 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
         if "lista" in rows:
             claim1[setting] = compare(rows["lista"], rows["searched"])
-    made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
-    settings_info = {name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()}
+    return results, searches, claim1
 
-    # averaged architectures
-    layers = c.layers
-    top = {setting: study.top_archs(setting) for setting in c.settings}
-    pooled = [arch for archs in top.values() for arch in archs]
-    population = [arch for found in searches.values() for arch in _population(found)]
+
+def _patterns(study, top: dict, pooled: list) -> dict:
+    """The averaged architectures of each setting's top architectures and of all pooled, with their figures."""
+    from nni_lista.study.plots import plot_heatmaps
+
+    c, out, layers = study.config, study.out, study.config.layers
     patterns = {name: {"skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
                        "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(), "k": len(archs)}
                 for name, archs in {**top, "all settings": pooled}.items()}
@@ -153,7 +204,12 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
                   xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
 
-    labels = space_labels
+    return patterns
+
+
+def _claim2(study, results: dict, pooled: list, population: list) -> dict:
+    """Claim 2, soft thresholds: neuron enrichment among the top, and LISTA with each neuron throughout."""
+    c, layers, seeds = study.config, study.config.layers, list(study.config.training_seeds)
     claim2 = {"enrichment": analysis.neuron_enrichment(pooled, population, layers), "top_k": len(pooled), "population": len(population)}
     if c.neurons is not None:
         setting = c.neurons.setting
@@ -163,6 +219,15 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         for neuron, row in uniform.items():
             results[setting][f"lista, {neuron} throughout"] = row
 
+    return claim2
+
+
+def _claim3(study, pooled: list, population: list, labels) -> dict:
+    """Claim 3, consistent patterns: the edge test against the searches' own skip rates, and the
+    correlation of the averaged architectures of independent searches against a null, with figures."""
+    from nni_lista.study.plots import plot_heatmaps
+
+    c, out, layers = study.config, study.out, study.config.layers
     edges, edge_summary = analysis.edge_binomial_test(pooled, labels, layers, base_rate=analysis.skip_rates(population, labels))
     claim3: dict = {"edges": edges, "edge_summary": edge_summary, "base_rate": "the skip rates among the architectures the searches evaluated"}
     if c.consistency is not None:
@@ -193,6 +258,12 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         plot_heatmaps({name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)}, out / "consistency-patterns.png",
                       "origin layer j", "destination layer k", title=f"Averaged architectures of each search ({setting})")
 
+    return claim3
+
+
+def _claim4(study, results: dict) -> Optional[dict]:
+    """Claim 4, transfer to D-LADMM: its variants over the training seeds against the plain one."""
+    c, seeds = study.config, list(study.config.training_seeds)
     claim4 = None
     if c.dladmm is not None:
         setting = c.dladmm.setting
@@ -204,6 +275,14 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         claim4["versus_plain"] = {which: compare(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"}
         claim4["search"] = study.done(study.dladmm_key(setting, "search"))
 
+    return claim4
+
+
+def _distributions(study) -> Optional[dict]:
+    """The design spaces' error distributions (validation NMSE of random samples), with their figure."""
+    from nni_lista.study.plots import plot_edfs
+
+    c, out = study.config, study.out
     distributions = None
     if c.distributions is not None:
         d = c.distributions
@@ -213,14 +292,16 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
                   f"Design-space error distributions ({d.setting}, {d.training.max_steps} steps each)")
 
-    # image settings: every learned model must improve on ISTA on validation
-    images = {}
-    for setting in c.settings:
-        if settings_info[setting]["kind"] == "image-cs" and "ista" in results[setting]:
-            ista = results[setting]["ista"]["val_nmse_db"]
-            images[setting] = {model: row["val_nmse_db"] < ista for model, row in results[setting].items()
-                               if model not in ("ista", "fista", "searched mean") and "val_nmse_db" in row}
+    return distributions
 
+
+def _tables(study, results: dict, claim1: dict, made: dict, settings_info: dict) -> tuple[list, list]:
+    """``table.md`` (test NMSE, per-sample dB, PSNR, convergence), ``table.png`` and the per-layer
+    curves; returns the main table's headers and rows."""
+    from nni_lista.base.tables import markdown_table
+    from nni_lista.study.plots import plot_nmse_vs_layer, plot_table
+
+    c, out, seeds = study.config, study.out, list(study.config.training_seeds)
     # the table: final test NMSE dB (mean +- sd over training seeds) per model and setting
     models = list(dict.fromkeys(model for rows in results.values() for model in rows))
     headers = ["model", *(f"{s} ({_size(made[s][1])})" for s in c.settings)]
@@ -250,24 +331,4 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
         curves = {model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row}
         plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer (mean over seeds)")
 
-    summary = {
-        "config": c.to_dict(),
-        "seeds": {"training": seeds, "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
-                  "strategies": {name: found.get("strategy_seed") for name, found in searches.items()}},
-        "device": study.device,
-        "problems": settings_info,
-        "results": results,
-        "claims": {"1_searched_beats_lista": claim1, "2_soft_thresholds": claim2, "3_consistent_patterns": claim3,
-                   "4_transfer_to_dladmm": claim4},
-        "images_better_than_ista": images,
-        "searches": searches,
-        "patterns": patterns,
-        "distributions": distributions,
-        "table": {"headers": headers, "rows": table_rows + verdicts},
-        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
-    }
-    verdicts, account = assess(summary)
-    summary["verdicts"] = {claim: v["verdict"] for claim, v in verdicts.items()}
-    write_text(out / "claims.md", account)
-    write_json(out / "study.json", summary)
-    return summary
+    return headers, table_rows + verdicts

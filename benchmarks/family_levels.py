@@ -87,6 +87,14 @@ def coupled_start(problem, layers: int, checkpoint: Path) -> family.LISTACPSS:
 
 def from_alista(name: str, problem, recipe: Recipe, layers: int, alista_dir: Path, out: Path) -> tuple[float, dict]:
     """The recipe's grid for ``name`` started from the ALISTA run in ``alista_dir``: (chosen rate, runs by rate)."""
+    recorded = {lr: out / f"lr{lr:g}-seed0" / "metrics.json" for lr in recipe.lrs}
+    if all(path.is_file() for path in recorded.values()):  # committed runs are read (their checkpoints are not committed)
+        grid = {lr: json.loads(path.read_text()) for lr, path in recorded.items()}
+        config = {lr: recipe.config(lr, 0).to_dict() for lr in recipe.lrs}
+        assert all(grid[lr]["settings"]["lr"] == lr and grid[lr]["settings"]["max_steps"] == config[lr]["max_steps"]
+                   and grid[lr]["settings"].get("plateau_drops", 0) == config[lr].get("plateau_drops", 0) for lr in grid), \
+            f"{out} holds runs of another recipe"
+        return min(grid, key=lambda lr: grid[lr]["val_nmse_db"]), grid
     grid = {}
     start = layer_nmse_db(coupled_start(problem, layers, alista_dir / "checkpoint.pt"), problem, problem.val, layers - 1)
     recorded = json.loads((alista_dir / "metrics.json").read_text())["val_nmse_db"]
@@ -145,7 +153,9 @@ def _write(args, recipe, started, rows, results) -> None:
     setup = (f"p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, gradient norm clipped at "
              f"{recipe.clip_norm:g}, at most {args.max_steps} steps ({schedule} less than {recipe.plateau_db} dB of gain "
              f"per {args.plateau_steps} steps{')' if args.drops else ''}; training seed 0; reached = at most "
-             f"{TOLERANCE_DB:g} dB above the level")
+             f"{TOLERANCE_DB:g} dB above the level"
+             + ("; a (from ALISTA) row starts from the chosen ALISTA run's best weights: its steps and seconds are its own "
+                "stage's, the ALISTA row's come first" if args.from_alista else ""))
     table = markdown_table(["setting", "problem", "model", "lr", "test dB", "published", "definition", "ours - published",
                             "reached", "steps", "seconds (chosen run)", "seconds (whole grid)"], rows)
     write_json(args.out / "results.json", {"setup": setup, "members": results,

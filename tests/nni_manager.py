@@ -70,7 +70,17 @@ def create(config: Path) -> tuple[int, str]:
 
 
 def stop(experiment_id: str) -> None:
+    """``nnictl stop``, then end by PID the manager of this experiment if it is still running: when
+    two managers start at once, NNI's shared experiment registry can be locked ("File has been
+    locked" in nnimanager.log), the experiment is never registered, and nnictl cannot find it."""
     nnictl("stop", experiment_id, timeout=60)
+    left = [p for p in psutil.process_iter(["cmdline"]) if experiment_id in (p.info["cmdline"] or [])
+            and "--experiment-id" in (p.info["cmdline"] or [])]
+    for process in left:
+        process.terminate()
+    _, alive = psutil.wait_procs(left, timeout=10)
+    for process in alive:
+        process.kill()
 
 
 def wait_status(port: int, done, timeout: float = 300, every: float = 1.0):

@@ -8,53 +8,47 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-STAMP=$VENV/.nni-lista-setup
-
-setup() {
-    local want
-    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-        return
-    fi
-    echo "setting up $VENV (first run: a few minutes)..." >&2
-    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    # The installers' own notices go to a log, shown only when something fails.
-    local log=$VENV/setup.log
-    if ! {
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip &&
-        # torch first and pinned: 2.13.0 is the CPU build; an unpinned resolve pulls CUDA (GBs).
-        "$VENV/bin/python" -m pip install --quiet torch==2.13.0 &&
-        "$VENV/bin/python" -m pip install --quiet -e '.[test]'
-    } > "$log" 2>&1; then
-        echo "setting up $VENV failed; the last lines of $log:" >&2
-        tail -n 20 "$log" >&2
-        exit 1
-    fi
-    echo "$want" > "$STAMP"
-}
-
 # The deepinv extra lives in its own environment: it needs torch 2.14.1 (torchvision), .venv keeps
 # the CPU build 2.13.0. tests/test_deepinv.py runs its round trip there.
 DEEPINV_VENV=.venv-deepinv
-setup_deepinv() {
-    local want stamp=$DEEPINV_VENV/.nni-lista-setup
+
+# install_steps DIR STEP...: pip itself upgraded, then one `pip install` per STEP (its words split
+# on spaces, without globbing '.[test]'), stopping at the first that fails
+install_steps() {
+    local dir=$1 step
+    shift
+    "$dir/bin/python" -m pip install --quiet --upgrade pip || return 1
+    for step in "$@"; do
+        local -a words
+        read -r -a words <<< "$step"
+        "$dir/bin/python" -m pip install --quiet "${words[@]}" || return 1
+    done
+}
+
+# make_venv DIR WHAT STEP...: set up the environment DIR (WHAT says which, in the message) with
+# install_steps, unless it was set up from this pyproject.toml already. The installers' own
+# notices go to DIR/setup.log, shown only when something fails.
+make_venv() {
+    local dir=$1 what=$2 want
+    shift 2
+    local stamp=$dir/.nni-lista-setup log=$dir/setup.log
     want=$(sha256sum pyproject.toml | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return
     fi
-    echo "setting up $DEEPINV_VENV for the deepinv extra (first run: a few minutes, 5.6 GB)..." >&2
-    [ -x "$DEEPINV_VENV/bin/python" ] || "$PYTHON" -m venv "$DEEPINV_VENV"
-    local log=$DEEPINV_VENV/setup.log
-    if ! {
-        "$DEEPINV_VENV/bin/python" -m pip install --quiet --upgrade pip &&
-        "$DEEPINV_VENV/bin/python" -m pip install --quiet -e '.[deepinv]'
-    } > "$log" 2>&1; then
-        echo "setting up $DEEPINV_VENV failed; the last lines of $log:" >&2
+    echo "setting up $dir$what..." >&2
+    [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+    if ! install_steps "$dir" "$@" > "$log" 2>&1; then
+        echo "setting up $dir failed; the last lines of $log:" >&2
         tail -n 20 "$log" >&2
         exit 1
     fi
     echo "$want" > "$stamp"
 }
+
+# torch first and pinned: 2.13.0 is the CPU build; an unpinned resolve pulls CUDA (GBs).
+setup() { make_venv "$VENV" " (first run: a few minutes)" "torch==2.13.0" "-e .[test]"; }
+setup_deepinv() { make_venv "$DEEPINV_VENV" " for the deepinv extra (first run: a few minutes, 5.6 GB)" "-e .[deepinv]"; }
 
 # The web UI test drives Debian's headless Chromium; install it (as root, with apt) when missing.
 browser() {

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nni_lista.base.io import write_json, write_text
 from nni_lista.base.tables import markdown_table
+from report import write_report
 from nni_lista.study.power import detectable_effect
 
 #: (budget, top_k): the full study's consistency searches, then 4 and 16 times the budget
@@ -58,12 +58,8 @@ def main() -> None:
              f"exceeds the null's 95th percentile")
     table = markdown_table(["budget", "top-k", "null p95", *(f"power at {e:g}" for e in EFFECTS), "detectable effect (power >= 0.8)",
                             "seconds"], rows)
-    write_json(args.out / "results.json", {"setup": setup, "effects": list(EFFECTS), "results": found,
-                                           "seconds": round(time.perf_counter() - started, 1)})
-    write_text(args.out / "table.md", f"{setup}\n\n{table}\n")
-    print(setup)
-    print(table)
-    print(f"\nwrote {args.out}/results.json and table.md")
+    write_report(args.out, setup, table, {"effects": list(EFFECTS), "results": found,
+                                          "seconds": round(time.perf_counter() - started, 1)})
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ import torch
 from tqdm import tqdm
 
 from discovery import ANCHORS, SETTINGS
-from nni_lista.base.io import write_json, write_text
 from nni_lista.base.tables import markdown_table
+from report import write_report
 from nni_lista.models import family
 from nni_lista.problem import problems
 from nni_lista.space.spaces import named_architecture
@@ -158,12 +158,7 @@ def _write(args, recipe, started, rows, results) -> None:
                 "stage's, the ALISTA row's come first" if args.from_alista else ""))
     table = markdown_table(["setting", "problem", "model", "lr", "test dB", "published", "definition", "ours - published",
                             "reached", "steps", "seconds (chosen run)", "seconds (whole grid)"], rows)
-    write_json(args.out / "results.json", {"setup": setup, "members": results,
-                                           "seconds_this_run": round(time.perf_counter() - started, 1)})
-    write_text(args.out / "table.md", f"{setup}\n\n{table}\n")
-    print(setup)
-    print(table)
-    print(f"\nwrote {args.out}/results.json and table.md")
+    write_report(args.out, setup, table, {"members": results, "seconds_this_run": round(time.perf_counter() - started, 1)})
 
 
 if __name__ == "__main__":

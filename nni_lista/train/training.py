@@ -323,14 +323,14 @@ class _Stage:
 
     def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
             best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None,
-            target: Optional[float] = None, plateau: Optional[Callable[[int, float], bool]] = None) -> tuple[int, float]:
+            target: Optional[float] = None, plateau: Optional["Plateau"] = None) -> tuple[int, float]:
         """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``,
         or ``plateau(step, best)`` says the run has stopped improving); returns (steps taken,
         best validation NMSE)."""
         cfg = self.config
         if best is None:
             best = (self.validate(), copy.deepcopy(self.model.state_dict()), start)
-            if isinstance(plateau, Plateau) and plateau.start is None:
+            if plateau is not None and plateau.start is None:
                 plateau.start = best[0]
         best_value, best_state, best_step = best
         step = start
@@ -352,9 +352,9 @@ class _Stage:
                 if value < best_value:
                     best_value, best_state, best_step = value, copy.deepcopy(self.model.state_dict()), step
                 self.bar.set_postfix_str(f"{self.where} val {value:.2f} dB (best {best_value:.2f})")
-                drops = len(getattr(plateau, "dropped", ()))
+                drops = 0 if plateau is None else len(plateau.dropped)
                 stop = stops(step, value, best_value, best_step, cfg.patience, target, plateau)  # may drop the rate
-                if len(getattr(plateau, "dropped", ())) > drops:  # a drop goes on from the best weights so far
+                if plateau is not None and len(plateau.dropped) > drops:  # a drop goes on from the best weights so far
                     self.model.load_state_dict(best_state)
                 if on_validate is not None:  # after the rule, so that a checkpoint holds its drops
                     on_validate(step, value, (best_value, best_state, best_step))

@@ -44,8 +44,10 @@ def sample_architectures(count: int, layers: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     paper = architectures.PRESETS["paper"]
     values = architectures.labels(layers, paper)
-    return [architectures.complete({label: rng.choice(options) for label, options in values.items()}, layers, paper)
-            for _ in range(count)]
+    return [
+        architectures.complete({label: rng.choice(options) for label, options in values.items()}, layers, paper)
+        for _ in range(count)
+    ]
 
 
 def one_at_a_time(networks, problem, config):
@@ -95,10 +97,14 @@ def main() -> None:
     if args.quick:
         args.m, args.layers, args.steps = 100, 8, 60
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=2 * args.m, seed=args.seed))
-    config = TrainConfig(protocol="e2e", max_steps=args.steps, batch=256, lr=2e-3, eval_every=min(250, args.steps), seed=args.seed)
+    config = TrainConfig(
+        protocol="e2e", max_steps=args.steps, batch=256, lr=2e-3, eval_every=min(250, args.steps), seed=args.seed
+    )
     archs = sample_architectures(args.archs, args.layers, args.seed)
-    print(f"{len(archs)} architectures of the paper space, {args.m}x{2 * args.m}, T = {args.layers}, "
-          f"{args.steps} steps at batch 256; {torch.get_num_threads()} threads")
+    print(
+        f"{len(archs)} architectures of the paper space, {args.m}x{2 * args.m}, T = {args.layers}, "
+        f"{args.steps} steps at batch 256; {torch.get_num_threads()} threads"
+    )
     rows, reference, per_arch = [], None, []
     for name, method in (("one at a time", one_at_a_time), ("batched", together), ("two threads", two_threads)):
         networks = [spaces.build(arch, problem.m, problem.n, problem.A) for arch in archs]
@@ -109,11 +115,27 @@ def main() -> None:
         per_arch.append(values)
         reference = reference or (seconds, values)
         diff = max(abs(a - b) for a, b in zip(values, reference[1]))
-        rows.append([name, f"{seconds:.1f}", f"{3600 * len(archs) / seconds:.0f}", f"{reference[0] / seconds:.2f}", f"{diff:.4f}"])
-    print(markdown_table(["training", "wall s", "architectures / hour", "speed-up", "largest val NMSE difference (dB)"], rows))
+        rows.append(
+            [
+                name,
+                f"{seconds:.1f}",
+                f"{3600 * len(archs) / seconds:.0f}",
+                f"{reference[0] / seconds:.2f}",
+                f"{diff:.4f}",
+            ]
+        )
+    print(
+        markdown_table(
+            ["training", "wall s", "architectures / hour", "speed-up", "largest val NMSE difference (dB)"], rows
+        )
+    )
     print("\nValidation NMSE (dB) of each architecture:")
-    print(markdown_table(["architecture", *(row[0] for row in rows)],
-                         [[str(i + 1), *(f"{values[i]:.3f}" for values in per_arch)] for i in range(len(archs))]))
+    print(
+        markdown_table(
+            ["architecture", *(row[0] for row in rows)],
+            [[str(i + 1), *(f"{values[i]:.3f}" for values in per_arch)] for i in range(len(archs))],
+        )
+    )
 
 
 if __name__ == "__main__":

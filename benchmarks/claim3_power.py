@@ -34,9 +34,17 @@ EFFECTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the study's budget only, 20 null pairs, 10 pairs per effect")
-    parser.add_argument("--budgets", type=int, nargs="+", choices=[b for b, _ in SETUPS], default=[b for b, _ in SETUPS],
-                        help="which of the setups to run, by budget")
+    parser.add_argument(
+        "--quick", action="store_true", help="the study's budget only, 20 null pairs, 10 pairs per effect"
+    )
+    parser.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        choices=[b for b, _ in SETUPS],
+        default=[b for b, _ in SETUPS],
+        help="which of the setups to run, by budget",
+    )
     parser.add_argument("--null-pairs", type=int, default=100)
     parser.add_argument("--power-pairs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("results/claim3-power"))
@@ -50,16 +58,39 @@ def main() -> None:
             t0 = time.perf_counter()
             result = detectable_effect("random", "paper", 16, budget, top_k, EFFECTS, null_pairs, power_pairs, workdir)
             found.append({**result, "seconds": round(time.perf_counter() - t0, 1)})
-    rows = [[str(r["budget"]), str(r["top_k"]), f"{r['null_p95']:.2f}", *(f"{r['power'][f'{e:g}']:.2f}" for e in EFFECTS),
-             "none on the grid" if r["detectable_effect"] is None else f"{r['detectable_effect']:g}", f"{r['seconds']:.0f}"]
-            for r in found]
-    setup = (f"random search, cold, paper space, T = 16; a third of the skip labels planted ({len(found[0]['planted'])}); "
-             f"{null_pairs} null pairs, {power_pairs} pairs per effect; power = share of pairs whose skip correlation "
-             f"exceeds the null's 95th percentile")
-    table = markdown_table(["budget", "top-k", "null p95", *(f"power at {e:g}" for e in EFFECTS), "detectable effect (power >= 0.8)",
-                            "seconds"], rows)
-    write_report(args.out, setup, table, {"effects": list(EFFECTS), "results": found,
-                                          "seconds": round(time.perf_counter() - started, 1)})
+    rows = [
+        [
+            str(r["budget"]),
+            str(r["top_k"]),
+            f"{r['null_p95']:.2f}",
+            *(f"{r['power'][f'{e:g}']:.2f}" for e in EFFECTS),
+            "none on the grid" if r["detectable_effect"] is None else f"{r['detectable_effect']:g}",
+            f"{r['seconds']:.0f}",
+        ]
+        for r in found
+    ]
+    setup = (
+        f"random search, cold, paper space, T = 16; a third of the skip labels planted ({len(found[0]['planted'])}); "
+        f"{null_pairs} null pairs, {power_pairs} pairs per effect; power = share of pairs whose skip correlation "
+        f"exceeds the null's 95th percentile"
+    )
+    table = markdown_table(
+        [
+            "budget",
+            "top-k",
+            "null p95",
+            *(f"power at {e:g}" for e in EFFECTS),
+            "detectable effect (power >= 0.8)",
+            "seconds",
+        ],
+        rows,
+    )
+    write_report(
+        args.out,
+        setup,
+        table,
+        {"effects": list(EFFECTS), "results": found, "seconds": round(time.perf_counter() - started, 1)},
+    )
 
 
 if __name__ == "__main__":

@@ -34,15 +34,37 @@ def main() -> None:
     for name in ("alista-at", "alista"):
         for clip in (None, 1.0, 0.1):
             model = build(named_architecture(name, layers), m, n, problem.A)
-            config = TrainConfig(protocol="e2e", max_steps=steps, eval_every=max(1, steps // 6), patience=steps, lr=5e-3,
-                                 seed=0, clip_norm=clip)
+            config = TrainConfig(
+                protocol="e2e",
+                max_steps=steps,
+                eval_every=max(1, steps // 6),
+                patience=steps,
+                lr=5e-3,
+                seed=0,
+                clip_norm=clip,
+            )
             result = train(model, problem, config, None, progress=False)
             curve = [round(h["val_nmse_db"], 2) for h in result.history]
             gammas = [round(float(p.detach()), 2) for key, p in model.named_parameters() if key.endswith("gamma")][:4]
-            runs.append({"model": name, "clip_norm": clip, "val_curve": curve, "best_val_nmse_db": min(curve),
-                         "first_step_sizes": gammas, "seconds": round(result.seconds, 1)})
-            rows.append([name, "none" if clip is None else f"{clip:g}", " ".join(f"{v:.1f}" for v in curve), f"{min(curve):.2f}",
-                         ", ".join(f"{g:.2f}" for g in gammas)])
+            runs.append(
+                {
+                    "model": name,
+                    "clip_norm": clip,
+                    "val_curve": curve,
+                    "best_val_nmse_db": min(curve),
+                    "first_step_sizes": gammas,
+                    "seconds": round(result.seconds, 1),
+                }
+            )
+            rows.append(
+                [
+                    name,
+                    "none" if clip is None else f"{clip:g}",
+                    " ".join(f"{v:.1f}" for v in curve),
+                    f"{min(curve):.2f}",
+                    ", ".join(f"{g:.2f}" for g in gammas),
+                ]
+            )
     print(f"{m}x{n}, T = {layers}, SNR 40 dB, lr 5e-3, {steps} steps, training seed 0")
     print(markdown_table(["model", "clip norm", "validation dB at each check", "best", "step sizes, layers 1-4"], rows))
     write_json(args.out, {"setting": {"m": m, "n": n, "layers": layers, "steps": steps}, "runs": runs})

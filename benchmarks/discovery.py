@@ -93,12 +93,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=40, help="architectures the search scores")
     parser.add_argument("--proxy-steps", type=int, default=500, help="end-to-end steps of the search's proxy training")
     parser.add_argument("--proxy-lr", type=float, default=5e-3, help="learning rate of the proxy training")
-    parser.add_argument("--finalists", type=int, default=3, help="the search's best architectures trained by the recipe")
-    parser.add_argument("--only", choices=["family", "search", "finalists"],
-                        help="run one piece and stop (to spread a setting over several processes sharing --out): the "
-                             "family members (--members), the search, or the search's finalists (after the search); a run "
-                             "without it does everything left and writes the tables")
-    parser.add_argument("--members", nargs="+", choices=FAMILY, default=list(FAMILY), help="with --only family: which members")
+    parser.add_argument(
+        "--finalists", type=int, default=3, help="the search's best architectures trained by the recipe"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["family", "search", "finalists"],
+        help="run one piece and stop (to spread a setting over several processes sharing --out): the "
+        "family members (--members), the search, or the search's finalists (after the search); a run "
+        "without it does everything left and writes the tables",
+    )
+    parser.add_argument(
+        "--members", nargs="+", choices=FAMILY, default=list(FAMILY), help="with --only family: which members"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/discovery"))
     args = parser.parse_args()
     if args.quick:
@@ -108,24 +115,47 @@ def arguments() -> argparse.Namespace:
 
 def summary(found: dict) -> dict:
     """What the tables need of one training run's ``metrics.json``."""
-    return {"seed": found["settings"]["train_seed"], "lr": found["settings"]["lr"], "test_nmse_db": found["nmse_db"],
-            "test_nmse_db_sample_mean": found.get("nmse_db_sample_mean"), "val_nmse_db": found["val_nmse_db"],
-            "steps": found["steps"], "seconds": found["seconds"]}
+    return {
+        "seed": found["settings"]["train_seed"],
+        "lr": found["settings"]["lr"],
+        "test_nmse_db": found["nmse_db"],
+        "test_nmse_db_sample_mean": found.get("nmse_db_sample_mean"),
+        "val_nmse_db": found["val_nmse_db"],
+        "steps": found["steps"],
+        "seconds": found["seconds"],
+    }
 
 
 def search(args, spec: dict, setting: str, runs: Path) -> dict:
     shutil.rmtree(runs, ignore_errors=True)  # an interrupted search restarts from scratch
-    proxy = TrainConfig(protocol="e2e", max_steps=args.proxy_steps, eval_every=max(1, args.proxy_steps // 4), lr=args.proxy_lr,
-                        clip_norm=Recipe.clip_norm)
-    request = SearchRequest(strategy="evolution", problem=spec, layers=args.layers, space="full", budget=args.budget,
-                            training=proxy, seed=SETTINGS[setting]["seed"], top_k=5)
+    proxy = TrainConfig(
+        protocol="e2e",
+        max_steps=args.proxy_steps,
+        eval_every=max(1, args.proxy_steps // 4),
+        lr=args.proxy_lr,
+        clip_norm=Recipe.clip_norm,
+    )
+    request = SearchRequest(
+        strategy="evolution",
+        problem=spec,
+        layers=args.layers,
+        space="full",
+        budget=args.budget,
+        training=proxy,
+        seed=SETTINGS[setting]["seed"],
+        top_k=5,
+    )
     found = explore(request, runs)
     top = found["top"]
     for item in top:
         item["name"] = name_architecture(item["arch"], "full", args.layers)["text"]
-    return {"search_seconds": found["search_seconds"], "strategy_seed": found["strategy_seed"], "proxy": found["proxy"],
-            "history": [{"seconds": e["seconds"], "metric": e["metric"]} for e in found["history"]],
-            "top": [{"name": item["name"], "metric": item["metric"], "arch": item["arch"]} for item in top]}
+    return {
+        "search_seconds": found["search_seconds"],
+        "strategy_seed": found["strategy_seed"],
+        "proxy": found["proxy"],
+        "history": [{"seconds": e["seconds"], "metric": e["metric"]} for e in found["history"]],
+        "top": [{"name": item["name"], "metric": item["metric"], "arch": item["arch"]} for item in top],
+    }
 
 
 def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
@@ -134,7 +164,7 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
     problem = problems.resolve_problem(spec)
     units = args.out / "units" / setting
     family = {}
-    for name in (args.members if args.only == "family" else FAMILY if args.only is None else ()):
+    for name in args.members if args.only == "family" else FAMILY if args.only is None else ():
         bar.set_postfix_str(f"{setting}: {name}")  # step 1: every member at every rate of the grid, first seed
         lr, grid = choose_lr(named_architecture(name, args.layers), problem, recipe, args.seeds[0], units / name)
         family[name] = {"lr": lr, "grid": {f"{rate:g}": summary(found) for rate, found in grid.items()}}
@@ -151,15 +181,26 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
         described = name_architecture(item["arch"], "full", args.layers)  # a family member's runs are its family unit's
         where = units / (described["nearest"] if described["family_member"] else f"finalist{rank + 1}")
         lr, grid = choose_lr(item["arch"], problem, recipe, args.seeds[0], where)
-        finalists.append({"rank": rank + 1, "name": item["name"], "proxy_metric": item["metric"], "lr": lr,
-                          "val_nmse_db": grid[lr]["val_nmse_db"], "arch": item["arch"], "units": where.name})
+        finalists.append(
+            {
+                "rank": rank + 1,
+                "name": item["name"],
+                "proxy_metric": item["metric"],
+                "lr": lr,
+                "val_nmse_db": grid[lr]["val_nmse_db"],
+                "arch": item["arch"],
+                "units": where.name,
+            }
+        )
     if args.only == "finalists":
         return {}
     best = min(family, key=lambda name: family[name]["grid"][f"{family[name]['lr']:g}"]["val_nmse_db"])
     searched = min(finalists, key=lambda item: item["val_nmse_db"])
     bar.set_postfix_str(f"{setting}: retraining")
-    compared = {"searched": replicates(searched["arch"], problem, recipe, args.seeds, units / searched["units"]),
-                best: replicates(named_architecture(best, args.layers), problem, recipe, args.seeds, units / best)}
+    compared = {
+        "searched": replicates(searched["arch"], problem, recipe, args.seeds, units / searched["units"]),
+        best: replicates(named_architecture(best, args.layers), problem, recipe, args.seeds, units / best),
+    }
     bar.update()
     tests = {key: [run["nmse_db"] for run in value["runs"]] for key, value in compared.items()}
     difference = paired_difference(tests["searched"], tests[best])
@@ -167,10 +208,17 @@ def run_setting(args, setting: str, recipe: Recipe, bar) -> dict:
     won = difference["high"] is not None and difference["high"] < 0 and not description["family_member"]
     return {
         "problem": settings.__dict__ | {"snr_db": str(settings.snr_db)},
-        "family": family, "best_family_member": best, "search": found, "finalists": finalists, "searched": description,
-        "compared": {key: {"lr": value["lr"], "grid_val_nmse_db": value["grid"], "runs": [summary(r) for r in value["runs"]]}
-                     for key, value in compared.items()},
-        "paired_difference_db": difference, "won": won,
+        "family": family,
+        "best_family_member": best,
+        "search": found,
+        "finalists": finalists,
+        "searched": description,
+        "compared": {
+            key: {"lr": value["lr"], "grid_val_nmse_db": value["grid"], "runs": [summary(r) for r in value["runs"]]}
+            for key, value in compared.items()
+        },
+        "paired_difference_db": difference,
+        "won": won,
     }
 
 
@@ -185,10 +233,31 @@ def tables(results: dict, args) -> tuple[str, str]:
         best, d = found["best_family_member"], found["paired_difference_db"]
         tests = {key: [r["test_nmse_db"] for r in value["runs"]] for key, value in found["compared"].items()}
         interval = "" if d["low"] is None else f" [{d['low']:+.2f}, {d['high']:+.2f}]"
-        rows.append([setting, best, _mean_sd(tests[best]), _mean_sd(tests["searched"]), f"{d['mean']:+.2f}{interval}",
-                     "yes" if found["won"] else "no", f"{found['search']['search_seconds']:.0f}", found["searched"]["text"]])
-    main = markdown_table(["setting", "best family member", "its test dB", "searched test dB",
-                           "searched - member, dB [95% CI]", "won", "search s", "the searched network"], rows)
+        rows.append(
+            [
+                setting,
+                best,
+                _mean_sd(tests[best]),
+                _mean_sd(tests["searched"]),
+                f"{d['mean']:+.2f}{interval}",
+                "yes" if found["won"] else "no",
+                f"{found['search']['search_seconds']:.0f}",
+                found["searched"]["text"],
+            ]
+        )
+    main = markdown_table(
+        [
+            "setting",
+            "best family member",
+            "its test dB",
+            "searched test dB",
+            "searched - member, dB [95% CI]",
+            "won",
+            "search s",
+            "the searched network",
+        ],
+        rows,
+    )
     rows = []
     for setting, found in results["settings"].items():
         for name, member in found["family"].items():
@@ -196,11 +265,33 @@ def tables(results: dict, args) -> tuple[str, str]:
             anchor = ANCHORS.get((setting, name)) if (args.m, args.n, args.layers) == (250, 500, 16) else None
             shown = "" if anchor is None else f"{anchor[0]:.1f} ({anchor[1]}, {anchor[2]})"
             per_sample = chosen["test_nmse_db_sample_mean"]
-            rows.append([setting, name, f"{member['lr']:g}", f"{chosen['val_nmse_db']:.2f}", f"{chosen['test_nmse_db']:.2f}",
-                         "" if per_sample is None else f"{per_sample:.2f}", shown, str(chosen["steps"]),
-                         f"{chosen['seconds']:.0f}"])
-    family = markdown_table(["setting", "model", "lr", "val dB", "test dB (ratio of sums)", "test dB (per-sample mean)",
-                             "published level", "steps", "seconds"], rows)
+            rows.append(
+                [
+                    setting,
+                    name,
+                    f"{member['lr']:g}",
+                    f"{chosen['val_nmse_db']:.2f}",
+                    f"{chosen['test_nmse_db']:.2f}",
+                    "" if per_sample is None else f"{per_sample:.2f}",
+                    shown,
+                    str(chosen["steps"]),
+                    f"{chosen['seconds']:.0f}",
+                ]
+            )
+    family = markdown_table(
+        [
+            "setting",
+            "model",
+            "lr",
+            "val dB",
+            "test dB (ratio of sums)",
+            "test dB (per-sample mean)",
+            "published level",
+            "steps",
+            "seconds",
+        ],
+        rows,
+    )
     return main, family
 
 
@@ -220,12 +311,24 @@ def plot(results: dict, path: Path) -> None:
             axes[0].plot(index, value, "o", color="grey", alpha=0.6)
             axes[0].annotate(name, (index, value), xytext=(6, 0), textcoords="offset points", fontsize=6, va="center")
         tests = [r["test_nmse_db"] for r in found["compared"]["searched"]["runs"]]
-        axes[0].plot([index] * len(tests), tests, "*", color="tab:red", markersize=10,
-                     label="searched (each seed)" if index == 0 else None)
+        axes[0].plot(
+            [index] * len(tests),
+            tests,
+            "*",
+            color="tab:red",
+            markersize=10,
+            label="searched (each seed)" if index == 0 else None,
+        )
         d = found["paired_difference_db"]
         if d["low"] is not None:
-            axes[1].errorbar(index, d["mean"], yerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]], fmt="o", capsize=5,
-                             color="tab:red" if found["won"] else "tab:grey")
+            axes[1].errorbar(
+                index,
+                d["mean"],
+                yerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]],
+                fmt="o",
+                capsize=5,
+                color="tab:red" if found["won"] else "tab:grey",
+            )
         else:
             axes[1].plot(index, d["mean"], "o", color="tab:grey")
     axes[0].set_ylabel("test NMSE (dB, ratio of sums)")
@@ -262,11 +365,13 @@ def main() -> None:
             results["settings"][setting] = run_setting(args, setting, recipe, bar)
     if args.only is not None:
         return
-    results["setup"] = (f"{args.m}x{args.n}, p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, "
-                        f"gradient norm clipped at {recipe.clip_norm:g}, at most {args.max_steps} steps, "
-                        f"stop below {recipe.plateau_db} dB per {recipe.plateau_steps} steps; "
-                        f"search: warm-started evolution on the full space, {args.budget} architectures x {args.proxy_steps}-step "
-                        f"proxy at lr {args.proxy_lr:g}; training seeds {args.seeds}")
+    results["setup"] = (
+        f"{args.m}x{args.n}, p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, "
+        f"gradient norm clipped at {recipe.clip_norm:g}, at most {args.max_steps} steps, "
+        f"stop below {recipe.plateau_db} dB per {recipe.plateau_steps} steps; "
+        f"search: warm-started evolution on the full space, {args.budget} architectures x {args.proxy_steps}-step "
+        f"proxy at lr {args.proxy_lr:g}; training seeds {args.seeds}"
+    )
     results["seconds_this_run"] = round(time.perf_counter() - started, 1)
     main_table, family_table = tables(results, args)
     write_json(args.out / "results.json", results)
@@ -277,7 +382,10 @@ def main() -> None:
     print(main_table)
     print()
     print(family_table)
-    print(f"\nwrote {args.out}/results.json, table.md, family.md, discovery.png ({results['seconds_this_run']:.0f} s this run)")
+    print(
+        f"\nwrote {args.out}/results.json, table.md, family.md, discovery.png ({results['seconds_this_run']:.0f} s "
+        "this run)"
+    )
 
 
 if __name__ == "__main__":

@@ -55,14 +55,25 @@ TOLERANCE_DB = 2.0
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", choices=list(SIZES), default=["noiseless"])
-    parser.add_argument("--members", nargs="+", default=None,
-                        help="which anchored members (default: every member with a published level in the settings)")
+    parser.add_argument(
+        "--members",
+        nargs="+",
+        default=None,
+        help="which anchored members (default: every member with a published level in the settings)",
+    )
     parser.add_argument("--lrs", type=float, nargs="+", default=[5e-4, 1e-3], help="the recipe's learning-rate grid")
     parser.add_argument("--max-steps", type=int, default=20_000, help="the recipe's step cap")
     parser.add_argument("--plateau-steps", type=int, default=3000, help="the convergence rule's window (steps)")
-    parser.add_argument("--drops", type=int, default=0, help="plateaus that divide the rate by 10 before one stops the run")
-    parser.add_argument("--from-alista", nargs="*", default=[], choices=["lista-cpss"],
-                        help="members also trained from the chosen ALISTA run's weights (a two-stage row)")
+    parser.add_argument(
+        "--drops", type=int, default=0, help="plateaus that divide the rate by 10 before one stops the run"
+    )
+    parser.add_argument(
+        "--from-alista",
+        nargs="*",
+        default=[],
+        choices=["lista-cpss"],
+        help="members also trained from the chosen ALISTA run's weights (a two-stage row)",
+    )
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("results/family-levels"))
     return parser.parse_args()
@@ -77,7 +88,9 @@ def coupled_start(problem, layers: int, checkpoint: Path) -> family.LISTACPSS:
     """LISTA-CPSS computing what the ALISTA run of ``checkpoint`` (the space's network, its best
     validation weights) computes."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
-    alista = family.ALISTA(problem.A, layers)  # the analytic W of this problem, as the space's analytic form computes it
+    alista = family.ALISTA(
+        problem.A, layers
+    )  # the analytic W of this problem, as the space's analytic form computes it
     with torch.no_grad():
         for k in range(layers):
             alista.gamma[k].copy_(state[f"blocks.{k}.form.gamma"].reshape(alista.gamma[k].shape))
@@ -88,31 +101,55 @@ def coupled_start(problem, layers: int, checkpoint: Path) -> family.LISTACPSS:
 def from_alista(name: str, problem, recipe: Recipe, layers: int, alista_dir: Path, out: Path) -> tuple[float, dict]:
     """The recipe's grid for ``name`` started from the ALISTA run in ``alista_dir``: (chosen rate, runs by rate)."""
     recorded = {lr: out / f"lr{lr:g}-seed0" / "metrics.json" for lr in recipe.lrs}
-    if all(path.is_file() for path in recorded.values()):  # committed runs are read (their checkpoints are not committed)
+    if all(
+        path.is_file() for path in recorded.values()
+    ):  # committed runs are read (their checkpoints are not committed)
         grid = {lr: json.loads(path.read_text()) for lr, path in recorded.items()}
         config = {lr: recipe.config(lr, 0).to_dict() for lr in recipe.lrs}
-        assert all(grid[lr]["settings"]["lr"] == lr and grid[lr]["settings"]["max_steps"] == config[lr]["max_steps"]
-                   and grid[lr]["settings"].get("plateau_drops", 0) == config[lr].get("plateau_drops", 0) for lr in grid), \
-            f"{out} holds runs of another recipe"
+        assert all(
+            grid[lr]["settings"]["lr"] == lr
+            and grid[lr]["settings"]["max_steps"] == config[lr]["max_steps"]
+            and grid[lr]["settings"].get("plateau_drops", 0) == config[lr].get("plateau_drops", 0)
+            for lr in grid
+        ), f"{out} holds runs of another recipe"
         return min(grid, key=lambda lr: grid[lr]["val_nmse_db"]), grid
     grid = {}
-    start = layer_nmse_db(coupled_start(problem, layers, alista_dir / "checkpoint.pt"), problem, problem.val, layers - 1)
+    start = layer_nmse_db(
+        coupled_start(problem, layers, alista_dir / "checkpoint.pt"), problem, problem.val, layers - 1
+    )
     recorded = json.loads((alista_dir / "metrics.json").read_text())["val_nmse_db"]
-    assert abs(start - recorded) < 0.01, f"the start scores {start:.2f} dB on validation, the ALISTA run {recorded:.2f} dB"
+    assert abs(start - recorded) < 0.01, (
+        f"the start scores {start:.2f} dB on validation, the ALISTA run {recorded:.2f} dB"
+    )
     for lr in recipe.lrs:
         model = coupled_start(problem, layers, alista_dir / "checkpoint.pt")
-        grid[lr] = run(model, f"{name}-from-alista", problem, recipe.config(lr, 0), out / f"lr{lr:g}-seed0",
-                       {"init": f"ALISTA run {alista_dir.name}"}, progress=False)
+        grid[lr] = run(
+            model,
+            f"{name}-from-alista",
+            problem,
+            recipe.config(lr, 0),
+            out / f"lr{lr:g}-seed0",
+            {"init": f"ALISTA run {alista_dir.name}"},
+            progress=False,
+        )
     return min(grid, key=lambda lr: grid[lr]["val_nmse_db"]), grid
 
 
 def main() -> None:
     args = arguments()
     started = time.perf_counter()
-    recipe = Recipe(lrs=tuple(args.lrs), max_steps=args.max_steps, eval_every=250, plateau_steps=args.plateau_steps,
-                    plateau_drops=args.drops)
-    work = [(setting, name) for (setting, name) in ANCHORS if setting in args.settings
-            and (args.members is None or name in args.members)]
+    recipe = Recipe(
+        lrs=tuple(args.lrs),
+        max_steps=args.max_steps,
+        eval_every=250,
+        plateau_steps=args.plateau_steps,
+        plateau_drops=args.drops,
+    )
+    work = [
+        (setting, name)
+        for (setting, name) in ANCHORS
+        if setting in args.settings and (args.members is None or name in args.members)
+    ]
     rows, results = [], []
     for setting, name in tqdm(work, desc="family levels", unit="member"):
         m, n = SIZES[setting]
@@ -123,9 +160,19 @@ def main() -> None:
         member_rows = [(name, lr, grid)]
         if name == "alista":
             for other in args.from_alista:
-                member_rows.append((f"{other} (from ALISTA)",
-                                    *from_alista(other, problem, recipe, args.layers, where / "alista" / f"lr{lr:g}-seed0",
-                                                 where / f"{other}-from-alista")))
+                member_rows.append(
+                    (
+                        f"{other} (from ALISTA)",
+                        *from_alista(
+                            other,
+                            problem,
+                            recipe,
+                            args.layers,
+                            where / "alista" / f"lr{lr:g}-seed0",
+                            where / f"{other}-from-alista",
+                        ),
+                    )
+                )
         for label, lr, grid in member_rows:
             _row(args, setting, m, n, label, ANCHORS[(setting, label.split()[0])], lr, grid, rows, results)
     _write(args, recipe, started, rows, results)
@@ -137,28 +184,80 @@ def _row(args, setting, m, n, name, anchor, lr, grid, rows, results) -> None:
     published, definition, source = anchor
     ours = level(chosen, definition)
     reached = ours <= published + TOLERANCE_DB
-    results.append({"setting": setting, "m": m, "n": n, "model": name, "lr": lr,
-                    "grid_val_nmse_db": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()},
-                    "test_db": ours, "definition": definition, "published_db": published, "source": source,
-                    "reached": reached, "steps": chosen["steps"],
-                    "seconds_chosen": chosen["seconds"], "seconds_grid": sum(f["seconds"] for f in grid.values())})
-    rows.append([setting, f"{m}x{n}", name, f"{lr:g}", f"{ours:.2f}", f"{published:.1f}", definition,
-                 f"{ours - published:+.2f}", "yes" if reached else "no", str(chosen["steps"]),
-                 f"{chosen['seconds']:.0f}", f"{results[-1]['seconds_grid']:.0f}"])
+    results.append(
+        {
+            "setting": setting,
+            "m": m,
+            "n": n,
+            "model": name,
+            "lr": lr,
+            "grid_val_nmse_db": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()},
+            "test_db": ours,
+            "definition": definition,
+            "published_db": published,
+            "source": source,
+            "reached": reached,
+            "steps": chosen["steps"],
+            "seconds_chosen": chosen["seconds"],
+            "seconds_grid": sum(f["seconds"] for f in grid.values()),
+        }
+    )
+    rows.append(
+        [
+            setting,
+            f"{m}x{n}",
+            name,
+            f"{lr:g}",
+            f"{ours:.2f}",
+            f"{published:.1f}",
+            definition,
+            f"{ours - published:+.2f}",
+            "yes" if reached else "no",
+            str(chosen["steps"]),
+            f"{chosen['seconds']:.0f}",
+            f"{results[-1]['seconds_grid']:.0f}",
+        ]
+    )
 
 
 def _write(args, recipe, started, rows, results) -> None:
-    schedule = (f"constant rate divided by 10 at each of the first {args.drops} plateaus, stop at the next; a plateau is"
-                if args.drops else "cosine decay), stop at")
-    setup = (f"p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, gradient norm clipped at "
-             f"{recipe.clip_norm:g}, at most {args.max_steps} steps ({schedule} less than {recipe.plateau_db} dB of gain "
-             f"per {args.plateau_steps} steps{')' if args.drops else ''}; training seed 0; reached = at most "
-             f"{TOLERANCE_DB:g} dB above the level"
-             + ("; a (from ALISTA) row starts from the chosen ALISTA run's best weights: its steps and seconds are its own "
-                "stage's, the ALISTA row's come first" if args.from_alista else ""))
-    table = markdown_table(["setting", "problem", "model", "lr", "test dB", "published", "definition", "ours - published",
-                            "reached", "steps", "seconds (chosen run)", "seconds (whole grid)"], rows)
-    write_report(args.out, setup, table, {"members": results, "seconds_this_run": round(time.perf_counter() - started, 1)})
+    schedule = (
+        f"constant rate divided by 10 at each of the first {args.drops} plateaus, stop at the next; a plateau is"
+        if args.drops
+        else "cosine decay), stop at"
+    )
+    setup = (
+        f"p = 0.1, T = {args.layers}; recipe: lr from {args.lrs} on validation, gradient norm clipped at "
+        f"{recipe.clip_norm:g}, at most {args.max_steps} steps ({schedule} less than {recipe.plateau_db} dB of gain "
+        f"per {args.plateau_steps} steps{')' if args.drops else ''}; training seed 0; reached = at most "
+        f"{TOLERANCE_DB:g} dB above the level"
+        + (
+            "; a (from ALISTA) row starts from the chosen ALISTA run's best weights: its steps and seconds are its own "
+            "stage's, the ALISTA row's come first"
+            if args.from_alista
+            else ""
+        )
+    )
+    table = markdown_table(
+        [
+            "setting",
+            "problem",
+            "model",
+            "lr",
+            "test dB",
+            "published",
+            "definition",
+            "ours - published",
+            "reached",
+            "steps",
+            "seconds (chosen run)",
+            "seconds (whole grid)",
+        ],
+        rows,
+    )
+    write_report(
+        args.out, setup, table, {"members": results, "seconds_this_run": round(time.perf_counter() - started, 1)}
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,18 @@ from nni_lista.train.runs import training_config
 from nni_lista.train.training import CheckpointStore, TrainConfig, fingerprint, train
 
 
-def fista(A: torch.Tensor, b: torch.Tensor, lam: float, iterations: int, L: float, target: torch.Tensor | None = None,
-          goal_db: float | None = None, check_every: int = 10, stall_db: float = 0.01, stall_window: int = 500) -> tuple[torch.Tensor, int]:
+def fista(
+    A: torch.Tensor,
+    b: torch.Tensor,
+    lam: float,
+    iterations: int,
+    L: float,
+    target: torch.Tensor | None = None,
+    goal_db: float | None = None,
+    check_every: int = 10,
+    stall_db: float = 0.01,
+    stall_window: int = 500,
+) -> tuple[torch.Tensor, int]:
     """FISTA from x = 0 for ``iterations`` steps; with ``target`` and ``goal_db``, stops at the
     first multiple of ``check_every`` whose NMSE against ``target`` is at or below the goal, or
     gives up once the NMSE improved by less than ``stall_db`` over the last ``stall_window``
@@ -74,8 +84,14 @@ def trained_here(names: list[str], problem, steps: int):
     """``(name, steps, model)`` for each family model of ``names``, trained here on ``problem``."""
     for name in names:
         model = family.build(name, problem.A, 16)
-        train(model, problem, TrainConfig(protocol="e2e", max_steps=steps, batch=256, lr=2e-3, eval_every=max(steps // 10, 1),
-                                          patience=steps), progress=None)
+        train(
+            model,
+            problem,
+            TrainConfig(
+                protocol="e2e", max_steps=steps, batch=256, lr=2e-3, eval_every=max(steps // 10, 1), patience=steps
+            ),
+            progress=None,
+        )
         yield name, steps, model
 
 
@@ -86,8 +102,13 @@ def trained_by_study(study: Path, setting: str, seed: int, problem):
     from nni_lista.space.backbones import BACKBONES
 
     work = study / "work"
-    runs = sorted((work / "baseline" / setting).glob(f"*/seed{seed}")) + sorted((work / "retrain" / setting).glob(f"top*/seed{seed}"))
-    require(bool(runs), f"--from-study {str(study)!r} has no trained runs of setting {setting!r} with seed {seed} under {str(work)!r}")
+    runs = sorted((work / "baseline" / setting).glob(f"*/seed{seed}")) + sorted(
+        (work / "retrain" / setting).glob(f"top*/seed{seed}")
+    )
+    require(
+        bool(runs),
+        f"--from-study {str(study)!r} has no trained runs of setting {setting!r} with seed {seed} under {str(work)!r}",
+    )
     for directory in runs:
         metrics_path = directory / "metrics.json"
         if not metrics_path.exists():
@@ -97,7 +118,9 @@ def trained_by_study(study: Path, setting: str, seed: int, problem):
         settings = metrics["settings"]
         if metrics["model"] == "arch":
             name = f"searched ({directory.parent.name})"
-            model = BACKBONES[settings["backbone"]].build(settings["arch"], problem.m, problem.n, problem.A, settings["lam"])
+            model = BACKBONES[settings["backbone"]].build(
+                settings["arch"], problem.m, problem.n, problem.A, settings["lam"]
+            )
         else:
             name = metrics["model"]
             model = family.build(name, problem.A, settings["layers"], settings["lam"])
@@ -107,8 +130,11 @@ def trained_by_study(study: Path, setting: str, seed: int, problem):
         require(state is not None and bool(state.get("finished")), f"{str(directory)!r} holds no finished training run")
         model.load_state_dict(state["model"])
         again = evaluate(model, problem)["nmse_db"]
-        require(abs(again - metrics["nmse_db"]) < 1e-3,
-                f"{str(directory)!r}: the restored model scores {again:.4f} dB, its metrics.json {metrics['nmse_db']:.4f} dB")
+        require(
+            abs(again - metrics["nmse_db"]) < 1e-3,
+            f"{str(directory)!r}: the restored model scores {again:.4f} dB, its metrics.json "
+            f"{metrics['nmse_db']:.4f} dB",
+        )
         yield name, metrics["steps"], model
 
 
@@ -117,21 +143,33 @@ def main() -> int:
     parser.add_argument("--models", default="lista,lista-cp,lista-cpss,alista")
     parser.add_argument("--max-steps", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="300 training steps per model")
-    parser.add_argument("--from-study", type=Path, metavar="DIR", help="the networks a study trained (no training here)")
+    parser.add_argument(
+        "--from-study", type=Path, metavar="DIR", help="the networks a study trained (no training here)"
+    )
     parser.add_argument("--setting", default="noiseless", help="with --from-study: the study's setting")
     parser.add_argument("--seed", type=int, default=0, help="with --from-study: the training seed")
-    parser.add_argument("--lams", type=float, nargs="+", default=[0.4, 0.1, 0.025, 0.00625, 0.0015625, 0.000390625, 0.00009765625])
+    parser.add_argument(
+        "--lams", type=float, nargs="+", default=[0.4, 0.1, 0.025, 0.00625, 0.0015625, 0.000390625, 0.00009765625]
+    )
     parser.add_argument("--max-iterations", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5, help="timing rounds (a FISTA call on 1,000 samples lasts seconds)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timing rounds (a FISTA call on 1,000 samples lasts seconds)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     try:
         if args.from_study is not None:
             problem_file = args.from_study / "problems" / f"{args.setting}.pt"
-            require(problem_file.is_file(), f"--from-study {str(args.from_study)!r} holds no problem of setting {args.setting!r} "
-                                            f"({str(problem_file)!r}): give the --out of an `nni-lista study` run and one of its settings")
+            require(
+                problem_file.is_file(),
+                f"--from-study {str(args.from_study)!r} holds no problem of setting {args.setting!r} "
+                f"({str(problem_file)!r}): give the --out of an `nni-lista study` run and one of its settings",
+            )
             problem = problems.load(problem_file)
-            require(problem.kind == "synthetic", f"--setting {args.setting!r} is an image problem; FISTA here solves synthetic ones")
+            require(
+                problem.kind == "synthetic",
+                f"--setting {args.setting!r} is an image problem; FISTA here solves synthetic ones",
+            )
             models = trained_by_study(args.from_study, args.setting, args.seed, problem)
             source = f"trained by the study in {args.from_study} (setting {args.setting}, seed {args.seed})"
         else:
@@ -144,13 +182,36 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     settings = problem.settings
-    print(f"{settings.get('m')}x{settings.get('n')}, p = {settings.get('p')}, SNR {settings.get('snr_db', 'inf')}; models {source}; "
-          f"{torch.get_num_threads()} threads; NMSE as a ratio of sums over the test set (sample mean of per-sample dB in brackets)")
-    print(markdown_table(["model", "test NMSE dB", "FISTA lam, iterations to match", "FISTA NMSE dB",
-                          "ms, 1000 samples (model / FISTA)", "speed-up", "ms, 1 sample (model / FISTA)", "speed-up"], rows))
+    print(
+        f"{settings.get('m')}x{settings.get('n')}, p = {settings.get('p')}, SNR {settings.get('snr_db', 'inf')}; "
+        f"models {source}; "
+        f"{torch.get_num_threads()} threads; NMSE as a ratio of sums over the test set (sample mean of per-sample "
+        "dB in brackets)"
+    )
+    print(
+        markdown_table(
+            [
+                "model",
+                "test NMSE dB",
+                "FISTA lam, iterations to match",
+                "FISTA NMSE dB",
+                "ms, 1000 samples (model / FISTA)",
+                "speed-up",
+                "ms, 1 sample (model / FISTA)",
+                "speed-up",
+            ],
+            rows,
+        )
+    )
     if args.out is not None:
-        write_json(args.out, {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
-                              "source": source, "models": records})
+        write_json(
+            args.out,
+            {
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+                "source": source,
+                "models": records,
+            },
+        )
         print(f"wrote {args.out}")
     return 0
 
@@ -172,20 +233,46 @@ def compare(models, problem, args) -> tuple[list, list]:
             reached = nmse_db(x, test.s) <= goal  # also when the cap, not a check, ended the run
             if reached and (best is None or used < best[1]):
                 best = (lam, used, nmse_db(x, test.s), nmse_db_sample_mean(x, test.s))
-        record = {"model": name, "steps": steps, "test_nmse_db": goal, "test_nmse_db_sample_mean": scores["nmse_db_sample_mean"],
-                  "fista": None}
+        record = {
+            "model": name,
+            "steps": steps,
+            "test_nmse_db": goal,
+            "test_nmse_db_sample_mean": scores["nmse_db_sample_mean"],
+            "fista": None,
+        }
         model_nmse = f"{goal:.2f} ({scores['nmse_db_sample_mean']:.2f})"
         if best is None:
             rows.append([name, model_nmse, f"not reached in {args.max_iterations} iterations", "", "", "", "", ""])
         else:
             lam, iterations, fista_db, fista_sample_db = best
-            ms = fastest_ms({"model 1000": lambda: model(test.b), "fista 1000": lambda: fista(A, test.b, lam, iterations, L),
-                             "model 1": lambda: model(one), "fista 1": lambda: fista(A, one, lam, iterations, L)}, args.repeats)
-            record["fista"] = {"lam": lam, "iterations": iterations, "test_nmse_db": fista_db,
-                               "test_nmse_db_sample_mean": fista_sample_db, "ms": ms}
-            rows.append([name, model_nmse, f"{lam:g}, {iterations}", f"{fista_db:.2f} ({fista_sample_db:.2f})",
-                         f"{ms['model 1000']:.2f} / {ms['fista 1000']:.1f}", f"{ms['fista 1000'] / ms['model 1000']:.3g}x",
-                         f"{ms['model 1']:.3f} / {ms['fista 1']:.2f}", f"{ms['fista 1'] / ms['model 1']:.3g}x"])
+            ms = fastest_ms(
+                {
+                    "model 1000": lambda: model(test.b),
+                    "fista 1000": lambda: fista(A, test.b, lam, iterations, L),
+                    "model 1": lambda: model(one),
+                    "fista 1": lambda: fista(A, one, lam, iterations, L),
+                },
+                args.repeats,
+            )
+            record["fista"] = {
+                "lam": lam,
+                "iterations": iterations,
+                "test_nmse_db": fista_db,
+                "test_nmse_db_sample_mean": fista_sample_db,
+                "ms": ms,
+            }
+            rows.append(
+                [
+                    name,
+                    model_nmse,
+                    f"{lam:g}, {iterations}",
+                    f"{fista_db:.2f} ({fista_sample_db:.2f})",
+                    f"{ms['model 1000']:.2f} / {ms['fista 1000']:.1f}",
+                    f"{ms['fista 1000'] / ms['model 1000']:.3g}x",
+                    f"{ms['model 1']:.3f} / {ms['fista 1']:.2f}",
+                    f"{ms['fista 1'] / ms['model 1']:.3g}x",
+                ]
+            )
         records.append(record)
         print(f"{name}: {rows[-1]}", file=sys.stderr, flush=True)
     return rows, records

@@ -32,18 +32,27 @@ def main() -> int:
     m, n, layers = 100, 200, 8
     A = problems.make_synthetic(problems.SyntheticSettings(m=m, n=n, n_val=8, n_test=8)).A
     b = torch.randn(1, m, generator=torch.Generator().manual_seed(0))
-    calls = {name: (lambda model: lambda: model(b))(build(named_architecture(name, layers), m, n, A)) for name in ("lista", "alista", "dense")}
+    calls = {
+        name: (lambda model: lambda: model(b))(build(named_architecture(name, layers), m, n, A))
+        for name in ("lista", "alista", "dense")
+    }
     times = {("back to back", name): [] for name in calls} | {("interleaved", name): [] for name in calls}
     for trial in range(args.trials):
         for name, call in calls.items():
             times[("back to back", name)].append(fastest_ms({name: call}, args.repeats, seed=trial)[name])
         for name, ms in fastest_ms(calls, args.repeats, seed=trial).items():
             times[("interleaved", name)].append(ms)
-    rows = [[way, name, " ".join(f"{t:.3f}" for t in ts), f"{max(ts) / min(ts):.2f}"] for (way, name), ts in times.items()]
+    rows = [
+        [way, name, " ".join(f"{t:.3f}" for t in ts), f"{max(ts) / min(ts):.2f}"] for (way, name), ts in times.items()
+    ]
     for way in ("back to back", "interleaved"):
         ratio = [a / b for a, b in zip(times[(way, "alista")], times[(way, "lista")])]
         rows.append([way, "alista / lista", " ".join(f"{r:.2f}" for r in ratio), f"{max(ratio) / min(ratio):.2f}"])
-    print(markdown_table(["timing", "network", f"fastest of {args.repeats} calls (ms), per trial", "spread (max / min)"], rows))
+    print(
+        markdown_table(
+            ["timing", "network", f"fastest of {args.repeats} calls (ms), per trial", "spread (max / min)"], rows
+        )
+    )
     return 0
 
 

@@ -34,7 +34,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--random", type=int, default=20, help="random architectures of the full space (besides the 5 named)")
+    parser.add_argument(
+        "--random", type=int, default=20, help="random architectures of the full space (besides the 5 named)"
+    )
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSON with the table's key, every network and the summary")
@@ -43,15 +45,32 @@ def main() -> int:
     draw = random.Random(args.seed)
     space = labels(args.layers, PRESETS["full"])
     archs = {name: named_architecture(name, args.layers) for name in NAMED_ARCHITECTURES}
-    archs.update({f"random{i + 1}": {label: draw.choice(values) for label, values in space.items()} for i in range(args.random)})
+    archs.update(
+        {f"random{i + 1}": {label: draw.choice(values) for label, values in space.items()} for i in range(args.random)}
+    )
     # the networks are timed in the same interleaved rounds as the table's entries
-    table, times = measure_table(args.m, args.n, args.layers, args.batch, repeats=args.repeats, progress=sys.stderr.isatty(),
-                                 seed=args.seed, networks=archs)
+    table, times = measure_table(
+        args.m,
+        args.n,
+        args.layers,
+        args.batch,
+        repeats=args.repeats,
+        progress=sys.stderr.isatty(),
+        seed=args.seed,
+        networks=archs,
+    )
     rows = []
     for name, arch in archs.items():
         measured = times[name]
         predicted = predict(table, arch, args.m, args.n)
-        rows.append({"network": name, "predicted_ms": predicted, "measured_ms": measured, "relative_error": predicted / measured - 1})
+        rows.append(
+            {
+                "network": name,
+                "predicted_ms": predicted,
+                "measured_ms": measured,
+                "relative_error": predicted / measured - 1,
+            }
+        )
     predicted = np.array([r["predicted_ms"] for r in rows])
     measured = np.array([r["measured_ms"] for r in rows])
     errors = np.abs(predicted / measured - 1)
@@ -59,16 +78,40 @@ def main() -> int:
     rho = stats.spearmanr(predicted, measured).statistic
     shuffle = np.random.default_rng(args.seed)
     null = [abs(stats.kendalltau(predicted, shuffle.permutation(measured)).statistic) for _ in range(1000)]
-    summary = {"networks": len(rows), "mean_abs_relative_error": float(errors.mean()), "max_abs_relative_error": float(errors.max()),
-               "kendall_tau": float(tau), "spearman_rho": float(rho), "null_abs_tau_p95": float(np.percentile(null, 95))}
-    print(markdown_table(["network", "predicted ms", "measured ms", "relative error"],
-                         [[r["network"], f"{r['predicted_ms']:.3f}", f"{r['measured_ms']:.3f}", f"{r['relative_error']:+.1%}"] for r in rows]))
+    summary = {
+        "networks": len(rows),
+        "mean_abs_relative_error": float(errors.mean()),
+        "max_abs_relative_error": float(errors.max()),
+        "kendall_tau": float(tau),
+        "spearman_rho": float(rho),
+        "null_abs_tau_p95": float(np.percentile(null, 95)),
+    }
+    print(
+        markdown_table(
+            ["network", "predicted ms", "measured ms", "relative error"],
+            [
+                [r["network"], f"{r['predicted_ms']:.3f}", f"{r['measured_ms']:.3f}", f"{r['relative_error']:+.1%}"]
+                for r in rows
+            ],
+        )
+    )
     print()
-    print(f"{args.m}x{args.n}, T = {args.layers}, batch {args.batch}, {table.key['device']}: mean |relative error| "
-          f"{summary['mean_abs_relative_error']:.1%} (largest {summary['max_abs_relative_error']:.1%}); Kendall tau "
-          f"{tau:.2f}, Spearman rho {rho:.2f} (random ordering: 95th percentile of |tau| {summary['null_abs_tau_p95']:.2f})")
+    print(
+        f"{args.m}x{args.n}, T = {args.layers}, batch {args.batch}, {table.key['device']}: mean |relative error| "
+        f"{summary['mean_abs_relative_error']:.1%} (largest {summary['max_abs_relative_error']:.1%}); Kendall tau "
+        f"{tau:.2f}, Spearman rho {rho:.2f} (random ordering: 95th percentile of |tau| "
+        f"{summary['null_abs_tau_p95']:.2f})"
+    )
     if args.out is not None:
-        write_json(args.out, {"settings": vars(args) | {"out": str(args.out)}, "table_key": table.key, "networks": rows, "summary": summary})
+        write_json(
+            args.out,
+            {
+                "settings": vars(args) | {"out": str(args.out)},
+                "table_key": table.key,
+                "networks": rows,
+                "summary": summary,
+            },
+        )
         print(f"wrote {args.out}")
     return 0
 

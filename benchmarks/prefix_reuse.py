@@ -38,8 +38,9 @@ def main() -> None:
     args = parser.parse_args()
     budget, layers = (10, 6) if args.quick else (args.budget, args.layers)
     spec = problems.problem_spec(problems.SyntheticSettings(m=args.m, n=args.n))
-    training = TrainConfig(protocol="stagewise", max_steps=3 * layers * args.steps_per_stage, batch=64,
-                           eval_every=25, patience=10_000)
+    training = TrainConfig(
+        protocol="stagewise", max_steps=3 * layers * args.steps_per_stage, batch=64, eval_every=25, patience=10_000
+    )
     hits = []
     restore = PrefixCache.restore
 
@@ -51,26 +52,48 @@ def main() -> None:
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for reuse in (False, True):
-            request = SearchRequest(strategy="evolution", problem=spec, layers=layers, space=args.space,
-                                    budget=budget, training=training, top_k=budget, reuse_prefixes=reuse)
+            request = SearchRequest(
+                strategy="evolution",
+                problem=spec,
+                layers=layers,
+                space=args.space,
+                budget=budget,
+                training=training,
+                top_k=budget,
+                reuse_prefixes=reuse,
+            )
             result = run_search(request, Path(tmp) / str(reuse))
             runs[reuse] = result
-    scores = {reuse: {json.dumps(item["arch"], sort_keys=True): item["metric"] for item in result["top"]} for reuse, result in runs.items()}
+    scores = {
+        reuse: {json.dumps(item["arch"], sort_keys=True): item["metric"] for item in result["top"]}
+        for reuse, result in runs.items()
+    }
     common = sorted(set(scores[False]) & set(scores[True]))
-    rho = spearmanr([scores[False][a] for a in common], [scores[True][a] for a in common]).statistic if len(common) > 2 else float("nan")
+    rho = (
+        spearmanr([scores[False][a] for a in common], [scores[True][a] for a in common]).statistic
+        if len(common) > 2
+        else float("nan")
+    )
     equal = all(scores[False][a] == scores[True][a] for a in common)
     seconds = {reuse: runs[reuse]["search_seconds"] for reuse in runs}
-    print(f"evolution over the {args.space} space, T={layers}, {args.m}x{args.n}, {budget} architectures, "
-          f"stage-wise {args.steps_per_stage} steps per stage")
-    print(markdown_table(["what", "value"], [
-        ["search without reuse (s)", seconds[False]],
-        ["search with prefix reuse (s)", seconds[True]],
-        ["speed-up", seconds[False] / seconds[True]],
-        ["layers taken from the cache", f"{sum(hits)} of {budget * layers}"],
-        ["architectures trained by both", len(common)],
-        ["Spearman rank correlation of final NMSE", rho],
-        ["identical final NMSE", "yes" if equal else "no"],
-    ]))
+    print(
+        f"evolution over the {args.space} space, T={layers}, {args.m}x{args.n}, {budget} architectures, "
+        f"stage-wise {args.steps_per_stage} steps per stage"
+    )
+    print(
+        markdown_table(
+            ["what", "value"],
+            [
+                ["search without reuse (s)", seconds[False]],
+                ["search with prefix reuse (s)", seconds[True]],
+                ["speed-up", seconds[False] / seconds[True]],
+                ["layers taken from the cache", f"{sum(hits)} of {budget * layers}"],
+                ["architectures trained by both", len(common)],
+                ["Spearman rank correlation of final NMSE", rho],
+                ["identical final NMSE", "yes" if equal else "no"],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

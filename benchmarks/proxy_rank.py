@@ -65,7 +65,9 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=250)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--layers", type=int, default=16)
-    parser.add_argument("--random", type=int, default=7, help="random architectures besides the five family members (default 7)")
+    parser.add_argument(
+        "--random", type=int, default=7, help="random architectures besides the five family members (default 7)"
+    )
     parser.add_argument("--proxy-steps", type=int, default=1000)
     parser.add_argument("--supernet-steps", type=int, default=3000)
     parser.add_argument("--full-steps", type=int, default=3000)
@@ -73,7 +75,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write every score to this JSON file")
     args = parser.parse_args()
     if args.quick:
-        args.m, args.n, args.layers, args.proxy_steps, args.supernet_steps, args.full_steps = 64, 128, 6, 300, 1000, 1000
+        args.m, args.n, args.layers, args.proxy_steps, args.supernet_steps, args.full_steps = (
+            64,
+            128,
+            6,
+            300,
+            1000,
+            1000,
+        )
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=args.n, seed=args.seed))
     archs = sample_architectures(args.layers, args.random, args.seed)
     full = [architectures.complete(a, args.layers, PRESETS["full"]) for a in archs]
@@ -85,8 +94,12 @@ def main() -> None:
     supernet_seconds = time.perf_counter() - started
 
     short, target = [], []
-    proxy = TrainConfig(protocol="e2e", max_steps=args.proxy_steps, eval_every=max(1, args.proxy_steps // 4), seed=args.seed)
-    final = TrainConfig(protocol="e2e", max_steps=args.full_steps, eval_every=max(1, args.full_steps // 4), seed=args.seed)
+    proxy = TrainConfig(
+        protocol="e2e", max_steps=args.proxy_steps, eval_every=max(1, args.proxy_steps // 4), seed=args.seed
+    )
+    final = TrainConfig(
+        protocol="e2e", max_steps=args.full_steps, eval_every=max(1, args.full_steps // 4), seed=args.seed
+    )
     for arch in tqdm(full, desc="architectures"):
         short.append(run_architecture(arch, problem, proxy, DEFAULT_LAM, None, progress=False)["val_nmse_db"])
         target.append(run_architecture(arch, problem, final, DEFAULT_LAM, None, progress=False)["nmse_db"])
@@ -102,15 +115,27 @@ def main() -> None:
         rows.append([name, f"{tau:.2f}", f"{p:.3g}"])
     mean_null, p95_null = null_tau(len(archs))
     rows.append(["random score (null)", f"{mean_null:.2f} (mean abs), {p95_null:.2f} (95th pct.)", ""])
-    setting = (f"{args.m}x{args.n}, T={args.layers}: {len(archs)} architectures, proxy {args.proxy_steps} steps, "
-               f"supernet {args.supernet_steps} steps, target {args.full_steps} steps")
+    setting = (
+        f"{args.m}x{args.n}, T={args.layers}: {len(archs)} architectures, proxy {args.proxy_steps} steps, "
+        f"supernet {args.supernet_steps} steps, target {args.full_steps} steps"
+    )
     print(setting)
     print(markdown_table(["proxy", "Kendall tau vs target", "p-value"], rows))
     print(f"\n{seconds:.0f} s in all ({supernet_seconds:.0f} s supernet and inherited scores)")
     if args.out is not None:
-        write_json(args.out, {"setting": setting, "architectures": full, "short_training_val_db": short,
-                              "inherited_val_db": inherited, "target_test_db": target, "kendall": taus,
-                              "null_abs_tau": {"mean": mean_null, "p95": p95_null}, "seconds": round(seconds, 1)})
+        write_json(
+            args.out,
+            {
+                "setting": setting,
+                "architectures": full,
+                "short_training_val_db": short,
+                "inherited_val_db": inherited,
+                "target_test_db": target,
+                "kendall": taus,
+                "null_abs_tau": {"mean": mean_null, "p95": p95_null},
+                "seconds": round(seconds, 1),
+            },
+        )
 
 
 if __name__ == "__main__":

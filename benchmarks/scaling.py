@@ -6,7 +6,8 @@ frozen ``dense`` architecture of the ``full`` space, and the DARTS supernet of t
 space (every choice a mixed op, NNI's own conversion). Each (network, n, T) runs in a fresh
 process, so its peak resident memory (``ru_maxrss``, less the process's memory before the
 network is built) is its own; the step times of one n are taken in one process, in interleaved
-rounds (the fastest step counts), so the machine's drift hits them alike. Prints the table of step times and peak memory, and the
+rounds (the fastest step counts), so the machine's drift hits them alike. Prints the table of step times and peak
+memory, and the
 growth exponents ``a`` and ``b`` of ``cost ~ n^a T^b`` fitted by least squares on the logs.
 Run it on an otherwise idle machine:
 
@@ -101,7 +102,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (the fastest step counts)")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # a child process: memory NETWORK N T, or times N T...
+    parser.add_argument(
+        "--child", nargs="+", help=argparse.SUPPRESS
+    )  # a child process: memory NETWORK N T, or times N T...
     args = parser.parse_args()
     if args.child and args.child[0] == "memory":
         print(json.dumps(peak_memory(args.child[1], int(args.child[2]), int(args.child[3]), args.batch)))
@@ -118,8 +121,21 @@ def main() -> int:
     import torch
 
     def child(*words) -> object:
-        done = subprocess.run([sys.executable, __file__, "--batch", str(args.batch), "--rounds", str(args.rounds), "--child", *map(str, words)],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--batch",
+                str(args.batch),
+                "--rounds",
+                str(args.rounds),
+                "--child",
+                *map(str, words),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     runs = [(network, n, layers) for network in NETWORKS for n in args.sizes for layers in args.depths]
@@ -134,22 +150,63 @@ def main() -> int:
                 network, layers = key.split()
                 times[(network, n, int(layers))] = seconds
             bar.update(1)
-    rows = [{"network": network, "n": n, "m": n // 2, "layers": layers, "batch": args.batch, "step_seconds": times[(network, n, layers)],
-             "peak_mib": memory[(network, n, layers)]} for network, n, layers in runs]
-    print(markdown_table(["network", "n (m = n/2)", "T", "step ms", "peak MiB"],
-                         [[r["network"], r["n"], r["layers"], f"{1e3 * r['step_seconds']:.1f}", f"{r['peak_mib']:.0f}"] for r in rows]))
-    fits = {network: {key: fit([r for r in rows if r["network"] == network], key) for key in ("step_seconds", "peak_mib")}
-            for network in NETWORKS}
+    rows = [
+        {
+            "network": network,
+            "n": n,
+            "m": n // 2,
+            "layers": layers,
+            "batch": args.batch,
+            "step_seconds": times[(network, n, layers)],
+            "peak_mib": memory[(network, n, layers)],
+        }
+        for network, n, layers in runs
+    ]
+    print(
+        markdown_table(
+            ["network", "n (m = n/2)", "T", "step ms", "peak MiB"],
+            [
+                [r["network"], r["n"], r["layers"], f"{1e3 * r['step_seconds']:.1f}", f"{r['peak_mib']:.0f}"]
+                for r in rows
+            ],
+        )
+    )
+    fits = {
+        network: {key: fit([r for r in rows if r["network"] == network], key) for key in ("step_seconds", "peak_mib")}
+        for network in NETWORKS
+    }
     print()
-    print(markdown_table(["network", "time ~ n^a", "time ~ T^b", "memory ~ n^a", "memory ~ T^b", "largest misfit (time, memory)"],
-                         [[network, f"{f['step_seconds']['a_n']:.2f}", f"{f['step_seconds']['b_T']:.2f}", f"{f['peak_mib']['a_n']:.2f}",
-                           f"{f['peak_mib']['b_T']:.2f}",
-                           f"x{f['step_seconds']['largest_residual_factor']:.2f}, x{f['peak_mib']['largest_residual_factor']:.2f}"]
-                          for network, f in fits.items()]))
-    print(f"batch {args.batch}, {torch.get_num_threads()} threads; step: the fastest of {args.rounds} interleaved rounds per n; "
-          f"memory: peak resident memory of each network in its own process")
+    print(
+        markdown_table(
+            ["network", "time ~ n^a", "time ~ T^b", "memory ~ n^a", "memory ~ T^b", "largest misfit (time, memory)"],
+            [
+                [
+                    network,
+                    f"{f['step_seconds']['a_n']:.2f}",
+                    f"{f['step_seconds']['b_T']:.2f}",
+                    f"{f['peak_mib']['a_n']:.2f}",
+                    f"{f['peak_mib']['b_T']:.2f}",
+                    f"x{f['step_seconds']['largest_residual_factor']:.2f}, "
+                    f"x{f['peak_mib']['largest_residual_factor']:.2f}",
+                ]
+                for network, f in fits.items()
+            ],
+        )
+    )
+    print(
+        f"batch {args.batch}, {torch.get_num_threads()} threads; step: the fastest of {args.rounds} interleaved "
+        "rounds per n; "
+        f"memory: peak resident memory of each network in its own process"
+    )
     if args.out is not None:
-        write_json(args.out, {"settings": {k: v for k, v in vars(args).items() if k not in ("out", "child")}, "runs": rows, "fits": fits})
+        write_json(
+            args.out,
+            {
+                "settings": {k: v for k, v in vars(args).items() if k not in ("out", "child")},
+                "runs": rows,
+                "fits": fits,
+            },
+        )
         print(f"wrote {args.out}")
     return 0
 

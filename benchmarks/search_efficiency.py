@@ -5,7 +5,8 @@
 For every strategy (NNI's random search, regularized evolution, TPE, policy-based RL, DARTS,
 the weight-sharing ``shared-evolution``, and evolution / random search without the family
 warm start, marked ``-cold``; random, evolution, TPE and shared-evolution start from the family
-members the space can express, RL and DARTS have no such start) on each space (``connectivity``, ``paper``) of one synthetic
+members the space can express, RL and DARTS have no such start) on each space (``connectivity``, ``paper``) of one
+synthetic
 problem (default 250x500, T=16, noiseless):
 
 - the **anytime curve**: the best validation NMSE the strategy has found by its own proxy,
@@ -72,13 +73,23 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--spaces", nargs="+", default=["connectivity", "paper"])
-    parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES),
-                        default=[name for name in STRATEGIES if name != "random-cold"])
-    parser.add_argument("--budget", type=int, default=8, help="architectures each multi-trial strategy tries (default 8)")
-    parser.add_argument("--proxy-steps", type=int, default=500, help="end-to-end steps of each multi-trial proxy training")
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=list(STRATEGIES),
+        default=[name for name in STRATEGIES if name != "random-cold"],
+    )
+    parser.add_argument(
+        "--budget", type=int, default=8, help="architectures each multi-trial strategy tries (default 8)"
+    )
+    parser.add_argument(
+        "--proxy-steps", type=int, default=500, help="end-to-end steps of each multi-trial proxy training"
+    )
     parser.add_argument("--one-shot-steps", type=int, default=1000, help="supernet batches of DARTS")
     parser.add_argument("--supernet-steps", type=int, default=3000, help="supernet batches of shared-evolution")
-    parser.add_argument("--subnets", type=int, default=200, help="subnets shared-evolution scores with inherited weights")
+    parser.add_argument(
+        "--subnets", type=int, default=200, help="subnets shared-evolution scores with inherited weights"
+    )
     parser.add_argument("--retrain-steps", type=int, default=1000, help="end-to-end steps of every retraining")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="training seeds of the retraining")
     parser.add_argument("--seed", type=int, default=0, help="problem and search seed")
@@ -100,23 +111,44 @@ def search(args, spec: dict, problem, space: str, name: str) -> dict:
     runs = args.out / "runs" / space / name
     shutil.rmtree(runs, ignore_errors=True)  # an interrupted search restarts from scratch
     kind_budget = {"darts": args.one_shot_steps, "shared-evolution": args.supernet_steps}.get(name, args.budget)
-    request = SearchRequest(strategy=strategy, problem=spec, layers=args.layers, space=space,
-                            budget=kind_budget, training=config(args.proxy_steps, args.seed), seed=args.seed,
-                            warm_start=warm, subnets=args.subnets, top_k=1)
+    request = SearchRequest(
+        strategy=strategy,
+        problem=spec,
+        layers=args.layers,
+        space=space,
+        budget=kind_budget,
+        training=config(args.proxy_steps, args.seed),
+        seed=args.seed,
+        warm_start=warm,
+        subnets=args.subnets,
+        top_k=1,
+    )
     found = explore(request, runs)
     best = found["top"][0]["arch"]
     history = [{"seconds": e["seconds"], "metric": e["metric"]} for e in found["history"]]
     if not history:  # a one-shot export: scored like a multi-trial trial, its cost added
         scored = run_architecture(best, problem, config(args.proxy_steps, args.seed), DEFAULT_LAM, None, progress=False)
         history = [{"seconds": round(found["search_seconds"] + scored["seconds"], 3), "metric": -scored["val_nmse_db"]}]
-    return {"strategy": strategy, "warm_start": warm, "proxy": found["proxy"], "budget": kind_budget,
-            "search_seconds": found["search_seconds"], "strategy_seed": found["strategy_seed"],
-            "history": history, "best_arch": best}
+    return {
+        "strategy": strategy,
+        "warm_start": warm,
+        "proxy": found["proxy"],
+        "budget": kind_budget,
+        "search_seconds": found["search_seconds"],
+        "strategy_seed": found["strategy_seed"],
+        "history": history,
+        "best_arch": best,
+    }
 
 
 def retrain(args, problem, arch: dict, seed: int) -> dict:
     found = run_architecture(arch, problem, config(args.retrain_steps, seed), DEFAULT_LAM, None, progress=False)
-    return {"seed": seed, "test_nmse_db": found["nmse_db"], "val_nmse_db": found["val_nmse_db"], "seconds": found["seconds"]}
+    return {
+        "seed": seed,
+        "test_nmse_db": found["nmse_db"],
+        "val_nmse_db": found["val_nmse_db"],
+        "seconds": found["seconds"],
+    }
 
 
 def plot(results: dict, path: Path) -> None:
@@ -138,7 +170,9 @@ def plot(results: dict, path: Path) -> None:
                     continue
                 x = [p[axis_name] for p in curve]
                 y = [-p["best_metric"] for p in curve]
-                style = dict(color=colours(k % 10), label=name + (" (inherited weights)" if name == "shared-evolution" else ""))
+                style = dict(
+                    color=colours(k % 10), label=name + (" (inherited weights)" if name == "shared-evolution" else "")
+                )
                 if len(curve) == 1:
                     ax.plot(x, y, "o", **style)
                 else:
@@ -173,56 +207,124 @@ def main() -> None:
     problem = problems.resolve_problem(spec)
     units = args.out / "units"
     lista = named_architecture("lista", args.layers)
-    lista_proxy = unit(units / "lista-proxy.json", lambda: run_architecture(
-        lista, problem, config(args.proxy_steps, args.seed), DEFAULT_LAM, None, progress=False)["val_nmse_db"])
-    lista_runs = [unit(units / f"lista-seed{seed}.json", lambda seed=seed: retrain(args, problem, lista, seed))
-                  for seed in args.seeds]
-    family = {name: [unit(units / f"{name}-seed{seed}.json",
-                          lambda name=name, seed=seed: retrain(args, problem, named_architecture(name, args.layers), seed))
-                     for seed in args.seeds] for name in FAMILY}
+    lista_proxy = unit(
+        units / "lista-proxy.json",
+        lambda: run_architecture(
+            lista, problem, config(args.proxy_steps, args.seed), DEFAULT_LAM, None, progress=False
+        )["val_nmse_db"],
+    )
+    lista_runs = [
+        unit(units / f"lista-seed{seed}.json", lambda seed=seed: retrain(args, problem, lista, seed))
+        for seed in args.seeds
+    ]
+    family = {
+        name: [
+            unit(
+                units / f"{name}-seed{seed}.json",
+                lambda name=name, seed=seed: retrain(args, problem, named_architecture(name, args.layers), seed),
+            )
+            for seed in args.seeds
+        ]
+        for name in FAMILY
+    }
     jobs = [(space, name) for space in args.spaces for name in args.strategies]
     results = {"spaces": {space: {} for space in args.spaces}}
     for space, name in tqdm(jobs, desc="searches"):
         found = unit(units / space / f"{name}.json", lambda: search(args, spec, problem, space, name))
         digest = hashlib.sha256(json.dumps(found["best_arch"], sort_keys=True).encode()).hexdigest()[:16]
-        found["retrained"] = [unit(units / "retrain" / f"{digest}-seed{seed}.json",  # one per architecture and seed
-                                   lambda seed=seed: retrain(args, problem, found["best_arch"], seed)) for seed in args.seeds]
+        found["retrained"] = [
+            unit(
+                units / "retrain" / f"{digest}-seed{seed}.json",  # one per architecture and seed
+                lambda seed=seed: retrain(args, problem, found["best_arch"], seed),
+            )
+            for seed in args.seeds
+        ]
         results["spaces"][space][name] = found
 
     lista_mean, lista_std = mean_and_sd([r["test_nmse_db"] for r in lista_runs])
-    rows = [["LISTA", "any", "1", "", f"{lista_proxy:.2f}",
-             f"{lista_mean:.2f} +- {lista_std:.2f}" if lista_std is not None else f"{lista_mean:.2f}", ""]]
+    rows = [
+        [
+            "LISTA",
+            "any",
+            "1",
+            "",
+            f"{lista_proxy:.2f}",
+            f"{lista_mean:.2f} +- {lista_std:.2f}" if lista_std is not None else f"{lista_mean:.2f}",
+            "",
+        ]
+    ]
     for name, runs in family.items():  # the best family members, retrained like everything else
         mean, std = mean_and_sd([r["test_nmse_db"] for r in runs])
-        rows.append([name.upper(), "full", "", "", "", f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
-                     f"{lista_mean - mean:+.2f}"])
+        rows.append(
+            [
+                name.upper(),
+                "full",
+                "",
+                "",
+                "",
+                f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
+                f"{lista_mean - mean:+.2f}",
+            ]
+        )
         family[name] = {"runs": runs, "mean": mean, "std": std}
     for space, found_by_name in results["spaces"].items():
         for name, found in found_by_name.items():
             mean, std = mean_and_sd([r["test_nmse_db"] for r in found["retrained"]])
             larger = max(s for s in (std, lista_std) if s is not None) if len(args.seeds) > 1 else None
             best_proxy = max(e["metric"] for e in found["history"] if e["metric"] is not None)
-            found["test_nmse_db"] = {"mean": mean, "std": std, "gain_over_lista_db": lista_mean - mean, "larger_spread_db": larger}
-            rows.append([name, space, str(len(found["history"])), f"{found['search_seconds']:.0f}",
-                         f"{-best_proxy:.2f}" + (" (inherited)" if name == "shared-evolution" else ""),
-                         f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
-                         f"{lista_mean - mean:+.2f}" + (f" (spread {larger:.2f})" if larger is not None else "")])
-    setting = (f"{args.m}x{args.n}, T={args.layers}, noiseless, problem seed {args.seed}; multi-trial budget {args.budget} "
-               f"x {args.proxy_steps}-step proxy; DARTS {args.one_shot_steps} supernet batches; shared-evolution "
-               f"{args.supernet_steps} supernet batches + {args.subnets} subnets; retraining {args.retrain_steps} steps, "
-               f"training seeds {args.seeds}")
-    header = ["strategy", "space", "archs scored", "search s", "best proxy val dB", "retrained test dB", "gain vs LISTA dB"]
+            found["test_nmse_db"] = {
+                "mean": mean,
+                "std": std,
+                "gain_over_lista_db": lista_mean - mean,
+                "larger_spread_db": larger,
+            }
+            rows.append(
+                [
+                    name,
+                    space,
+                    str(len(found["history"])),
+                    f"{found['search_seconds']:.0f}",
+                    f"{-best_proxy:.2f}" + (" (inherited)" if name == "shared-evolution" else ""),
+                    f"{mean:.2f} +- {std:.2f}" if std is not None else f"{mean:.2f}",
+                    f"{lista_mean - mean:+.2f}" + (f" (spread {larger:.2f})" if larger is not None else ""),
+                ]
+            )
+    setting = (
+        f"{args.m}x{args.n}, T={args.layers}, noiseless, problem seed {args.seed}; multi-trial budget {args.budget} "
+        f"x {args.proxy_steps}-step proxy; DARTS {args.one_shot_steps} supernet batches; shared-evolution "
+        f"{args.supernet_steps} supernet batches + {args.subnets} subnets; retraining {args.retrain_steps} steps, "
+        f"training seeds {args.seeds}"
+    )
+    header = [
+        "strategy",
+        "space",
+        "archs scored",
+        "search s",
+        "best proxy val dB",
+        "retrained test dB",
+        "gain vs LISTA dB",
+    ]
     table = markdown_table(header, rows)
-    results.update({"setting": setting, "lista_proxy_val_db": lista_proxy, "lista": lista_runs, "family": family,
-                    "lista_test_nmse_db": {"mean": lista_mean, "std": lista_std}, "seconds_this_run": round(time.perf_counter() - started, 1)})
+    results.update(
+        {
+            "setting": setting,
+            "lista_proxy_val_db": lista_proxy,
+            "lista": lista_runs,
+            "family": family,
+            "lista_test_nmse_db": {"mean": lista_mean, "std": lista_std},
+            "seconds_this_run": round(time.perf_counter() - started, 1),
+        }
+    )
     write_json(args.out / "results.json", results)
     (args.out / "table.md.tmp").write_text(f"{setting}\n\n{table}\n")
     (args.out / "table.md.tmp").replace(args.out / "table.md")
     plot(results, args.out / "anytime.png")
     print(setting)
     print(table)
-    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'table.md'}, {args.out / 'anytime.png'} "
-          f"({results['seconds_this_run']:.0f} s this run)")
+    print(
+        f"\nwrote {args.out / 'results.json'}, {args.out / 'table.md'}, {args.out / 'anytime.png'} "
+        f"({results['seconds_this_run']:.0f} s this run)"
+    )
 
 
 if __name__ == "__main__":

@@ -74,9 +74,13 @@ def main() -> None:
     problem = problems.make_synthetic(problems.SyntheticSettings(m=args.m, n=args.n, n_val=1, n_test=1))
     models = {
         "plain LISTA (family)": family.build("lista", problem.A, args.layers),
-        "frozen lista preset (space)": spaces.build(architectures.named_architecture("lista", args.layers), args.m, args.n, problem.A),
+        "frozen lista preset (space)": spaces.build(
+            architectures.named_architecture("lista", args.layers), args.m, args.n, problem.A
+        ),
         "DARTS supernet (paper space)": darts_supernet(args.m, args.n, args.layers, problem.A),
-        "DARTS supernet, NNI's generic skip mixing": darts_supernet(args.m, args.n, args.layers, problem.A, GenericMixing),
+        "DARTS supernet, NNI's generic skip mixing": darts_supernet(
+            args.m, args.n, args.layers, problem.A, GenericMixing
+        ),
     }
     timers = {name: step_timer(model, problem, args.batch) for name, model in models.items()}
     times = {name: [] for name in models}
@@ -88,8 +92,11 @@ def main() -> None:
     median = {name: sorted(v)[len(v) // 2] for name, v in times.items()}
     base = median["plain LISTA (family)"]
     print(f"{args.m}x{args.n}, T={args.layers}, batch {args.batch}, {torch.get_num_threads()} threads")
-    print(markdown_table(["network", "ms/step", "ratio to plain LISTA"],
-                         [[name, 1e3 * t, t / base] for name, t in median.items()]))
+    print(
+        markdown_table(
+            ["network", "ms/step", "ratio to plain LISTA"], [[name, 1e3 * t, t / base] for name, t in median.items()]
+        )
+    )
 
 
 if __name__ == "__main__":

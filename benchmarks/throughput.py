@@ -75,7 +75,9 @@ class _Products(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if str(func.overloadpacket) in self.OPS:
-            self.calls.append((func, [(tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a for a in args]))
+            self.calls.append(
+                (func, [(tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a for a in args])
+            )
         return func(*args, **(kwargs or {}))
 
 
@@ -87,8 +89,10 @@ def products_alone(model, problem, batch: int, rounds: int) -> float:
     with _Products() as recorder:
         layer_loss(model, problem, data.b, data.s, model.layers - 1).backward()
     model.zero_grad(set_to_none=True)
-    calls = [(func, [torch.empty_strided(*spec).normal_() if isinstance(spec, tuple) else spec for spec in specs])
-             for func, specs in recorder.calls]
+    calls = [
+        (func, [torch.empty_strided(*spec).normal_() if isinstance(spec, tuple) else spec for spec in specs])
+        for func, specs in recorder.calls
+    ]
     best = float("inf")
     for _ in range(rounds + 2):
         start = time.perf_counter()
@@ -168,14 +172,20 @@ def main() -> None:
             flops = step_flops(family.build(name, problem.A, args.layers), problem, batch)
             product_seconds = products_alone(family.build(name, problem.A, args.layers), problem, batch, steps)
             ceiling = flops / product_seconds / 1e9 / peak
-            with_adam = flops / (product_seconds + adam_alone(family.build(name, problem.A, args.layers), steps)) / 1e9 / peak
-            variants = [("foreach", False, False), ("fused", True, False)] + ([("fused, compiled", True, True)] if args.compile else [])
+            with_adam = (
+                flops / (product_seconds + adam_alone(family.build(name, problem.A, args.layers), steps)) / 1e9 / peak
+            )
+            variants = [("foreach", False, False), ("fused", True, False)] + (
+                [("fused, compiled", True, True)] if args.compile else []
+            )
             for label, fused, compiled in variants:
                 model = family.build(name, problem.A, args.layers)
                 loss_fn = None
                 if compiled:
                     with tempfile.TemporaryDirectory() as cache:
-                        with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:  # each a new process, as a run is
+                        with multiprocessing.get_context("spawn").Pool(
+                            1, maxtasksperchild=1
+                        ) as pool:  # each a new process, as a run is
                             job = (name, args.m, args.n, args.layers, batch, cache)
                             cold, warm = pool.apply(fresh_process_compile, job), pool.apply(fresh_process_compile, job)
                     with tempfile.TemporaryDirectory() as cache:
@@ -189,7 +199,22 @@ def main() -> None:
                 rate = flops / seconds / 1e9
                 rows.append([name, batch, label, seconds * 1e3, batch / seconds, rate, rate / peak, ceiling, with_adam])
     print(f"threads {torch.get_num_threads()}; dense GEMM rate {peak:.1f} GFLOP/s; {args.m}x{args.n}, T={args.layers}")
-    print(markdown_table(["model", "batch", "Adam", "ms/step", "samples/s", "GFLOP/s", "fraction of GEMM rate", "its products alone", "products + Adam alone"], rows))
+    print(
+        markdown_table(
+            [
+                "model",
+                "batch",
+                "Adam",
+                "ms/step",
+                "samples/s",
+                "GFLOP/s",
+                "fraction of GEMM rate",
+                "its products alone",
+                "products + Adam alone",
+            ],
+            rows,
+        )
+    )
     if compiles:
         print("\nCompilation (first forward and backward), seconds:")
         print(markdown_table(["model", "batch", "cold cache", "warm cache"], compiles))

@@ -25,14 +25,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for strategy, budget in BUDGETS.items():
             out = Path(tmp) / strategy
-            subprocess.run([sys.executable, "-m", "nni_lista", "search", "--strategy", strategy, "--budget", str(budget),
-                            "--max-seconds", str(args.bound), "--m", "20", "--n", "40", "--layers", "3", "--max-steps", "30",
-                            "--eval-every", "50", "--batch", "32", "--retrain-seeds", "1", "--out", str(out)],
-                           check=True, capture_output=True, text=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "nni_lista",
+                    "search",
+                    "--strategy",
+                    strategy,
+                    "--budget",
+                    str(budget),
+                    "--max-seconds",
+                    str(args.bound),
+                    "--m",
+                    "20",
+                    "--n",
+                    "40",
+                    "--layers",
+                    "3",
+                    "--max-steps",
+                    "30",
+                    "--eval-every",
+                    "50",
+                    "--batch",
+                    "32",
+                    "--retrain-seeds",
+                    "1",
+                    "--out",
+                    str(out),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             top = json.loads((out / "top.json").read_text())
             seconds = top["search_seconds"]
             scored = len(top["history"]) or "(one-shot)"
-            print(f"| {strategy} | {args.bound:g} | {seconds:.1f} | {seconds / args.bound:.3f} | {scored} |", flush=True)
+            print(
+                f"| {strategy} | {args.bound:g} | {seconds:.1f} | {seconds / args.bound:.3f} | {scored} |", flush=True
+            )
 
 
 if __name__ == "__main__":

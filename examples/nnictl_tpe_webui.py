@@ -32,8 +32,12 @@ def main() -> int:
 
     nnictl = Path(sys.executable).with_name("nnictl")
     with bound_to("127.0.0.1"):  # the manager nnictl starts inherits the localhost preload
-        created = subprocess.run([str(nnictl), "create", "--config", str(args.config), "--port", str(args.port)],
-                                 capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        created = subprocess.run(
+            [str(nnictl), "create", "--config", str(args.config), "--port", str(args.port)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
     if created.returncode != 0:
         print(created.stdout + created.stderr, file=sys.stderr)
         return 1
@@ -49,10 +53,17 @@ def main() -> int:
                 break
             time.sleep(2)
         print()
-        finals = {trial_id: trial["final"][0]["default"] for trial_id, trial in trials(args.port).items() if trial["final"]}
-        show_trials(f"http://127.0.0.1:{args.port}", [job["trialJobId"] for job in done], list(finals.values()), args.out)
+        finals = {
+            trial_id: trial["final"][0]["default"] for trial_id, trial in trials(args.port).items() if trial["final"]
+        }
+        show_trials(
+            f"http://127.0.0.1:{args.port}", [job["trialJobId"] for job in done], list(finals.values()), args.out
+        )
         for job in done:
-            print(f"trial {job['trialJobId']}: {job['status']}, validation NMSE {-finals.get(job['trialJobId'], float('nan')):.2f} dB")
+            print(
+                f"trial {job['trialJobId']}: {job['status']}, validation NMSE "
+                f"{-finals.get(job['trialJobId'], float('nan')):.2f} dB"
+            )
         print(f"wrote {args.out}")
     finally:
         subprocess.run([str(nnictl), "stop", experiment_id], capture_output=True)

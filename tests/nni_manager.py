@@ -33,8 +33,15 @@ def listeners(port: int):
     return [c for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port]
 
 
-def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_args: list[str], search_space: Path | None = None,
-                  concurrency: int | None = None) -> Path:
+def shrunk_config(
+    name: str,
+    tmp_path: Path,
+    trials: int,
+    layers: int,
+    trial_args: list[str],
+    search_space: Path | None = None,
+    concurrency: int | None = None,
+) -> Path:
     """strategies/NAME with its trial shrunk to a tiny problem, written under tmp_path
     (``concurrency``: trials at once, else the file's own)."""
     config = yaml.safe_load((REPO / "strategies" / name).read_text())
@@ -44,8 +51,13 @@ def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_arg
     command[command.index("--layers") + 1] = str(layers)
     command += TINY + trial_args
     space = search_space or REPO / "search_spaces" / f"{command[command.index('--space') + 1]}-{layers}.json"
-    config.update(searchSpaceFile=str(space), trialCodeDirectory=str(REPO), trialCommand=shlex.join(command),
-                  maxTrialNumber=trials, experimentWorkingDirectory=str(tmp_path / "nni"))
+    config.update(
+        searchSpaceFile=str(space),
+        trialCodeDirectory=str(REPO),
+        trialCommand=shlex.join(command),
+        maxTrialNumber=trials,
+        experimentWorkingDirectory=str(tmp_path / "nni"),
+    )
     if concurrency is not None:
         config["trialConcurrency"] = concurrency
     for algorithm in ("tuner", "assessor"):
@@ -57,8 +69,14 @@ def shrunk_config(name: str, tmp_path: Path, trials: int, layers: int, trial_arg
 
 
 def nnictl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "nnictl"), *args], capture_output=True, text=True, env=LOCAL, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(BIN / "nnictl"), *args],
+        capture_output=True,
+        text=True,
+        env=LOCAL,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def create(config: Path) -> tuple[int, str]:
@@ -74,8 +92,11 @@ def stop(experiment_id: str) -> None:
     two managers start at once, NNI's shared experiment registry can be locked ("File has been
     locked" in nnimanager.log), the experiment is never registered, and nnictl cannot find it."""
     nnictl("stop", experiment_id, timeout=60)
-    left = [p for p in psutil.process_iter(["cmdline"]) if experiment_id in (p.info["cmdline"] or [])
-            and "--experiment-id" in (p.info["cmdline"] or [])]
+    left = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if experiment_id in (p.info["cmdline"] or []) and "--experiment-id" in (p.info["cmdline"] or [])
+    ]
     for process in left:
         process.terminate()
     _, alive = psutil.wait_procs(left, timeout=10)

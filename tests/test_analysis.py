@@ -82,7 +82,7 @@ def test_edge_binomial_test_flags_an_always_on_edge_and_not_chance():
     assert summary["edges"] == len(edges) == (T - 1) * (T - 2) // 2 and summary["n"] == 20
     hit = next(edge for edge in edges if edge["label"] == "layer6/skip_from3")
     assert (hit["on"], hit["layer"], hit["source"], hit["base_rate"]) == (20, 6, 3, 0.5)
-    assert hit["p_value"] == pytest.approx(2 * 0.5 ** 20) and hit["p_holm"] < 0.05
+    assert hit["p_value"] == pytest.approx(2 * 0.5**20) and hit["p_holm"] < 0.05
     assert summary["significant_bonferroni"] >= 1 and summary["significant_holm"] >= 1 and summary["more_often"] >= 1
 
     _, chance = analysis.edge_binomial_test(uniform(20, seed=5), LABELS, T)

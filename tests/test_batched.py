@@ -19,14 +19,26 @@ def _archs(count: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     values = architectures.labels(T, architectures.PRESETS["family"])
     archs = [architectures.named_architecture(name, T) for name in ("lista", "alista", "dense")]
-    archs += [architectures.with_defaults({label: rng.choice(options) for label, options in values.items()}, T)
-              for _ in range(count - len(archs))]
+    archs += [
+        architectures.with_defaults({label: rng.choice(options) for label, options in values.items()}, T)
+        for _ in range(count - len(archs))
+    ]
     return archs
 
 
 def _config(**kw) -> training.TrainConfig:
-    return training.TrainConfig(**{"protocol": "e2e", "max_steps": 60, "batch": 16, "eval_every": 10, "patience": 1000, "lr": 2e-3,
-                                   "seed": 2, **kw})
+    return training.TrainConfig(
+        **{
+            "protocol": "e2e",
+            "max_steps": 60,
+            "batch": 16,
+            "eval_every": 10,
+            "patience": 1000,
+            "lr": 2e-3,
+            "seed": 2,
+            **kw,
+        }
+    )
 
 
 def _build(problem, archs):
@@ -72,7 +84,9 @@ def test_each_network_stops_by_its_own_rule(small_problem):
     archs = _archs(4)
     config = _config(max_steps=200, target_db=-6.0)
     alone = [training.train(net, small_problem, config, progress=False).steps for net in _build(small_problem, archs)]
-    together = [r.steps for r in batched.train_together(_build(small_problem, archs), small_problem, config, progress=False)]
+    together = [
+        r.steps for r in batched.train_together(_build(small_problem, archs), small_problem, config, progress=False)
+    ]
     assert together == alone
     assert len(set(alone)) > 1  # the rule stopped them at different steps
 
@@ -80,7 +94,9 @@ def test_each_network_stops_by_its_own_rule(small_problem):
 def test_only_end_to_end_training_and_one_size_are_batched(small_problem):
     with pytest.raises(UsageError, match="stagewise"):
         batched.train_together(_build(small_problem, _archs(3)), small_problem, _config(protocol="stagewise"))
-    other = spaces.build(architectures.named_architecture("lista", T + 1), small_problem.m, small_problem.n, small_problem.A)
+    other = spaces.build(
+        architectures.named_architecture("lista", T + 1), small_problem.m, small_problem.n, small_problem.A
+    )
     with pytest.raises(UsageError, match="different sizes or depths"):
         batched.StackedNetworks(_build(small_problem, _archs(3)) + [other])
 

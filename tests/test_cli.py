@@ -25,7 +25,16 @@ def test_train_writes_metrics_and_prints_a_table(tmp_path, capsys):
     assert metrics["model"] == "lista" and metrics["protocol"] == "e2e" and metrics["steps"] == 36
     assert len(metrics["nmse_db_per_layer"]) == 3 and metrics["nmse_db"] == metrics["nmse_db_per_layer"][-1]
     s = metrics["settings"]
-    assert (s["m"], s["n"], s["layers"], s["p"], s["snr_db"], s["kappa"], s["seed"], s["max_steps"]) == (20, 40, 3, 0.1, "inf", None, 0, 36)
+    assert (s["m"], s["n"], s["layers"], s["p"], s["snr_db"], s["kappa"], s["seed"], s["max_steps"]) == (
+        20,
+        40,
+        3,
+        0.1,
+        "inf",
+        None,
+        0,
+        36,
+    )
     assert "| layer |" in out and f"{metrics['nmse_db']:.2f}" in out
 
 
@@ -36,8 +45,37 @@ def test_ista_is_not_trained(tmp_path, capsys):
 
 
 def test_problem_file_gives_the_same_instance(tmp_path, capsys):
-    assert _run(capsys, "make-problem", "--m", "20", "--n", "40", "--snr", "30", "--seed", "4", "--out", str(tmp_path / "p.pt"))[0] == 0
-    common = ["--layers", "3", "--max-steps", "36", "--eval-every", "6", "--batch", "8", "--seed", "4", "--model", "lista-cp"]
+    assert (
+        _run(
+            capsys,
+            "make-problem",
+            "--m",
+            "20",
+            "--n",
+            "40",
+            "--snr",
+            "30",
+            "--seed",
+            "4",
+            "--out",
+            str(tmp_path / "p.pt"),
+        )[0]
+        == 0
+    )
+    common = [
+        "--layers",
+        "3",
+        "--max-steps",
+        "36",
+        "--eval-every",
+        "6",
+        "--batch",
+        "8",
+        "--seed",
+        "4",
+        "--model",
+        "lista-cp",
+    ]
     _run(capsys, "train", *common, "--problem", str(tmp_path / "p.pt"), "--out", str(tmp_path / "a"))
     _run(capsys, "train", *common, "--m", "20", "--n", "40", "--snr", "30", "--out", str(tmp_path / "b"))
     a = json.loads((tmp_path / "a" / "metrics.json").read_text())
@@ -99,12 +137,25 @@ def test_unreadable_problem_file(tmp_path, capsys, content):
 
 def test_problem_options_clash_with_problem_file(tmp_path, capsys):
     _run(capsys, "make-problem", "--m", "20", "--n", "40", "--out", str(tmp_path / "p.pt"))
-    code, _, err = _run(capsys, "train", "--model", "lista", "--problem", str(tmp_path / "p.pt"), "--m", "10", "--out", str(tmp_path / "o"))
+    code, _, err = _run(
+        capsys,
+        "train",
+        "--model",
+        "lista",
+        "--problem",
+        str(tmp_path / "p.pt"),
+        "--m",
+        "10",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == 2 and "--m cannot be combined with --problem" in err
 
 
 def test_installed_entry_point_exit_code():
     exe = shutil.which("nni-lista") or str(__import__("pathlib").Path(sys.executable).with_name("nni-lista"))
-    proc = subprocess.run([exe, "train", "--model", "lista", "--p", "2", "--out", "/tmp/never"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [exe, "train", "--model", "lista", "--p", "2", "--out", "/tmp/never"], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "nni-lista train: error: p 2.0 is not allowed: the sparsity must be in (0, 1]"

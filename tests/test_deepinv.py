@@ -29,8 +29,13 @@ def test_without_deepinv_the_api_says_what_to_install(monkeypatch):
 
 @pytest.mark.skipif(not DEEPINV_PYTHON.exists(), reason="no .venv-deepinv here: ./run.sh test sets it up (CI does)")
 def test_deepinv_physics_to_a_search_to_deepinv_evaluation(tmp_path):
-    done = subprocess.run([str(DEEPINV_PYTHON), str(REPO / "tests" / "deepinv_round_trip.py"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    done = subprocess.run(
+        [str(DEEPINV_PYTHON), str(REPO / "tests" / "deepinv_round_trip.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "round_trip.json").read_text())
     assert record["torch"].startswith("2.14.1") and record["problem"] == {"m": 32, "n": 64}

@@ -45,26 +45,74 @@ def test_the_config_records_a_resolved_device_that_is_not_part_of_the_run_identi
 
 
 def test_cli_refuses_a_bad_device(tmp_path):
-    out = subprocess.run([str(BIN / "nni-lista"), "train", "--model", "lista", "--device", "tpu", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN / "nni-lista"), "train", "--model", "lista", "--device", "tpu", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "device 'tpu' is not allowed" in out.stderr
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU is visible here: `--device cuda` is tested where one is")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA GPU is visible here: `--device cuda` is tested where one is"
+)
 def test_train_and_search_run_on_cuda(tmp_path):
-    tiny = ["--layers", "3", "--m", "12", "--n", "24", "--batch", "16", "--max-steps", "60", "--eval-every", "30", "--protocol", "e2e"]
-    train = subprocess.run([str(BIN / "nni-lista"), "train", "--model", "alista", *tiny, "--device", "cuda", "--out", str(tmp_path / "t")],
-                           capture_output=True, text=True, timeout=600)
+    tiny = [
+        "--layers",
+        "3",
+        "--m",
+        "12",
+        "--n",
+        "24",
+        "--batch",
+        "16",
+        "--max-steps",
+        "60",
+        "--eval-every",
+        "30",
+        "--protocol",
+        "e2e",
+    ]
+    train = subprocess.run(
+        [str(BIN / "nni-lista"), "train", "--model", "alista", *tiny, "--device", "cuda", "--out", str(tmp_path / "t")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert train.returncode == 0, train.stderr
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert metrics["settings"]["device"] == "cuda" and metrics["nmse_db"] < 0
-    on_cpu = subprocess.run([str(BIN / "nni-lista"), "train", "--model", "alista", *tiny, "--device", "cpu", "--out", str(tmp_path / "c")],
-                            capture_output=True, text=True, timeout=600)
+    on_cpu = subprocess.run(
+        [str(BIN / "nni-lista"), "train", "--model", "alista", *tiny, "--device", "cpu", "--out", str(tmp_path / "c")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert on_cpu.returncode == 0, on_cpu.stderr
     # the same run on either device: the numbers agree to float32 rounding, not bit for bit
     assert abs(json.loads((tmp_path / "c" / "metrics.json").read_text())["nmse_db"] - metrics["nmse_db"]) < 0.5
-    search = subprocess.run([str(BIN / "nni-lista"), "search", "--strategy", "random", "--space", "paper", "--budget", "2",
-                             "--retrain-seeds", "1", *tiny, "--device", "cuda", "--out", str(tmp_path / "s")],
-                            capture_output=True, text=True, timeout=900)
+    search = subprocess.run(
+        [
+            str(BIN / "nni-lista"),
+            "search",
+            "--strategy",
+            "random",
+            "--space",
+            "paper",
+            "--budget",
+            "2",
+            "--retrain-seeds",
+            "1",
+            *tiny,
+            "--device",
+            "cuda",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert search.returncode == 0, search.stderr
     assert json.loads((tmp_path / "s" / "top.json").read_text())["training"]["device"] == "cuda"

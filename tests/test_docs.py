@@ -132,11 +132,19 @@ def test_the_package_layout_names_every_module_and_only_existing_ones():
     """docs/cli.md's layout table: every module of the package in a row, and every
     ``nni_lista/...`` path the docs and README name is a file."""
     layout = (ROOT / "docs" / "cli.md").read_text()
-    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "nni_lista").rglob("*.py")
-                     if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts)
+    modules = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "nni_lista").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts
+    )
     rows = [line for line in layout.splitlines() if line.startswith("| `nni_lista/")]
-    missing = [m for m in modules if not any(f"`{m}`" in row or (f"`{Path(m).name}`" in row and f"`{Path(m).parent.as_posix()}/" in row)
-                                             for row in rows)]
+    missing = [
+        m
+        for m in modules
+        if not any(
+            f"`{m}`" in row or (f"`{Path(m).name}`" in row and f"`{Path(m).parent.as_posix()}/" in row) for row in rows
+        )
+    ]
     assert not missing, f"docs/cli.md's package layout does not list {missing}"
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for path in re.findall(r"\bnni_lista/[A-Za-z0-9_/]+\.(?:py|js)\b", page.read_text()):

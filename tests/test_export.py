@@ -16,7 +16,22 @@ from nni_lista.problem.problems import resolve_problem
 from nni_lista.space.spaces import LISTASpace
 from nni_lista.train.evaluation import evaluate
 
-SMALL = ["--m", "16", "--n", "32", "--layers", "3", "--max-steps", "40", "--eval-every", "20", "--batch", "32", "--device", "cpu"]
+SMALL = [
+    "--m",
+    "16",
+    "--n",
+    "32",
+    "--layers",
+    "3",
+    "--max-steps",
+    "40",
+    "--eval-every",
+    "20",
+    "--batch",
+    "32",
+    "--device",
+    "cpu",
+]
 
 
 def _main(argv: list) -> int:

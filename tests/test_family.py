@@ -62,6 +62,7 @@ def test_alista_analytic_weight(small_problem):
     W = family.analytic_weight(A)
     G = W.T @ A
     assert torch.allclose(torch.diagonal(G), torch.ones(60, dtype=G.dtype), atol=1e-8)
+
     def off(M):
         return (M - torch.diag(torch.diagonal(M))).abs().max()
 
@@ -85,8 +86,11 @@ def test_alista_starts_stable_on_a_badly_conditioned_operator():
     """A learned image dictionary makes ||W^T A|| large; the initial step must not expand."""
     from nni_lista.problem import problems
 
-    P = problems.make_image_cs(problems.ImageCSSettings(patch=8, n_atoms=48, m=32, n_dictionary_patches=500,
-                                                        n_train_patches=100, n_val=20, n_test=50, seed=1))
+    P = problems.make_image_cs(
+        problems.ImageCSSettings(
+            patch=8, n_atoms=48, m=32, n_dictionary_patches=500, n_train_patches=100, n_val=20, n_test=50, seed=1
+        )
+    )
     model = family.build("alista", P.A, 16)
     with torch.no_grad():
         estimates = [P.decode(z) for z in model(P.test.b)]

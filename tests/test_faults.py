@@ -4,7 +4,18 @@ goes on; `nnictl stop` then `nnictl resume` keeps every finished trial and conti
 import signal
 import time
 
-from nni_manager import create, free_port, get, listeners, nnictl, shrunk_config, stop, trial_metrics, trial_processes, wait_done
+from nni_manager import (
+    create,
+    free_port,
+    get,
+    listeners,
+    nnictl,
+    shrunk_config,
+    stop,
+    trial_metrics,
+    trial_processes,
+    wait_done,
+)
 
 T = 4
 SHORT = ["--max-steps", "20", "--eval-every", "10"]

@@ -19,7 +19,9 @@ def test_search_spaces_are_shipped():
 def test_committed_search_space_equals_what_the_command_generates(path, tmp_path, capsys):
     preset, layers = hpo.parse_file_name(path.name)
     assert main(["export-space", "--space", preset, "--layers", str(layers), "--out", str(tmp_path / path.name)]) == 0
-    assert (tmp_path / path.name).read_text() == path.read_text(), f"{path.name} is stale: run search_spaces/regenerate.sh"
+    assert (tmp_path / path.name).read_text() == path.read_text(), (
+        f"{path.name} is stale: run search_spaces/regenerate.sh"
+    )
 
 
 def test_search_space_is_classic_choice_format_over_the_space_labels():

@@ -53,8 +53,33 @@ def test_dladmm_skips_start_closed_and_train(problem):
 
 def test_search_the_dladmm_space_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "dl"
-    code = main(["search", "--backbone", "dladmm", "--strategy", "random", "--space", "connectivity", "--m", str(M), "--n", str(N),
-                 "--layers", str(T), "--budget", "2", "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--out", str(out)])
+    code = main(
+        [
+            "search",
+            "--backbone",
+            "dladmm",
+            "--strategy",
+            "random",
+            "--space",
+            "connectivity",
+            "--m",
+            str(M),
+            "--n",
+            str(N),
+            "--layers",
+            str(T),
+            "--budget",
+            "2",
+            "--max-steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--batch",
+            "16",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     top = json.loads((out / "top.json").read_text())
     assert top["backbone"] == "dladmm" and set(top["retrained"]) == {"searched", "dladmm"}
@@ -63,15 +88,61 @@ def test_search_the_dladmm_space_from_the_command_line(tmp_path, capsys):
     assert header.split("|")[2:4] == [" searched ", " dladmm "]
 
     # what the search wrote, `retrain` takes back: with --backbone dladmm it is the same network and numbers
-    common = ["--m", str(M), "--n", str(N), "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--protocol", "e2e"]
-    assert main(["retrain", "--arch", str(out / "best_arch.json"), *common, "--out", str(tmp_path / "lista-backbone")]) == 2
+    common = [
+        "--m",
+        str(M),
+        "--n",
+        str(N),
+        "--max-steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--batch",
+        "16",
+        "--protocol",
+        "e2e",
+    ]
+    assert (
+        main(["retrain", "--arch", str(out / "best_arch.json"), *common, "--out", str(tmp_path / "lista-backbone")])
+        == 2
+    )
     assert "add --backbone dladmm" in capsys.readouterr().err
-    assert main(["retrain", "--arch", str(out / "best_arch.json"), "--backbone", "dladmm", "--layers", str(T), *common,
-                 "--out", str(tmp_path / "again")]) == 0
+    assert (
+        main(
+            [
+                "retrain",
+                "--arch",
+                str(out / "best_arch.json"),
+                "--backbone",
+                "dladmm",
+                "--layers",
+                str(T),
+                *common,
+                "--out",
+                str(tmp_path / "again"),
+            ]
+        )
+        == 0
+    )
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert again["settings"]["backbone"] == "dladmm" and again["nmse_db"] == top["retrained"]["searched"]["nmse_db"]
-    assert main(["retrain", "--arch", str(out / "best_arch.json"), "--backbone", "dladmm", "--layers", str(T + 1), *common,
-                 "--out", str(tmp_path / "other")]) == 2
+    assert (
+        main(
+            [
+                "retrain",
+                "--arch",
+                str(out / "best_arch.json"),
+                "--backbone",
+                "dladmm",
+                "--layers",
+                str(T + 1),
+                *common,
+                "--out",
+                str(tmp_path / "other"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--layers {T + 1} does not match" in err and f"has {T} layers" in err
 
@@ -96,7 +167,11 @@ def test_averaged_architecture_and_graft():
     neurons = analysis.neuron_frequency([a, b, c], 4)
     assert neurons[2, list(analysis.NEURONS).index("tanh")] == pytest.approx(2 / 3)
     grafted = analysis.graft([a, b, c], BACKBONES["dladmm"].labels("paper", 4))
-    assert grafted["layer4/skip_from1"] == "on" and grafted["layer4/skip_from2"] == "off" and grafted["layer3/neuron"] == "tanh"
+    assert (
+        grafted["layer4/skip_from1"] == "on"
+        and grafted["layer4/skip_from2"] == "off"
+        and grafted["layer3/neuron"] == "tanh"
+    )
     assert analysis.pattern_correlation([a, b], [a, b], 4) == pytest.approx(1.0)
     assert analysis.pattern_correlation([a], [a], 4) is not None  # neuron frequencies vary across labels
     assert analysis.edf([3.0, 1.0, 2.0]) == ([1.0, 2.0, 3.0], [1 / 3, 2 / 3, 1.0])
@@ -104,7 +179,14 @@ def test_averaged_architecture_and_graft():
 
 def test_run_search_compares_with_the_backbones_plain_network(tmp_path):
     spec = problems.problem_spec(problems.SyntheticSettings(m=M, n=N, n_val=64, n_test=64, seed=1))
-    request = SearchRequest(strategy="random", problem=spec, layers=T, space="neurons", budget=2, backbone="dladmm",
-                            training=TrainConfig(protocol="e2e", max_steps=10, eval_every=10, batch=16))
+    request = SearchRequest(
+        strategy="random",
+        problem=spec,
+        layers=T,
+        space="neurons",
+        budget=2,
+        backbone="dladmm",
+        training=TrainConfig(protocol="e2e", max_steps=10, eval_every=10, batch=16),
+    )
     result = run_search(request, tmp_path)
     assert result["retrained"]["dladmm"]["settings"]["arch"] == BACKBONES["dladmm"].plain(T)

@@ -82,8 +82,11 @@ def test_alista_at_threshold_is_smaller_where_the_estimate_is_large(problem):
 
 
 def test_an_architecture_file_of_the_2019_space_still_loads_as_what_it_computed(problem, tmp_path):
-    old = {label: value for label, value in architectures.named_architecture("alista", T).items()
-           if label.split("/")[1] not in architectures.LATER_DIMENSIONS}
+    old = {
+        label: value
+        for label, value in architectures.named_architecture("alista", T).items()
+        if label.split("/")[1] not in architectures.LATER_DIMENSIONS
+    }
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
     arch = architectures.load_arch(path)
@@ -122,8 +125,13 @@ def test_random_architectures_of_the_full_space_train_a_step_without_nan(problem
 
 def test_describe_names_the_nearest_named_architecture_and_what_differs():
     arch = architectures.named_architecture("alista", 6)
-    assert architectures.describe(arch, 6) == {"nearest": "alista", "labels_changed": 0, "changes": [], "family_member": True,
-                                        "text": "= ALISTA"}
+    assert architectures.describe(arch, 6) == {
+        "nearest": "alista",
+        "labels_changed": 0,
+        "changes": [],
+        "family_member": True,
+        "text": "= ALISTA",
+    }
     arch = {**arch, "layer4/momentum": "learned", "layer2/overshoot": "inv"}
     found = architectures.describe(arch, 6)
     assert found["nearest"] == "alista" and not found["family_member"]
@@ -131,4 +139,6 @@ def test_describe_names_the_nearest_named_architecture_and_what_differs():
     near_at = {**architectures.named_architecture("alista-at", 6), "layer6/gain_gate": "inv"}
     assert architectures.describe(near_at, 6)["text"] == "ALISTA-AT with 1 label changed: layer6/gain_gate=inv"
     partial = {"layer3/skip_from1": "on", "layer4/skip_from1": "off"}  # only the labels a search set are compared
-    assert architectures.describe(partial, 6)["text"] == "LISTA with 1 label changed: layer3/skip_from1=on"  # a tie: the earlier name
+    assert (
+        architectures.describe(partial, 6)["text"] == "LISTA with 1 label changed: layer3/skip_from1=on"
+    )  # a tie: the earlier name

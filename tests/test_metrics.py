@@ -47,7 +47,9 @@ def test_paired_difference_has_the_student_t_interval():
     # differences 1, 2, 3: mean 2, sd 1, t_{0.975, 2} = 4.303 -> half-width 4.303 / sqrt(3) = 2.484
     found = paired_difference([11.0, 12.0, 13.0], [10.0, 10.0, 10.0])
     assert found["differences"] == [1.0, 2.0, 3.0] and found["mean"] == 2.0 and found["std"] == 1.0
-    assert found["low"] == pytest.approx(2.0 - 2.4841, abs=1e-3) and found["high"] == pytest.approx(2.0 + 2.4841, abs=1e-3)
+    assert found["low"] == pytest.approx(2.0 - 2.4841, abs=1e-3) and found["high"] == pytest.approx(
+        2.0 + 2.4841, abs=1e-3
+    )
     # pairing removes what the two share: a constant offset has a zero-width interval
     same = paired_difference([-40.1, -40.5, -39.9], [-40.0, -40.4, -39.8])
     assert same["high"] - same["low"] == pytest.approx(0.0, abs=1e-9) and same["mean"] == pytest.approx(-0.1)

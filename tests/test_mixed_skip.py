@@ -48,7 +48,10 @@ def test_darts_supernet_uses_mixed_skips_with_the_same_value_and_gradients(small
 
 
 def test_only_darts_and_its_kin_get_the_hook(small_problem):
-    assert sum(isinstance(m, MixedSkip) for m in _supernet(spaces.LISTASpace, small_problem, GumbelDARTS).modules()) == EDGES
+    assert (
+        sum(isinstance(m, MixedSkip) for m in _supernet(spaces.LISTASpace, small_problem, GumbelDARTS).modules())
+        == EDGES
+    )
     assert not any(isinstance(m, MixedSkip) for m in _supernet(spaces.LISTASpace, small_problem, ENAS).modules())
     dladmm = ladmm.DLADMMSpace.from_preset("paper", small_problem.m, small_problem.n, T)
     mixed = DARTS().mutate_model(dladmm)

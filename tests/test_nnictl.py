@@ -18,7 +18,9 @@ LOCAL_CONFIGS = [name for name in CONFIGS if name != "remote.yml"]  # remote.yml
 
 def test_every_nnictl_tuner_of_the_issue_has_a_config():
     tuners = {yaml.safe_load((REPO / "strategies" / name).read_text())["tuner"]["className"] for name in CONFIGS}
-    assert {f"nni_lista.search.tuners.{name}" for name in ("TPE", "Random", "Evolution", "Anneal", "GridSearch")} <= tuners
+    assert {
+        f"nni_lista.search.tuners.{name}" for name in ("TPE", "Random", "Evolution", "Anneal", "GridSearch")
+    } <= tuners
     assert any("assessor" in yaml.safe_load((REPO / "strategies" / name).read_text()) for name in CONFIGS)
 
 
@@ -48,24 +50,34 @@ def test_tpe_experiment_runs_trials_with_per_layer_results_and_shows_them_in_the
         written = list((tmp_path / "nni").rglob("metrics.json"))
         assert len(written) == 3
         assert all(len(json.loads(p.read_text())["nmse_db_per_layer"]) == T for p in written)
-        show_trials(f"http://127.0.0.1:{port}", list(trials), [t["final"][0]["default"] for t in trials.values()],
-                    ARTIFACTS / "webui-nnictl-tpe.png")
+        show_trials(
+            f"http://127.0.0.1:{port}",
+            list(trials),
+            [t["final"][0]["default"] for t in trials.values()],
+            ARTIFACTS / "webui-nnictl-tpe.png",
+        )
         # every named entry of the dict final metric is a column the web UI offers
         offered = column_choices(f"http://127.0.0.1:{port}", list(trials))
         for name in ("nmse_db", "flops", "params", "latency_ms", "train_seconds"):
             assert f"{name} (metric)" in offered.splitlines(), (name, offered)  # as NNI labels metric columns
-        assert not [line for line in offered.splitlines() if "test" in line.lower()], offered  # validation only during a search
+        assert not [line for line in offered.splitlines() if "test" in line.lower()], (
+            offered
+        )  # validation only during a search
     finally:
         stop(experiment_id)
     assert not listeners(port)
 
 
-@pytest.mark.parametrize("name", [n for n in LOCAL_CONFIGS if n != "tpe.yml" and not n.startswith("tpe-full")])  # WarmTPE: below
+@pytest.mark.parametrize(
+    "name", [n for n in LOCAL_CONFIGS if n != "tpe.yml" and not n.startswith("tpe-full")]
+)  # WarmTPE: below
 def test_every_config_runs_two_trials(tmp_path, name):
     layers = yaml.safe_load((REPO / "strategies" / name).read_text())["trialCommand"].split("--layers ")[1].split()[0]
     layers = min(T, int(layers)) if name != "grid.yml" else int(layers)
     # both trials at once: the config's tuner (and assessor) still proposes (and judges) each one
-    port, experiment_id = create(shrunk_config(name, tmp_path, trials=2, layers=layers, trial_args=SHORT, concurrency=2))
+    port, experiment_id = create(
+        shrunk_config(name, tmp_path, trials=2, layers=layers, trial_args=SHORT, concurrency=2)
+    )
     try:
         assert wait_done(port)["status"] == "DONE"
         trials = trial_metrics(port)
@@ -77,19 +89,26 @@ def test_every_config_runs_two_trials(tmp_path, name):
         stop(experiment_id)
 
 
-@pytest.mark.slow  # the failed-trial-goes-on path is in the default run through test_faults.py; this adds the label check
+# the failed-trial-goes-on path is in the default run through test_faults.py; this adds the label check
+@pytest.mark.slow
 def test_parameters_outside_the_space_fail_the_trial_not_the_experiment(tmp_path):
     space = json.loads((REPO / "search_spaces" / "paper-4.json").read_text())
     space["layer2/colour"] = {"_type": "choice", "_value": ["red"]}
     (tmp_path / "bad_space.json").write_text(json.dumps(space))
-    port, experiment_id = create(shrunk_config("tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT,
-                                               search_space=tmp_path / "bad_space.json"))
+    port, experiment_id = create(
+        shrunk_config(
+            "tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT, search_space=tmp_path / "bad_space.json"
+        )
+    )
     try:
         assert wait_done(port)["status"] == "DONE"
         trials = trial_metrics(port)
         assert len(trials) == 2 and all(t["status"] == "FAILED" for t in trials.values())
         stderr = list((tmp_path / "nni").rglob("trial.stderr"))
-        assert any("unknown label 'layer2/colour': not a label of the paper space with 4 layers" in p.read_text() for p in stderr)
+        assert any(
+            "unknown label 'layer2/colour': not a label of the paper space with 4 layers" in p.read_text()
+            for p in stderr
+        )
     finally:
         stop(experiment_id)
 
@@ -109,13 +128,20 @@ def test_an_exposed_manager_stops_the_experiment_at_its_start(tmp_path):
         "import os\n"
         "if os.environ.get('SDK_PROCESS') == 'dispatcher':\n"
         "    from nni_lista.search import trial_parameters\n"
-        "    trial_parameters.exposed = lambda addresses: list(addresses)  # every address counts as exposed\n")
+        "    trial_parameters.exposed = lambda addresses: list(addresses)  # every address counts as exposed\n"
+    )
     env = {**LOCAL, "PYTHONPATH": str(seam)}
     env.pop("NNI_LISTA_ALLOW_EXPOSED_MANAGER", None)
     port = free_port()
     config = shrunk_config("tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT)
-    out = subprocess.run([str(BIN / "nnictl"), "create", "--config", str(config), "--port", str(port)], capture_output=True,
-                         text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [str(BIN / "nnictl"), "create", "--config", str(config), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     experiment_id = get(port, "experiment")["id"]
     try:
@@ -123,7 +149,11 @@ def test_an_exposed_manager_stops_the_experiment_at_its_start(tmp_path):
         assert status["status"] == "ERROR", status
         assert trial_metrics(port) == {}  # no trial was started
         logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "nni" / experiment_id / "log").glob("*"))
-        assert "NNI's manager on port" in logs and "listens on 127.0.0.1" in logs and "NNI_LISTA_ALLOW_EXPOSED_MANAGER=1" in logs
+        assert (
+            "NNI's manager on port" in logs
+            and "listens on 127.0.0.1" in logs
+            and "NNI_LISTA_ALLOW_EXPOSED_MANAGER=1" in logs
+        )
     finally:
         stop(experiment_id)
     assert not listeners(port)
@@ -136,15 +166,17 @@ def test_the_full_space_config_starts_from_the_family_and_ends_at_least_as_good(
     from nni_lista.space.architectures import PRESETS
 
     seeds = family_seeds(PRESETS["full"], T)
-    port, experiment_id = create(shrunk_config("tpe-full.yml", tmp_path, trials=len(seeds) + 2, layers=T, trial_args=SHORT))
+    port, experiment_id = create(
+        shrunk_config("tpe-full.yml", tmp_path, trials=len(seeds) + 2, layers=T, trial_args=SHORT)
+    )
     try:
         assert wait_done(port)["status"] == "DONE"
         jobs = sorted(get(port, "trial-jobs"), key=lambda job: job["sequenceId"])
         assert len(jobs) == len(seeds) + 2
         proposed = [json.loads(job["hyperParameters"][0])["parameters"] for job in jobs]
-        assert proposed[:len(seeds)] == seeds  # the family first, in order
+        assert proposed[: len(seeds)] == seeds  # the family first, in order
         metrics = trial_metrics(port)
         finals = [metrics[job["trialJobId"]]["final"][0]["default"] for job in jobs]
-        assert max(finals) >= max(finals[:len(seeds)])  # never worse than the best family member on the proxy
+        assert max(finals) >= max(finals[: len(seeds)])  # never worse than the best family member on the proxy
     finally:
         stop(experiment_id)

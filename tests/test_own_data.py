@@ -47,7 +47,9 @@ def test_the_readme_section_runs_as_written(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
     for line in block.group(1).strip().splitlines():
         command = line.replace(".venv/bin/", f"{BIN}/")
-        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
+        out = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env
+        )
         assert out.returncode == 0, f"{line}\n{out.stderr[-2000:]}"
     metrics = json.loads((tmp_path / "runs" / "mine-retrain" / "metrics.json").read_text())
     settings = metrics["settings"]
@@ -73,8 +75,25 @@ def test_a_partial_dct_works_and_lista_beats_ista_at_equal_depth(tmp_path, capsy
     assert problem.kind == "matrix" and (problem.m, problem.n) == (32, 64)
     assert torch.allclose(problem.A.norm(dim=0), torch.ones(64), atol=1e-5)
     out = tmp_path / "cmp"
-    argv = ["compare", "--problem", tmp_path / "dct.pt", "--models", "ista,lista", "--layers", "5", "--protocol", "e2e",
-            "--max-steps", "600", "--eval-every", "100", "--device", "cpu", "--out", out]
+    argv = [
+        "compare",
+        "--problem",
+        tmp_path / "dct.pt",
+        "--models",
+        "ista,lista",
+        "--layers",
+        "5",
+        "--protocol",
+        "e2e",
+        "--max-steps",
+        "600",
+        "--eval-every",
+        "100",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]
     assert _main(argv) == 0
     ista = json.loads((out / "ista" / "metrics.json").read_text())["nmse_db"]
     lista = json.loads((out / "lista" / "metrics.json").read_text())["nmse_db"]
@@ -113,19 +132,25 @@ def _huge_header(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, needle", [
-    (lambda d: _save(d / "a.npy", np.ones(5)), "has shape (5,): give a 2-D array"),
-    (lambda d: _save(d / "a.npy", np.ones((2, 3, 4))), "give a 2-D array"),
-    (lambda d: _save(d / "a.npy", np.ones((10, 5))), "m = 10 is not allowed, it must be at most n = 5"),
-    (lambda d: _save(d / "a.npy", np.where(np.eye(4, 8) > 0, np.nan, 1.0)), "NaN or infinite"),
-    (lambda d: _save(d / "a.npy", np.where(np.eye(4, 8) > 0, np.inf, 1.0)), "NaN or infinite"),
-    (lambda d: _save(d / "a.npy", np.hstack([np.ones((4, 3)), np.zeros((4, 1)), np.ones((4, 4))])), "column 3 of the operator is all zero"),
-    (lambda d: _save(d / "a.npy", np.array([[{"x": 1}, 2]], dtype=object)), "holds object values"),
-    (lambda d: _save(d / "a.npy", np.array([["a", "b"]])), "holds <U1 values"),
-    (lambda d: _huge_header(d / "a.npy"), "has shape (1000000, 1000000)"),
-    (lambda d: (d / "a.txt").write_text("1 2\n3 4") and d / "a.txt", "give a .npy, .npz, .pt file"),
-    (lambda d: (torch.save({"A": torch.ones(2, 4)}, d / "a.pt"), d / "a.pt")[1], "holds a dict, not one tensor"),
-])
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda d: _save(d / "a.npy", np.ones(5)), "has shape (5,): give a 2-D array"),
+        (lambda d: _save(d / "a.npy", np.ones((2, 3, 4))), "give a 2-D array"),
+        (lambda d: _save(d / "a.npy", np.ones((10, 5))), "m = 10 is not allowed, it must be at most n = 5"),
+        (lambda d: _save(d / "a.npy", np.where(np.eye(4, 8) > 0, np.nan, 1.0)), "NaN or infinite"),
+        (lambda d: _save(d / "a.npy", np.where(np.eye(4, 8) > 0, np.inf, 1.0)), "NaN or infinite"),
+        (
+            lambda d: _save(d / "a.npy", np.hstack([np.ones((4, 3)), np.zeros((4, 1)), np.ones((4, 4))])),
+            "column 3 of the operator is all zero",
+        ),
+        (lambda d: _save(d / "a.npy", np.array([[{"x": 1}, 2]], dtype=object)), "holds object values"),
+        (lambda d: _save(d / "a.npy", np.array([["a", "b"]])), "holds <U1 values"),
+        (lambda d: _huge_header(d / "a.npy"), "has shape (1000000, 1000000)"),
+        (lambda d: (d / "a.txt").write_text("1 2\n3 4") and d / "a.txt", "give a .npy, .npz, .pt file"),
+        (lambda d: (torch.save({"A": torch.ones(2, 4)}, d / "a.pt"), d / "a.pt")[1], "holds a dict, not one tensor"),
+    ],
+)
 def test_bad_matrices_are_one_line_and_write_nothing(tmp_path, capsys, make, needle):
     path = make(tmp_path)
     _one_line(capsys, ["make-problem", "--matrix", path, "--out", tmp_path / "p.pt"], needle)
@@ -137,14 +162,24 @@ def test_bad_signal_sets_and_options_are_one_line(tmp_path, capsys):
     for name, cols in (("train", 12), ("val", 11), ("test", 12)):
         _save(tmp_path / f"{name}.npy", np.random.default_rng(1).standard_normal((5, cols)))
     out = tmp_path / "p.pt"
-    _one_line(capsys, ["make-problem", "--matrix", A, "--signals", tmp_path, "--out", out],
-              "the validation set has rows of length 11, but the problem's are of length 12")
-    _one_line(capsys, ["make-problem", "--matrix", A, "--signals", f"{tmp_path}/train.npy,{tmp_path}/val.npy", "--out", out],
-              "give TRAIN,VAL,TEST")
+    _one_line(
+        capsys,
+        ["make-problem", "--matrix", A, "--signals", tmp_path, "--out", out],
+        "the validation set has rows of length 11, but the problem's are of length 12",
+    )
+    _one_line(
+        capsys,
+        ["make-problem", "--matrix", A, "--signals", f"{tmp_path}/train.npy,{tmp_path}/val.npy", "--out", out],
+        "give TRAIN,VAL,TEST",
+    )
     _one_line(capsys, ["make-problem", "--matrix", A, "--m", "3", "--out", out], "--m do not apply with --matrix")
     _one_line(capsys, ["make-problem", "--signals", tmp_path, "--out", out], "apply only with --matrix")
     _save(tmp_path / "val.npy", np.random.default_rng(1).standard_normal((5, 12)))
     assert _main(["make-problem", "--matrix", A, "--signals", tmp_path, "--snr", "30", "--out", out]) == 0
     problem = problems.load(out)
-    assert problem.settings["signals"] == "given" and problem.train_pool.shape == (5, 12) and math.isclose(problem.snr_db, 30.0)
+    assert (
+        problem.settings["signals"] == "given"
+        and problem.train_pool.shape == (5, 12)
+        and math.isclose(problem.snr_db, 30.0)
+    )
     own_data.describe(problem)

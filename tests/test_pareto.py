@@ -15,12 +15,29 @@ from nni_lista.space.spaces import LISTASpace
 from nni.nas.profiler.pytorch.flops import FlopsProfiler  # noqa: E402  (after NNI's quiet import)
 
 M, N, T = 12, 24, 4
-SEARCH = ["--m", str(M), "--n", str(N), "--layers", str(T), "--max-steps", "20", "--eval-every", "10", "--batch", "16", "--budget", "10"]
+SEARCH = [
+    "--m",
+    str(M),
+    "--n",
+    str(N),
+    "--layers",
+    str(T),
+    "--max-steps",
+    "20",
+    "--eval-every",
+    "10",
+    "--batch",
+    "16",
+    "--budget",
+    "10",
+]
 
 
 def test_the_front_keeps_exactly_the_undominated_points():
-    points = [Point("s", str(i), {}, nmse, cost) for i, (cost, nmse) in
-              enumerate([(1, -1), (2, -3), (2, -2), (3, -3), (4, -5), (5, -4), (1, -1)])]
+    points = [
+        Point("s", str(i), {}, nmse, cost)
+        for i, (cost, nmse) in enumerate([(1, -1), (2, -3), (2, -2), (3, -3), (4, -5), (5, -4), (1, -1)])
+    ]
     kept = front(points)
     assert [(p.cost, p.nmse_db) for p in kept] == [(1, -1), (2, -3), (4, -5)]
     for p in points:  # every point is on the front or beaten (or tied) by one of it
@@ -46,8 +63,16 @@ def test_pareto_over_two_searches_and_the_family(searches, capsys):
     assert sorted(p["name"] for p in family) == sorted(NAMED_ARCHITECTURES)
     assert all(p["source"] == "family" for p in family)  # the warm-started evolution scored all eight
     # every point says what it is; a family member is named as itself, in the JSON and the printed table
-    titles = {"lista": "LISTA", "lista-cp": "LISTA-CP", "lista-cpss": "LISTA-CPSS", "alista": "ALISTA", "dense": "dense",
-              "alista-at": "ALISTA-AT", "aglista": "AGLISTA", "hyperlista": "HyperLISTA"}
+    titles = {
+        "lista": "LISTA",
+        "lista-cp": "LISTA-CP",
+        "lista-cpss": "LISTA-CPSS",
+        "alista": "ALISTA",
+        "dense": "dense",
+        "alista-at": "ALISTA-AT",
+        "aglista": "AGLISTA",
+        "hyperlista": "HyperLISTA",
+    }
     assert all(p["what"] == f"= {titles[p['name']]}" for p in family)
     assert all(p["what"].startswith("= ") or " changed: " in p["what"] for p in data["points"])
     assert "what it is" in printed and all(p["what"] in printed for p in data["front"])
@@ -64,7 +89,9 @@ def test_a_search_without_the_family_gets_it_trained_with_its_recipe(searches, c
     out = searches / "random-only.png"
     assert main(["pareto", str(searches / "rnd"), "--cost", "params", "--out", str(out)]) == 0
     data = json.loads(out.with_suffix(".json").read_text())
-    assert sorted(p["name"] for p in data["points"] if p["source"] == "family (trained here)") == sorted(NAMED_ARCHITECTURES)
+    assert sorted(p["name"] for p in data["points"] if p["source"] == "family (trained here)") == sorted(
+        NAMED_ARCHITECTURES
+    )
     evo = json.loads((searches / "front.json").read_text())
     scored = {p["name"]: p["nmse_db"] for p in evo["points"] if p["source"] == "family"}
     for p in data["points"]:
@@ -73,11 +100,29 @@ def test_a_search_without_the_family_gets_it_trained_with_its_recipe(searches, c
 
 
 def test_pareto_errors_are_one_line(searches, tmp_path, capsys):
-    assert main(["search", "--strategy", "random", *SEARCH[:-2], "--budget", "2", "--m", "14", "--out", str(tmp_path / "other")]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--strategy",
+                "random",
+                *SEARCH[:-2],
+                "--budget",
+                "2",
+                "--m",
+                "14",
+                "--out",
+                str(tmp_path / "other"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    for argv, needle in [([str(tmp_path)], "has no top.json"),
-                         ([str(searches / "evo"), str(tmp_path / "other")], "differ in their problem"),
-                         ([str(searches / "evo"), "--out", str(tmp_path / "f.txt")], "give a .png file")]:
+    for argv, needle in [
+        ([str(tmp_path)], "has no top.json"),
+        ([str(searches / "evo"), str(tmp_path / "other")], "differ in their problem"),
+        ([str(searches / "evo"), "--out", str(tmp_path / "f.txt")], "give a .png file"),
+    ]:
         if "--out" not in argv:
             argv = [*argv, "--out", str(tmp_path / "f.png")]
         assert main(["pareto", *argv]) == 2

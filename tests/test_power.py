@@ -22,16 +22,23 @@ def null(tmp_path_factory):
 def test_pure_noise_is_rarely_called_consistent(null, tmp_path):
     threshold = float(np.percentile(null, 95))
     labels = BACKBONES["lista"].labels(SETUP["space"], SETUP["layers"])
-    fresh = power.pair_correlations(**SETUP, planted=power.planted_pattern(labels), effect=0.0, pairs=8,
-                                    first_seed=10_000, workdir=tmp_path)  # replicas the null never used
+    fresh = power.pair_correlations(
+        **SETUP, planted=power.planted_pattern(labels), effect=0.0, pairs=8, first_seed=10_000, workdir=tmp_path
+    )  # replicas the null never used
     assert power.power(fresh, threshold) <= 0.25  # about 5 %; 3 of 8 would already be unusual
 
 
 def test_a_planted_pattern_is_detected(null, tmp_path):
     threshold = float(np.percentile(null, 95))
     labels = BACKBONES["lista"].labels(SETUP["space"], SETUP["layers"])
-    planted = power.pair_correlations(**SETUP, planted=power.planted_pattern(labels, share=1 / 3), effect=6.0, pairs=5,
-                                      first_seed=20_000, workdir=tmp_path)
+    planted = power.pair_correlations(
+        **SETUP,
+        planted=power.planted_pattern(labels, share=1 / 3),
+        effect=6.0,
+        pairs=5,
+        first_seed=20_000,
+        workdir=tmp_path,
+    )
     assert power.power(planted, threshold) >= power.TARGET_POWER
 
 
@@ -45,8 +52,10 @@ def test_the_synthetic_fitness_is_the_formula():
     nni.report_final_result = lambda value: None  # outside a trial there is no channel to report to
     with_effect = power.synthetic_fitness(Model(), planted, 4.0, replica=7)
     noise_only = power.synthetic_fitness(Model(), planted, 0.0, replica=7)
-    assert with_effect - noise_only == pytest.approx(4.0 * (1 - 1) / 0.5 ** 0.5 + 0.0)  # 1 of 2 planted: the mean count
+    assert with_effect - noise_only == pytest.approx(4.0 * (1 - 1) / 0.5**0.5 + 0.0)  # 1 of 2 planted: the mean count
     Model.arch_sample = {"layer3/skip_from1": "on", "layer4/skip_from2": "on"}
-    both = power.synthetic_fitness(Model(), planted, 4.0, replica=7) - power.synthetic_fitness(Model(), planted, 0.0, replica=7)
-    assert both == pytest.approx(4.0 * (2 - 1) / 0.5 ** 0.5)  # (c - P/2) / sqrt(P/4) with c = 2, P = 2
+    both = power.synthetic_fitness(Model(), planted, 4.0, replica=7) - power.synthetic_fitness(
+        Model(), planted, 0.0, replica=7
+    )
+    assert both == pytest.approx(4.0 * (2 - 1) / 0.5**0.5)  # (c - P/2) / sqrt(P/4) with c = 2, P = 2
     assert power.synthetic_fitness(Model(), planted, 0.0, replica=8) != noise_only  # another replica, other noise

@@ -37,7 +37,10 @@ def test_a_shared_prefix_gives_the_numbers_of_a_run_from_scratch(tmp_path, small
     assert reused_reports == scratch_reports and [k for k, _ in reused_reports] == list(range(T))
     for (name, a), (_, b) in zip(reused_model.state_dict().items(), scratch_model.state_dict().items()):
         assert torch.equal(a, b), name
-    assert evaluate(reused_model, small_problem)["nmse_db_per_layer"] == evaluate(scratch_model, small_problem)["nmse_db_per_layer"]
+    assert (
+        evaluate(reused_model, small_problem)["nmse_db_per_layer"]
+        == evaluate(scratch_model, small_problem)["nmse_db_per_layer"]
+    )
 
 
 def test_a_different_first_layer_or_context_shares_nothing(tmp_path, small_problem):

@@ -94,8 +94,9 @@ def test_bad_settings_name_the_value(kwargs, fragment):
 
 
 def test_image_cs_problem(tmp_path):
-    settings = problems.ImageCSSettings(patch=8, n_atoms=48, m=32, n_dictionary_patches=500,
-                                        n_train_patches=400, n_val=50, n_test=60, seed=1)
+    settings = problems.ImageCSSettings(
+        patch=8, n_atoms=48, m=32, n_dictionary_patches=500, n_train_patches=400, n_val=50, n_test=60, seed=1
+    )
     P = problems.make_image_cs(settings)
     assert P.kind == "image-cs" and P.A.shape == (32, 48)
     assert P.synthesis.shape == (64, 48) and P.sensing.shape == (32, 64)
@@ -121,13 +122,39 @@ def test_command_line_and_study_config_map_onto_the_same_settings():
     from nni_lista.cli.parser import build_parser
     from nni_lista.study.config import problem_settings as study_settings
 
-    args = build_parser().parse_args(["train", "--model", "lista", "--m", "30", "--n", "60", "--snr", "20", "--kappa", "5",
-                                      "--seed", "3", "--out", "x"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--model",
+            "lista",
+            "--m",
+            "30",
+            "--n",
+            "60",
+            "--snr",
+            "20",
+            "--kappa",
+            "5",
+            "--seed",
+            "3",
+            "--out",
+            "x",
+        ]
+    )
     kind, from_yaml = study_settings({"m": 30, "n": 60, "seed": 3}, {"snr": 20, "kappa": 5}, "noisy")
-    assert kind == "synthetic" and from_yaml == problems.SyntheticSettings(m=30, n=60, snr_db=20.0, kappa=5.0, seed=from_yaml.seed)
+    assert kind == "synthetic" and from_yaml == problems.SyntheticSettings(
+        m=30, n=60, snr_db=20.0, kappa=5.0, seed=from_yaml.seed
+    )
     assert _problem_settings(args) == problems.SyntheticSettings(m=30, n=60, snr_db=20.0, kappa=5.0, seed=3)
-    assert study_settings({}, {"m": 30, "n": 60, "snr": 20, "kappa": 5, "seed": 3}, "noisy")[1] == _problem_settings(args)
-    images = build_parser().parse_args(["make-problem", "--kind", "image-cs", "--patch", "4", "--atoms", "20", "--m", "8", "--out", "x"])
-    assert _problem_settings(images, "image-cs") == study_settings({}, {"kind": "image-cs", "patch": 4, "atoms": 20, "m": 8, "seed": 0}, "i")[1]
+    assert study_settings({}, {"m": 30, "n": 60, "snr": 20, "kappa": 5, "seed": 3}, "noisy")[1] == _problem_settings(
+        args
+    )
+    images = build_parser().parse_args(
+        ["make-problem", "--kind", "image-cs", "--patch", "4", "--atoms", "20", "--m", "8", "--out", "x"]
+    )
+    assert (
+        _problem_settings(images, "image-cs")
+        == study_settings({}, {"kind": "image-cs", "patch": 4, "atoms": 20, "m": 8, "seed": 0}, "i")[1]
+    )
     with pytest.raises(UsageError, match="key 'atoms' does not apply to a synthetic problem"):
         problems.problem_settings("synthetic", {"atoms": 3})

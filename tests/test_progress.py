@@ -21,18 +21,33 @@ BIN = Path(sys.executable).parent
 TINY = ["--m", "12", "--n", "24", "--batch", "16"]
 #: tqdm's bar with counts and its elapsed<remaining times, e.g. "| 120/300 [00:01<00:02, ...]"
 BAR = re.compile(r"\d+/\d+ \[\d\d:\d\d<\d\d:\d\d")
-STUDY = {"problem": {"m": 12, "n": 24}, "layers": 3, "settings": {"noiseless": {}}, "baselines": ["ista", "lista"],
-         "search": {"strategy": "random", "space": "paper", "budget": 2, "top_k": 1, "training": {"max_steps": 20, "eval_every": 10}},
-         "retrain": {"max_steps": 40, "eval_every": 20}, "training_seeds": [0],
-         "consistency": {"seeds": [1], "strategies": ["random"], "null_draws": 10},
-         "distributions": {"samples": 2, "spaces": ["lista"], "training": {"max_steps": 10, "eval_every": 10}},
-         "dladmm": {"budget": 1, "random_grafts": 1}, "neurons": {"setting": "noiseless"}}
+STUDY = {
+    "problem": {"m": 12, "n": 24},
+    "layers": 3,
+    "settings": {"noiseless": {}},
+    "baselines": ["ista", "lista"],
+    "search": {
+        "strategy": "random",
+        "space": "paper",
+        "budget": 2,
+        "top_k": 1,
+        "training": {"max_steps": 20, "eval_every": 10},
+    },
+    "retrain": {"max_steps": 40, "eval_every": 20},
+    "training_seeds": [0],
+    "consistency": {"seeds": [1], "strategies": ["random"], "null_draws": 10},
+    "distributions": {"samples": 2, "spaces": ["lista"], "training": {"max_steps": 10, "eval_every": 10}},
+    "dladmm": {"budget": 1, "random_grafts": 1},
+    "neurons": {"setting": "noiseless"},
+}
 
 
 def _in_terminal(command: list[str], timeout: float = 300) -> tuple[int, str]:
     """Run ``command`` with stdout and stderr on a pseudo-terminal; (exit code, everything it wrote)."""
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # 40 rows, 160 columns, as a window has
+    fcntl.ioctl(
+        terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0)
+    )  # 40 rows, 160 columns, as a window has
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
     os.close(terminal)
     chunks = []
@@ -52,16 +67,94 @@ def _commands(tmp: Path) -> dict[str, list[str]]:
     nl = str(BIN / "nni-lista")
     (tmp / "study.yml").write_text(yaml.safe_dump(STUDY))
     return {
-        "train": [nl, "train", "--model", "lista", "--layers", "3", *TINY, "--max-steps", "300", "--eval-every", "50",
-                  "--protocol", "e2e", "--out", str(tmp / "train")],
-        "compare": [nl, "compare", "--models", "ista,lista", "--layers", "3", *TINY, "--max-steps", "200", "--eval-every", "50",
-                    "--protocol", "e2e", "--out", str(tmp / "compare")],
-        "search": [nl, "search", "--strategy", "random", "--space", "paper", "--layers", "3", *TINY, "--budget", "2",
-                   "--max-steps", "200", "--eval-every", "50", "--protocol", "e2e", "--retrain-seeds", "1", "--out", str(tmp / "search")],
-        "retrain": [nl, "retrain", "--arch", str(tmp / "search" / "best_arch.json"), *TINY, "--max-steps", "200",
-                    "--eval-every", "50", "--protocol", "e2e", "--out", str(tmp / "retrain")],
-        "latency": [nl, "latency", "--m", "12", "--n", "24", "--layers", "2", "--repeats", "20", "--device", "cpu",
-                    "--out", str(tmp / "latency.json")],
+        "train": [
+            nl,
+            "train",
+            "--model",
+            "lista",
+            "--layers",
+            "3",
+            *TINY,
+            "--max-steps",
+            "300",
+            "--eval-every",
+            "50",
+            "--protocol",
+            "e2e",
+            "--out",
+            str(tmp / "train"),
+        ],
+        "compare": [
+            nl,
+            "compare",
+            "--models",
+            "ista,lista",
+            "--layers",
+            "3",
+            *TINY,
+            "--max-steps",
+            "200",
+            "--eval-every",
+            "50",
+            "--protocol",
+            "e2e",
+            "--out",
+            str(tmp / "compare"),
+        ],
+        "search": [
+            nl,
+            "search",
+            "--strategy",
+            "random",
+            "--space",
+            "paper",
+            "--layers",
+            "3",
+            *TINY,
+            "--budget",
+            "2",
+            "--max-steps",
+            "200",
+            "--eval-every",
+            "50",
+            "--protocol",
+            "e2e",
+            "--retrain-seeds",
+            "1",
+            "--out",
+            str(tmp / "search"),
+        ],
+        "retrain": [
+            nl,
+            "retrain",
+            "--arch",
+            str(tmp / "search" / "best_arch.json"),
+            *TINY,
+            "--max-steps",
+            "200",
+            "--eval-every",
+            "50",
+            "--protocol",
+            "e2e",
+            "--out",
+            str(tmp / "retrain"),
+        ],
+        "latency": [
+            nl,
+            "latency",
+            "--m",
+            "12",
+            "--n",
+            "24",
+            "--layers",
+            "2",
+            "--repeats",
+            "20",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp / "latency.json"),
+        ],
         "study": [nl, "study", "--config", str(tmp / "study.yml"), "--device", "cpu", "--out", str(tmp / "study")],
     }
 

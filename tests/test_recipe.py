@@ -17,9 +17,13 @@ def test_the_rate_with_the_best_validation_is_chosen(tmp_path):
     recipe = Recipe(lrs=(1e-5, 5e-3), max_steps=120, eval_every=30)
     lr, runs = choose_lr(named_architecture("alista", 3), PROBLEM, recipe, seed=0, out=tmp_path)
     assert set(runs) == {1e-5, 5e-3}
-    assert lr == min(runs, key=lambda rate: runs[rate]["val_nmse_db"]) == 5e-3  # a rate of 1e-5 barely moves in 120 steps
+    assert (
+        lr == min(runs, key=lambda rate: runs[rate]["val_nmse_db"]) == 5e-3
+    )  # a rate of 1e-5 barely moves in 120 steps
     assert runs[5e-3]["val_nmse_db"] < runs[1e-5]["val_nmse_db"]
-    assert (tmp_path / "lr0.005-seed0" / "metrics.json").is_file() and (tmp_path / "lr1e-05-seed0" / "metrics.json").is_file()
+    assert (tmp_path / "lr0.005-seed0" / "metrics.json").is_file() and (
+        tmp_path / "lr1e-05-seed0" / "metrics.json"
+    ).is_file()
 
 
 def test_the_convergence_rule_stops_a_run_that_no_longer_improves():
@@ -40,7 +44,9 @@ def test_replicates_train_every_seed_at_the_chosen_rate_and_a_rerun_resumes(tmp_
     before = json.loads((tmp_path / "lr0.005-seed1" / "metrics.json").read_text())
     again = replicates(arch, PROBLEM, recipe, [0, 1], tmp_path)
     assert [run["nmse_db"] for run in again["runs"]] == [run["nmse_db"] for run in found["runs"]]
-    assert again["runs"][1]["steps"] == before["steps"] and again["runs"][1]["seconds"] == before["seconds"]  # not retrained
+    assert (
+        again["runs"][1]["steps"] == before["steps"] and again["runs"][1]["seconds"] == before["seconds"]
+    )  # not retrained
 
 
 def test_a_recorded_run_stands_without_its_checkpoint(tmp_path):

@@ -28,10 +28,24 @@ def ssh_server(tmp_path):
     (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
     port = free_port()
     config = keys / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host'}", f"AuthorizedKeysFile {keys / 'authorized_keys'}",
-        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
-        "StrictModes no", "UsePAM no", f"PidFile {keys / 'sshd.pid'}", "Subsystem sftp internal-sftp", ""]))
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {keys / 'host'}",
+                f"AuthorizedKeysFile {keys / 'authorized_keys'}",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PermitRootLogin prohibit-password",
+                "StrictModes no",
+                "UsePAM no",
+                f"PidFile {keys / 'sshd.pid'}",
+                "Subsystem sftp internal-sftp",
+                "",
+            ]
+        )
+    )
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     server = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stderr=open(keys / "sshd.log", "w"))
     deadline = time.time() + 20
@@ -48,9 +62,13 @@ def ssh_server(tmp_path):
 @pytest.mark.slow
 def test_remote_config_runs_our_trial_over_ssh(tmp_path, ssh_server):
     port, key = ssh_server
-    path = shrunk_config("remote.yml", tmp_path, trials=2, layers=T, trial_args=["--max-steps", "20", "--eval-every", "10"])
+    path = shrunk_config(
+        "remote.yml", tmp_path, trials=2, layers=T, trial_args=["--max-steps", "20", "--eval-every", "10"]
+    )
     config = yaml.safe_load(path.read_text())
-    config["trainingService"]["machineList"][0].update(port=port, user=getpass.getuser(), sshKeyFile=str(key), pythonPath=str(BIN))
+    config["trainingService"]["machineList"][0].update(
+        port=port, user=getpass.getuser(), sshKeyFile=str(key), pythonPath=str(BIN)
+    )
     path.write_text(yaml.safe_dump(config))
     manager_port, experiment_id = create(path)
     try:
@@ -73,14 +91,45 @@ def test_a_search_runs_its_trials_on_the_remote_training_service(tmp_path, ssh_s
 
     port, key = ssh_server
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "strategies" / "remote.yml").read_text())
-    config["trainingService"]["machineList"][0].update(port=port, user=getpass.getuser(), sshKeyFile=str(key), pythonPath=str(BIN))
+    config["trainingService"]["machineList"][0].update(
+        port=port, user=getpass.getuser(), sshKeyFile=str(key), pythonPath=str(BIN)
+    )
     path = tmp_path / "remote.yml"
     path.write_text(yaml.safe_dump(config))
     out = tmp_path / "run"
-    code = main(["search", "--strategy", "random", "--m", "12", "--n", "24", "--layers", str(T), "--budget", "2", "--max-steps", "20",
-                 "--eval-every", "10", "--batch", "16", "--port", str(free_port()), "--training-service", str(path), "--out", str(out)])
+    code = main(
+        [
+            "search",
+            "--strategy",
+            "random",
+            "--m",
+            "12",
+            "--n",
+            "24",
+            "--layers",
+            str(T),
+            "--budget",
+            "2",
+            "--max-steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--batch",
+            "16",
+            "--port",
+            str(free_port()),
+            "--training-service",
+            str(path),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     top = yaml.safe_load((out / "top.json").read_text())
-    assert len(top["top"]) == 2 and all(item["metric"] is not None for item in top["top"]) and top["nni_experiment"] is not None
+    assert (
+        len(top["top"]) == 2
+        and all(item["metric"] is not None for item in top["top"])
+        and top["nni_experiment"] is not None
+    )
     logs = list((out / "nni-experiments").rglob("nnimanager.log"))
     assert logs and "Worker 127.0.0.1 initialized" in logs[0].read_text()  # the trials ran through the SSH worker

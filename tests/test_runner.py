@@ -18,15 +18,24 @@ from nni_lista.study.runner import Unit, claim, run_units, unit_result
 
 def _plan(out, log):
     """Six units of about 0.2 s; ``c`` needs ``a`` (like a retraining needs its search), ``f`` needs ``e``."""
+
     def work(key, needs=None):
         def run():
             with open(log, "a") as f:
                 f.write(f"{key} {os.getpid()} {time.monotonic()}\n")
             time.sleep(0.2)
             return {"value": key.upper(), "needed": None if needs is None else unit_result(out, needs)["value"]}
+
         return run
-    return [Unit("a", work("a")), Unit("b", work("b")), Unit("c", work("c", "a"), needs=("a",)), Unit("d", work("d")),
-            Unit("e", work("e")), Unit("f", work("f", "e"), needs=("e",))]
+
+    return [
+        Unit("a", work("a")),
+        Unit("b", work("b")),
+        Unit("c", work("c", "a"), needs=("a",)),
+        Unit("d", work("d")),
+        Unit("e", work("e")),
+        Unit("f", work("f", "e"), needs=("e",)),
+    ]
 
 
 def _run(out, log):
@@ -64,7 +73,9 @@ def test_a_process_joining_late_skips_finished_units_and_resumes_nothing_twice(t
 def test_a_unit_may_need_only_earlier_units_of_its_plan(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(UsageError, match="unit 'early' needs 'late', which is not an earlier unit of the plan"):
-        run_units([Unit("early", lambda: {"v": 1}, needs=("late",)), Unit("late", lambda: {"v": 2})], out, progress=False)
+        run_units(
+            [Unit("early", lambda: {"v": 1}, needs=("late",)), Unit("late", lambda: {"v": 2})], out, progress=False
+        )
     with pytest.raises(UsageError, match="unit 'a' needs 'nowhere'"):
         run_units([Unit("a", lambda: {"v": 1}, needs=("nowhere",))], out, progress=False)
     assert not (out / "units").exists()  # refused before any work
@@ -81,6 +92,7 @@ def _held_by_another_process(path):
             assert mine
             held.set()
             release.wait(30)
+
     holder = fork.Process(target=hold)
     holder.start()
     assert held.wait(30)
@@ -110,6 +122,7 @@ def test_a_claim_dies_with_its_process(tmp_path):
         with claim(path):
             held.set()
             os._exit(1)  # killed while holding: no release code runs
+
     holder = fork.Process(target=hold_and_die)
     holder.start()
     assert held.wait(30)

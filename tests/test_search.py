@@ -26,9 +26,14 @@ def _spec():
 
 
 def _request(strategy, **kw):
-    base = dict(strategy=strategy, problem=_spec(), layers=T, space="paper",
-                budget=4 if STRATEGIES[strategy].kind == "multi-trial" else 40,
-                training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10))
+    base = dict(
+        strategy=strategy,
+        problem=_spec(),
+        layers=T,
+        space="paper",
+        budget=4 if STRATEGIES[strategy].kind == "multi-trial" else 40,
+        training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10),
+    )
     base.update(kw)
     return SearchRequest(**base)
 
@@ -79,8 +84,18 @@ def test_constrained_search_returns_only_architectures_within_the_limit(strategy
 
 
 def test_search_from_a_config_file_with_overrides(tmp_path, capsys):
-    code = main(["search", "--config", str(REPO / "strategies" / "evolution.search.yml"), *TINY, "--budget", "3",
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "search",
+            "--config",
+            str(REPO / "strategies" / "evolution.search.yml"),
+            *TINY,
+            "--budget",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     top = json.loads((tmp_path / "top.json").read_text())
@@ -109,7 +124,19 @@ def test_a_config_with_an_unknown_key_is_refused(tmp_path, capsys):
 
 def test_retrain_an_architecture_file(tmp_path, capsys):
     assert main(["arch", "--name", "dense", "--layers", str(T), "--out", str(tmp_path / "dense.json")]) == 0
-    code = main(["retrain", "--arch", str(tmp_path / "dense.json"), *PROBLEM, *TRAIN, "--protocol", "e2e", "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "retrain",
+            "--arch",
+            str(tmp_path / "dense.json"),
+            *PROBLEM,
+            *TRAIN,
+            "--protocol",
+            "e2e",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     for key in ("model", "settings", "protocol", "steps", "seconds", "nmse_db_per_layer", "nmse_db"):
@@ -150,13 +177,21 @@ def test_stagewise_searches_reuse_prefixes_and_find_the_same_numbers(tmp_path, m
 
     restored = []
     original = PrefixCache.restore
-    monkeypatch.setattr(PrefixCache, "restore", lambda self, model, entry: (restored.append(len(entry["history"]) // 3), original(self, model, entry)))
+    monkeypatch.setattr(
+        PrefixCache,
+        "restore",
+        lambda self, model, entry: (restored.append(len(entry["history"]) // 3), original(self, model, entry)),
+    )
     stagewise = TrainConfig(protocol="stagewise", max_steps=120, batch=16, eval_every=5, patience=1000)
     runs = {}
     for reuse in (True, False):
-        result = run_search(_request("random", space="connectivity", training=stagewise, reuse_prefixes=reuse, top_k=4),
-                            tmp_path / str(reuse))
-        runs[reuse] = sorted((json.dumps(item["arch"], sort_keys=True), item["metric"], item["intermediates"]) for item in result["top"])
+        result = run_search(
+            _request("random", space="connectivity", training=stagewise, reuse_prefixes=reuse, top_k=4),
+            tmp_path / str(reuse),
+        )
+        runs[reuse] = sorted(
+            (json.dumps(item["arch"], sort_keys=True), item["metric"], item["intermediates"]) for item in result["top"]
+        )
     assert runs[True] == runs[False]  # exactly the same numbers, architecture by architecture
     # layers 1-2 have no choice in this space: every architecture after the first starts at layer 3 or later
     assert len(restored) >= 3 and min(restored) >= 2
@@ -167,7 +202,10 @@ def test_progress_lines_count_the_architectures_and_estimate_the_rest():
     from nni_lista.search.chronicle import progress_line
 
     events = [{"seconds": 10.0, "metric": 20.0}, {"seconds": 20.0, "metric": None}, {"seconds": 30.0, "metric": 25.5}]
-    assert progress_line(events[:1], 4) == "architecture 1 of 4: validation NMSE -20.00 dB (best so far -20.00 dB); 10 s, about 30 s left"
+    assert (
+        progress_line(events[:1], 4)
+        == "architecture 1 of 4: validation NMSE -20.00 dB (best so far -20.00 dB); 10 s, about 30 s left"
+    )
     assert progress_line(events[:2], 4) == "architecture 2 of 4: failed (best so far -20.00 dB); 20 s, about 20 s left"
     assert progress_line(events, 3) == "architecture 3 of 3: validation NMSE -25.50 dB (best so far -25.50 dB); 30 s"
 
@@ -187,7 +225,10 @@ def test_a_rejected_architecture_is_reported_with_the_limit_that_rejected_it():
     assert limits.admits(lista, said.append) and said == []
     assert not limits.admits(dense, said.append)
     assert limits.rejected == 1 and len(said) == 1
-    assert said[0].startswith("rejected a proposed architecture before training it: ") and f"parameters > {params(lista):.4g}" in said[0]
+    assert (
+        said[0].startswith("rejected a proposed architecture before training it: ")
+        and f"parameters > {params(lista):.4g}" in said[0]
+    )
     for _ in range(6):
         limits.admits(dense, said.append)
     assert limits.rejected == 7 and len(said) == 5 and "later ones are counted, not shown" in said[-1]
@@ -199,12 +240,30 @@ def test_nni_info_lines_are_held_back_unless_verbose(tmp_path):
     import subprocess
     import sys
 
-    argv = ["search", "--strategy", "random", "--space", "paper", *TINY, "--budget", "2", "--retrain-seeds", "1", "--protocol", "e2e"]
+    argv = [
+        "search",
+        "--strategy",
+        "random",
+        "--space",
+        "paper",
+        *TINY,
+        "--budget",
+        "2",
+        "--retrain-seeds",
+        "1",
+        "--protocol",
+        "e2e",
+    ]
     outs = {}
     for verbose in (False, True):
         extra = ["--verbose"] if verbose else []
-        run = subprocess.run([sys.executable, "-m", "nni_lista", *argv, "--out", str(tmp_path / str(verbose)), *extra],
-                             capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        run = subprocess.run(
+            [sys.executable, "-m", "nni_lista", *argv, "--out", str(tmp_path / str(verbose)), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         outs[verbose] = run.stdout + run.stderr
     assert "Experiment initialized successfully" not in outs[False]
@@ -215,8 +274,15 @@ def test_nni_info_lines_are_held_back_unless_verbose(tmp_path):
 def test_a_one_shot_search_gives_the_same_architecture_twice(strategy, tmp_path):
     """The same command, the same answer: DARTS's alphas and Gumbel noise come from torch's global
     generator, RandomOneShot's paths from fresh OS-seeded numpy states (compat shim 4)."""
-    request = SearchRequest(strategy=strategy, problem=_spec(), layers=3, space="full", budget=20,
-                            training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10), retrain_seeds=1)
+    request = SearchRequest(
+        strategy=strategy,
+        problem=_spec(),
+        layers=3,
+        space="full",
+        budget=20,
+        training=TrainConfig(protocol="e2e", max_steps=20, batch=16, eval_every=10),
+        retrain_seeds=1,
+    )
     first = run_search(request, tmp_path / "a")["top"][0]["arch"]
     second = run_search(request, tmp_path / "b")["top"][0]["arch"]
     assert first == second

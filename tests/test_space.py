@@ -117,7 +117,10 @@ def test_arch_file_round_trip(tmp_path):
         (lambda a: a.update({"layer2/colour": "red"}), "unknown label 'layer2/colour'"),
         (lambda a: a.update({"layer9/neuron": "soft"}), "missing label"),
         (lambda a: a.pop("layer3/skip_from1"), "missing label 'layer3/skip_from1'"),
-        (lambda a: a.update({"layer4/neuron": "gelu"}), "layer4/neuron='gelu' is not allowed: choose one of soft, soft-ss"),
+        (
+            lambda a: a.update({"layer4/neuron": "gelu"}),
+            "layer4/neuron='gelu' is not allowed: choose one of soft, soft-ss",
+        ),
         (lambda a: a.update({"nonsense": 1}), "unknown label 'nonsense'"),
     ],
 )
@@ -153,7 +156,9 @@ def test_searched_models_load_the_hub_way():
     assert "shared-evolution-250x500" in SEARCHED_MODELS
     shipped = LISTASpace.load_searched_model("shared-evolution-250x500", m=20, n=40)
     written = json.loads((repo / "results" / "weight-sharing" / "best_arch-250x500-T16.json").read_text())
-    assert shipped.arch == architectures.with_defaults(written, 16)  # a file of the 2019 space: the mechanisms read as off
+    assert shipped.arch == architectures.with_defaults(
+        written, 16
+    )  # a file of the 2019 space: the mechanisms read as off
     assert len(shipped(torch.zeros(3, 20))) == 16
     for name in NAMED_ARCHITECTURES:
         model = LISTASpace.load_searched_model(name, m=20, n=40, layers=5, A=torch.randn(20, 40))

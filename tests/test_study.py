@@ -19,7 +19,13 @@ TINY = {
     "layers": 4,
     "settings": {"noiseless": {}, "images": {"kind": "image-cs", "patch": 4, "atoms": 20, "m": 8}},
     "baselines": ["ista", "lista", "lista-cpss"],
-    "search": {"strategy": "random", "space": "paper", "budget": 3, "top_k": 2, "training": {"max_steps": 20, "eval_every": 10}},
+    "search": {
+        "strategy": "random",
+        "space": "paper",
+        "budget": 3,
+        "top_k": 2,
+        "training": {"max_steps": 20, "eval_every": 10},
+    },
     # the plateau rule at its loosest: every retraining stops at its second validation (step 30)
     "retrain": {"max_steps": 60, "eval_every": 15, "plateau_db": 100.0, "plateau_steps": 15},
     "training_seeds": [0, 1],
@@ -30,8 +36,20 @@ TINY = {
 }
 DLADMM = ["plain", "lista-pattern", "random-graft1", "searched"]
 
-ARTEFACTS = ["study.json", "claims.md", "table.md", "table.png", "averaged-architecture.png", "neuron-frequency.png", "consistency.png",
-             "consistency-patterns.png", "error-distributions.png", "curves-noiseless.png", "curves-images.png", "config.yml"]
+ARTEFACTS = [
+    "study.json",
+    "claims.md",
+    "table.md",
+    "table.png",
+    "averaged-architecture.png",
+    "neuron-frequency.png",
+    "consistency.png",
+    "consistency-patterns.png",
+    "error-distributions.png",
+    "curves-noiseless.png",
+    "curves-images.png",
+    "config.yml",
+]
 
 
 class Interrupt(Exception):
@@ -39,7 +57,9 @@ class Interrupt(Exception):
 
 
 def _numbers(summary: dict) -> dict:
-    return {setting: {model: row["nmse_db"] for model, row in rows.items()} for setting, rows in summary["results"].items()}
+    return {
+        setting: {model: row["nmse_db"] for model, row in rows.items()} for setting, rows in summary["results"].items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +115,13 @@ def test_every_learned_model_has_one_run_per_training_seed_and_a_spread(finished
     searched = summary["results"]["noiseless"]["searched"]
     assert claim["gain_db"] == pytest.approx(lista["nmse_db"] - searched["nmse_db"])
     assert claim["spread_db"] == max(lista["nmse_db_std"], searched["nmse_db_std"])
-    assert claim["verdict"] == ("win" if claim["gain_db"] > claim["spread_db"] else
-                                "loss" if -claim["gain_db"] > claim["spread_db"] else "within spread")
+    assert claim["verdict"] == (
+        "win"
+        if claim["gain_db"] > claim["spread_db"]
+        else "loss"
+        if -claim["gain_db"] > claim["spread_db"]
+        else "within spread"
+    )
 
 
 def test_settings_and_searches_are_independent(finished):
@@ -116,7 +141,10 @@ def test_the_stopping_rule_ends_every_retraining_the_same_way(finished):
 
 def test_the_table_reports_how_much_each_model_still_gained_at_the_end(finished):
     _, out, summary = finished
-    runs = [json.loads(path.read_text())["result"] for path in (out / "units" / "baseline" / "noiseless" / "lista").glob("seed*.json")]
+    runs = [
+        json.loads(path.read_text())["result"]
+        for path in (out / "units" / "baseline" / "noiseless" / "lista").glob("seed*.json")
+    ]
     assert len(runs) == 2 and all(r["val_curve"][-1][0] == 30 for r in runs)  # validations at steps 15 and 30
     gains = [min(v for s, v in r["val_curve"] if s <= 15) - min(v for _, v in r["val_curve"]) for r in runs]
     # the window (1,000 steps) is longer than these runs: no gain is claimed for them
@@ -128,7 +156,9 @@ def test_the_table_reports_how_much_each_model_still_gained_at_the_end(finished)
     assert late_gain({"val_curve": [[250, -10.0]]}) is None and late_gain({"steps": 0}) is None
     from nni_lista.study.summary import steps_cell
 
-    assert steps_cell([10000, 10000]) == "10000" and steps_cell([10000, 5000]) == "10000 / 5000"  # a seed the patience ended shows
+    assert (
+        steps_cell([10000, 10000]) == "10000" and steps_cell([10000, 5000]) == "10000 / 5000"
+    )  # a seed the patience ended shows
     assert "Convergence" not in (out / "table.md").read_text()  # nothing to report at this length
     assert "noiseless (16x32)" in (out / "table.md").read_text()  # each setting's problem size in the header
 
@@ -178,7 +208,9 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
     # the core of the plan (baselines, searches, retraining, both settings), interrupted and resumed,
     # gives the numbers of the uninterrupted full run (units do not depend on the other sections)
     _, _, summary = finished
-    core = {key: value for key, value in TINY.items() if key not in ("consistency", "distributions", "dladmm", "neurons")}
+    core = {
+        key: value for key, value in TINY.items() if key not in ("consistency", "distributions", "dladmm", "neurons")
+    }
     config = StudyConfig.from_dict(core)
     out = tmp_path / "run"
     calls = []
@@ -193,6 +225,7 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
                 def stop(work=work):
                     calls.append(1)
                     raise Interrupt
+
                 unit.work = stop
         return units
 
@@ -206,19 +239,24 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
     resumed = Study(config, out, "cpu", progress=False).run()
     for p, stamp in stamps.items():  # finished units are not redone
         assert (out / "units" / p.relative_to("units")).stat().st_mtime_ns == stamp
-    expected = {setting: {model: value for model, value in rows.items() if model in resumed["results"][setting]}
-                for setting, rows in _numbers(summary).items()}
+    expected = {
+        setting: {model: value for model, value in rows.items() if model in resumed["results"][setting]}
+        for setting, rows in _numbers(summary).items()
+    }
     assert _numbers(resumed) == expected and len(expected["noiseless"]) == len(TINY["baselines"]) + 2
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"search": {"strategy": "nope"}}, "strategy 'nope' is not allowed"),
-    ({"settings": {"a": {"snr": "loud"}}}, "snr 'loud' is not allowed"),
-    ({"settings": {"a": {"sparsity": 0.2}}}, "unknown key 'sparsity'"),
-    ({"retrain": {"max_steps": 0}}, "max-steps 0 is not allowed"),
-    ({"dladmm": {"space": "full"}}, "space 'full' is not allowed for the dladmm backbone"),
-    ({"colour": "red"}, "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"search": {"strategy": "nope"}}, "strategy 'nope' is not allowed"),
+        ({"settings": {"a": {"snr": "loud"}}}, "snr 'loud' is not allowed"),
+        ({"settings": {"a": {"sparsity": 0.2}}}, "unknown key 'sparsity'"),
+        ({"retrain": {"max_steps": 0}}, "max-steps 0 is not allowed"),
+        ({"dladmm": {"space": "full"}}, "space 'full' is not allowed for the dladmm backbone"),
+        ({"colour": "red"}, "unknown key 'colour'"),
+    ],
+)
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys, change, message):
     config = tmp_path / "bad.yml"
     config.write_text(yaml.safe_dump({**TINY, **change}, sort_keys=False))
@@ -241,7 +279,9 @@ def test_the_example_configs_are_valid_and_use_one_recipe(name):
 
     config = StudyConfig.load(Path(__file__).resolve().parents[1] / "examples" / name)
     config.check_memory()
-    assert config.training_seeds == (0, 1) and config.retrain.plateau_db is None  # the fixed schedule is the stopping rule
+    assert (
+        config.training_seeds == (0, 1) and config.retrain.plateau_db is None
+    )  # the fixed schedule is the stopping rule
     assert config.search_training == config.distributions.training  # the proxy of the searches and of the distributions
 
 
@@ -254,8 +294,23 @@ def test_two_processes_share_one_study_and_give_its_numbers(finished, tmp_path):
     config, _, summary = finished
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "nni_lista.cli", "study", "--config", str(config), "--out", str(out), "--no-progress", "--device", "cpu"]
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "nni_lista.cli",
+        "study",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     logs = [p.communicate(timeout=600)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
     ran = [_units_run(log) for log in logs]
@@ -270,8 +325,11 @@ def test_two_processes_share_one_study_and_give_its_numbers(finished, tmp_path):
 def _units_run(log: str) -> list[str]:
     """The units a study's stderr says it ran to the end (a unit started and found not ready is not counted)."""
     lines = log.splitlines()
-    return [line.split("] ", 1)[1] for i, line in enumerate(lines)
-            if line.startswith("[") and not (i + 1 < len(lines) and lines[i + 1].startswith("  not yet:"))]
+    return [
+        line.split("] ", 1)[1]
+        for i, line in enumerate(lines)
+        if line.startswith("[") and not (i + 1 < len(lines) and lines[i + 1].startswith("  not yet:"))
+    ]
 
 
 def _without_seconds(value):

@@ -76,15 +76,18 @@ def test_plateau_rule_resumes_to_the_same_stop(small_problem, tmp_path, monkeypa
         _interrupt_after(small_problem, patch, reference.steps - 30)
         with pytest.raises(_Interrupt):
             _train(small_problem, "e2e", out=tmp_path, max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100)
-    _, resumed = _train(small_problem, "e2e", out=tmp_path, max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100)
+    _, resumed = _train(
+        small_problem, "e2e", out=tmp_path, max_steps=400, eval_every=20, plateau_db=0.5, plateau_steps=100
+    )
     assert resumed.resumed and resumed.steps == reference.steps
 
 
 def test_plateau_drops_divide_the_rate_then_stop(small_problem, tmp_path):
     # with a gain of 100 dB every full window is a plateau: validations at 10, 20, 30 -> drop at 30; the
     # next window starts there, so 50 -> drop; 70 -> stop. The rate is lr, then lr / 10, then lr / 100
-    _, result = _train(small_problem, "e2e", out=tmp_path, max_steps=400, lr=1e-3, plateau_db=100.0, plateau_steps=20,
-                       plateau_drops=2)
+    _, result = _train(
+        small_problem, "e2e", out=tmp_path, max_steps=400, lr=1e-3, plateau_db=100.0, plateau_steps=20, plateau_drops=2
+    )
     assert result.steps == 70
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["dropped"] == [30, 50]
@@ -102,12 +105,16 @@ def test_a_drop_goes_on_from_the_best_weights(small_problem, monkeypatch):
         return original(self, state, *args, **kwargs)
 
     monkeypatch.setattr(torch.nn.Module, "load_state_dict", spy)
-    _, result = _train(small_problem, "e2e", max_steps=400, lr=5e-2, plateau_db=100.0, plateau_steps=20, plateau_drops=1)
+    _, result = _train(
+        small_problem, "e2e", max_steps=400, lr=5e-2, plateau_db=100.0, plateau_steps=20, plateau_drops=1
+    )
     assert result.steps == 50 and len(loaded) == 2  # the drop at 30 and the end both load the best weights
     monkeypatch.undo()
     at_drop = family.build("lista", small_problem.A, T)
     at_drop.load_state_dict(loaded[0])
-    start = layer_nmse_db(family.build("lista", small_problem.A, T), small_problem, small_problem.val, T - 1)  # a candidate too
+    start = layer_nmse_db(
+        family.build("lista", small_problem.A, T), small_problem, small_problem.val, T - 1
+    )  # a candidate too
     best_before = min([start] + [h["val_nmse_db"] for h in result.history if h["step"] <= 30])
     assert layer_nmse_db(at_drop, small_problem, small_problem.val, T - 1) == pytest.approx(best_before, abs=1e-9)
 
@@ -146,14 +153,19 @@ def test_plateau_drops_resume_to_the_same_run(small_problem, tmp_path, monkeypat
     resumed, result = _train(small_problem, "e2e", out=tmp_path / "broken", **kw)
     assert result.resumed and result.steps == full.steps
     assert torch.load(tmp_path / "broken" / "checkpoint.pt", weights_only=True)["dropped"] == dropped
-    assert evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+    assert (
+        evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+    )
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(plateau_drops=1), "without plateau_db"),
-    (dict(plateau_drops=-1, plateau_db=0.1), "plateau_drops -1 is not allowed"),
-    (dict(plateau_drops=True, plateau_db=0.1), "plateau_drops True is not allowed"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(plateau_drops=1), "without plateau_db"),
+        (dict(plateau_drops=-1, plateau_db=0.1), "plateau_drops -1 is not allowed"),
+        (dict(plateau_drops=True, plateau_db=0.1), "plateau_drops True is not allowed"),
+    ],
+)
 def test_bad_plateau_drops_are_one_line(kw, words):
     with pytest.raises(UsageError, match=words):
         _config("e2e", **kw)
@@ -182,7 +194,9 @@ def _interrupt_after(problem, monkeypatch, calls):
 
 
 @pytest.mark.parametrize("protocol, calls", [("stagewise", 55), ("e2e", 75)])
-def test_resume_after_interruption_gives_the_uninterrupted_result(small_problem, tmp_path, monkeypatch, protocol, calls):
+def test_resume_after_interruption_gives_the_uninterrupted_result(
+    small_problem, tmp_path, monkeypatch, protocol, calls
+):
     reference, full = _train(small_problem, protocol)
     with monkeypatch.context() as patch:
         _interrupt_after(small_problem, patch, calls)
@@ -191,7 +205,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(small_problem,
     assert (tmp_path / "checkpoint.pt").exists()
     resumed, result = _train(small_problem, protocol, out=tmp_path)
     assert result.resumed and result.steps == full.steps
-    assert evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+    assert (
+        evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(reference, small_problem)["nmse_db_per_layer"]
+    )
 
 
 def test_a_checkpoint_of_another_run_is_refused(small_problem, tmp_path):
@@ -219,8 +235,10 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(small_problem, tm
     assert all(torch.isfinite(v).all() for v in state["model"].values())
 
 
-@pytest.mark.parametrize("kw, fragment", [(dict(protocol="fast"), "protocol 'fast'"), (dict(max_steps=0), "max-steps 0"),
-                                          (dict(batch=-2), "batch -2")])
+@pytest.mark.parametrize(
+    "kw, fragment",
+    [(dict(protocol="fast"), "protocol 'fast'"), (dict(max_steps=0), "max-steps 0"), (dict(batch=-2), "batch -2")],
+)
 def test_bad_training_config(kw, fragment):
     with pytest.raises(UsageError, match=fragment):
         training.TrainConfig(**kw)
@@ -238,7 +256,9 @@ def test_compiled_training_gives_the_same_numbers_and_the_same_run(small_problem
     assert r_compiled.steps == r_eager.steps
     for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
         torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5, msg=name)
-    assert evaluate(compiled, small_problem)["nmse_db"] == pytest.approx(evaluate(eager, small_problem)["nmse_db"], abs=1e-3)
+    assert evaluate(compiled, small_problem)["nmse_db"] == pytest.approx(
+        evaluate(eager, small_problem)["nmse_db"], abs=1e-3
+    )
     cache = tmp_path / ".cache" / "nni-lista" / "torchinductor"
     assert cache.is_dir() and any(cache.rglob("*"))
     config = _config("e2e", compile=True)
@@ -256,7 +276,9 @@ def test_parameter_kinds_cover_every_parameter_of_the_family_and_the_space(small
     for name, kinds in expected.items():
         groups = training.parameter_groups(family.build(name, small_problem.A, T), 1e-3, {})
         assert {g["kind"] for g in groups} == kinds
-    dense = spaces.build(architectures.named_architecture("dense", T), small_problem.m, small_problem.n, small_problem.A)
+    dense = spaces.build(
+        architectures.named_architecture("dense", T), small_problem.m, small_problem.n, small_problem.A
+    )
     groups = training.parameter_groups(dense, 1e-3, {"gain": 10.0})
     assert {g["kind"]: g["lr"] for g in groups} == {"matrix": 1e-3, "threshold": 1e-3, "gain": pytest.approx(1e-2)}
     assert sum(len(g["params"]) for g in groups) == len(list(dense.parameters()))
@@ -303,8 +325,13 @@ def test_the_gradient_is_clipped_to_its_norm_before_each_step(small_problem, mon
     original = torch.optim.Adam.step
 
     def step(self, *args, **kwargs):  # the global gradient norm Adam is handed
-        seen.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for g in self.param_groups
-                                                                 for p in g["params"] if p.grad is not None]))))
+        seen.append(
+            float(
+                torch.linalg.vector_norm(
+                    torch.stack([p.grad.norm() for g in self.param_groups for p in g["params"] if p.grad is not None])
+                )
+            )
+        )
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.Adam, "step", step)

@@ -51,8 +51,12 @@ def test_the_rest_route_runs_nothing(tmp_path):
     marker = tmp_path / "pwned-rest"
     port, experiment_id = create(shrunk_config("tpe.yml", tmp_path, trials=2, layers=T, trial_args=SHORT))
     try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/nni/trial-jobs", method="POST",
-                                         data=json.dumps(crafted(marker)).encode(), headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/nni/trial-jobs",
+            method="POST",
+            data=json.dumps(crafted(marker)).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
         assert wait_done(port)["status"] == "DONE"
@@ -74,11 +78,22 @@ def _start_legacy_trial(tmp_path, record) -> subprocess.Popen:
     sysdir.mkdir(parents=True)
     (sysdir / "parameter.cfg").write_text(record if isinstance(record, str) else json.dumps(record))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNI_")}
-    env.update(NNI_PLATFORM="local", NNI_SYS_DIR=str(sysdir), NNI_OUTPUT_DIR=str(sysdir), NNI_TRIAL_JOB_ID="crafted",
-               NNI_EXP_ID="crafted")
-    return subprocess.Popen([str(BIN / "nni-lista"), "trial", "--space", "paper", "--layers", str(T), *TINY, *SHORT],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            stdin=subprocess.DEVNULL)
+    env.update(
+        NNI_PLATFORM="local",
+        NNI_SYS_DIR=str(sysdir),
+        NNI_OUTPUT_DIR=str(sysdir),
+        NNI_TRIAL_JOB_ID="crafted",
+        NNI_EXP_ID="crafted",
+    )
+    return subprocess.Popen(
+        [str(BIN / "nni-lista"), "trial", "--space", "paper", "--layers", str(T), *TINY, *SHORT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _legacy_trial(tmp_path, record) -> subprocess.CompletedProcess:
@@ -106,9 +121,15 @@ def test_a_plain_parameter_file_trains_and_reports(tmp_path):
     # metrics.json has the shape every run writes (nni-lista train, retrain, the study), scored once:
     # the validation NMSE reported to NNI is the one in the file
     written = json.loads((tmp_path / "trial" / "metrics.json").read_text())
-    assert {"model", "settings", "protocol", "steps", "seconds", "nmse_db", "val_nmse_db", "nmse_db_per_layer"} <= set(written)
-    assert params.items() <= written["settings"]["arch"].items() and written["settings"]["backbone"] == "lista" and len(written["nmse_db_per_layer"]) == T
-    record = metrics[metrics.rindex('{"parameter_id"'):]
+    assert {"model", "settings", "protocol", "steps", "seconds", "nmse_db", "val_nmse_db", "nmse_db_per_layer"} <= set(
+        written
+    )
+    assert (
+        params.items() <= written["settings"]["arch"].items()
+        and written["settings"]["backbone"] == "lista"
+        and len(written["nmse_db_per_layer"]) == T
+    )
+    record = metrics[metrics.rindex('{"parameter_id"') :]
     final = json.loads(json.loads(record)["value"])
     assert final["default"] == -written["val_nmse_db"] == -final["nmse_db"]
     assert not [key for key in final if "test" in key]  # a search sees validation only
@@ -121,11 +142,20 @@ def test_a_plain_parameter_file_trains_and_reports(tmp_path):
     space = LISTASpace.from_preset("paper", m, n, T)
     assert final["flops"] == FlopsProfiler(space, torch.zeros(1, m)).profile(params) > 0
     assert final["params"] == NumParamsProfiler(space, torch.zeros(1, m)).profile(params) > 0
-    assert final["latency_ms"] > 0 and final["train_seconds"] == written["seconds"] and final["steps"] == written["steps"]
+    assert (
+        final["latency_ms"] > 0 and final["train_seconds"] == written["seconds"] and final["steps"] == written["steps"]
+    )
 
 
-MALFORMED = ["[1, 2]", '"soft"', '{"parameter_id": 0, "parameters": ["soft"]}', '{"parameter_id": 0, "parameters": "soft"}',
-             "not json", '{"parameters": {"__nni_type__": "path:os.system"}}', "[" * 100_000]
+MALFORMED = [
+    "[1, 2]",
+    '"soft"',
+    '{"parameter_id": 0, "parameters": ["soft"]}',
+    '{"parameter_id": 0, "parameters": "soft"}',
+    "not json",
+    '{"parameters": {"__nni_type__": "path:os.system"}}',
+    "[" * 100_000,
+]
 
 
 def test_malformed_parameters_give_one_line(tmp_path):
@@ -139,8 +169,15 @@ def test_malformed_parameters_give_one_line(tmp_path):
 
 def test_outside_nni_the_trial_says_so(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNI_")}
-    out = subprocess.run([str(BIN / "nni-lista"), "trial", "--layers", str(T), *TINY], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [str(BIN / "nni-lista"), "trial", "--layers", str(T), *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 2 and "no parameters from NNI" in out.stderr and out.stderr.count("\n") == 1, out.stderr
 
 
@@ -149,10 +186,17 @@ def test_plain_json_decoding_keeps_nni_markers_as_data():
     assert record["parameters"]["a"] == {"__nni_obj__": "AAAA"}
 
 
-@pytest.mark.parametrize("listening, exposed", [
-    (["127.0.0.1"], []), (["::1", "127.0.0.1"], []), (["0.0.0.0"], ["0.0.0.0"]), (["::"], ["::"]),
-    (["127.0.0.1", "192.0.2.7"], ["192.0.2.7"]), ([], []),
-])
+@pytest.mark.parametrize(
+    "listening, exposed",
+    [
+        (["127.0.0.1"], []),
+        (["::1", "127.0.0.1"], []),
+        (["0.0.0.0"], ["0.0.0.0"]),
+        (["::"], ["::"]),
+        (["127.0.0.1", "192.0.2.7"], ["192.0.2.7"]),
+        ([], []),
+    ],
+)
 def test_exposed_addresses(listening, exposed):
     assert trial_parameters.exposed(listening) == exposed
 
@@ -173,7 +217,9 @@ def _nas_parameter() -> str:
     from nni_lista.train.training import TrainConfig
 
     space = LISTASpace.from_preset("paper", m=12, n=24, layers=T)
-    evaluator = multi_trial_evaluator(problem_spec(SyntheticSettings(m=12, n=24)), TrainConfig(protocol="e2e", max_steps=10))
+    evaluator = multi_trial_evaluator(
+        problem_spec(SyntheticSettings(m=12, n=24)), TrainConfig(protocol="e2e", max_steps=10)
+    )
     sample = {label: choice.values[0] for label, choice in space.simplify().items()}
     return nni.dump(SimplifiedModelSpace.from_model(space, evaluator).freeze(sample))
 
@@ -183,13 +229,22 @@ def test_a_genuine_nas_parameter_is_decoded_by_nni():
     assert type(model).__name__ == "SimplifiedModelSpace" and model.sample["layer1/neuron"] == "soft"
 
 
-@pytest.mark.parametrize("attack", [
-    lambda text, m: text.replace('"path:nni_lista.space.spaces.LISTASpace"', '"path:os.system"'),
-    lambda text, m: text.replace('"lam": 0.4', '"lam": ' + json.dumps({"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(m))).decode()})),
-    lambda text, m: text.replace('"path:nni_lista.search.evaluators.train_architecture"',
-                                 json.dumps("bytes:" + base64.b64encode(pickle.dumps(_Touch(m))).decode())),
-    lambda text, m: text.replace('"lam": 0.4', '"lam": {"__instance_type__": ["path:os.system"]}'),  # unhashable: one line too
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        lambda text, m: text.replace('"path:nni_lista.space.spaces.LISTASpace"', '"path:os.system"'),
+        lambda text, m: text.replace(
+            '"lam": 0.4', '"lam": ' + json.dumps({"__nni_obj__": base64.b64encode(pickle.dumps(_Touch(m))).decode()})
+        ),
+        lambda text, m: text.replace(
+            '"path:nni_lista.search.evaluators.train_architecture"',
+            json.dumps("bytes:" + base64.b64encode(pickle.dumps(_Touch(m))).decode()),
+        ),
+        lambda text, m: text.replace(
+            '"lam": 0.4', '"lam": {"__instance_type__": ["path:os.system"]}'
+        ),  # unhashable: one line too
+    ],
+)
 def test_a_crafted_nas_parameter_is_refused_before_nni_decodes_it(tmp_path, attack):
     marker = tmp_path / "pwned-nas"
     crafted_text = attack(_nas_parameter(), marker)
@@ -208,8 +263,11 @@ def test_a_trial_refuses_a_manager_listening_beyond_loopback(monkeypatch):
     connection = collections.namedtuple("connection", "laddr status")
     monkeypatch.setenv("NNI_TRIAL_COMMAND_CHANNEL", "http://localhost:8123/env/e/t")
     monkeypatch.delenv(trial_parameters.ALLOW_EXPOSED, raising=False)
-    monkeypatch.setattr(psutil, "net_connections", lambda kind: [connection(address("0.0.0.0", 8123), "LISTEN"),
-                                                                  connection(address("0.0.0.0", 9999), "LISTEN")])
+    monkeypatch.setattr(
+        psutil,
+        "net_connections",
+        lambda kind: [connection(address("0.0.0.0", 8123), "LISTEN"), connection(address("0.0.0.0", 9999), "LISTEN")],
+    )
     with pytest.raises(trial_parameters.UsageError, match="port 8123 listens on 0.0.0.0"):
         trial_parameters.refuse_exposed_manager()
     monkeypatch.setenv(trial_parameters.ALLOW_EXPOSED, "1")
@@ -226,8 +284,17 @@ def test_an_empty_parameter_file_ends_the_wait_with_one_line(tmp_path, monkeypat
     from nni.runtime.trial_command_channel import local_legacy
 
     (tmp_path / "parameter.cfg").write_text("")
-    monkeypatch.setattr(local_legacy, "trial_env_vars", SimpleNamespace(  # what NNI's trial runtime reads from its environment
-        NNI_SYS_DIR=str(tmp_path), NNI_OUTPUT_DIR=str(tmp_path), REUSE_MODE=False, NNI_PLATFORM="remote", MULTI_PHASE=False))
+    monkeypatch.setattr(
+        local_legacy,
+        "trial_env_vars",
+        SimpleNamespace(  # what NNI's trial runtime reads from its environment
+            NNI_SYS_DIR=str(tmp_path),
+            NNI_OUTPUT_DIR=str(tmp_path),
+            REUSE_MODE=False,
+            NNI_PLATFORM="remote",
+            MULTI_PHASE=False,
+        ),
+    )
     channel = local_legacy.LocalLegacyTrialCommandChannel()
     started = time.monotonic()
     with pytest.raises(trial_parameters.UsageError, match="no parameters from NNI after 3 s: .*parameter.cfg is empty"):

@@ -31,11 +31,15 @@ def test_the_full_space_holds_every_family_member():
         assert architectures.complete(seed, T, PRESETS["full"]) == architectures.named_architecture(name, T)
 
 
-@pytest.mark.parametrize("preset, names", [("connectivity", ["lista", "dense"]), ("paper", ["lista", "dense"]),
-                                           ("neurons", ["lista"]), ("lista", ["lista"])])
+@pytest.mark.parametrize(
+    "preset, names",
+    [("connectivity", ["lista", "dense"]), ("paper", ["lista", "dense"]), ("neurons", ["lista"]), ("lista", ["lista"])],
+)
 def test_smaller_spaces_get_the_members_they_can_express(preset, names):
     seeds = family_seeds(PRESETS[preset], T)
-    assert [architectures.complete(s, T, PRESETS[preset]) for s in seeds] == [architectures.named_architecture(n, T) for n in names]
+    assert [architectures.complete(s, T, PRESETS[preset]) for s in seeds] == [
+        architectures.named_architecture(n, T) for n in names
+    ]
 
 
 def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
@@ -50,7 +54,9 @@ def test_evolution_starts_from_the_seeds_and_mutates_a_few_labels():
         nni.report_final_result(kinds.count(GatedSkip) + 3 * kinds.count(AnalyticForm))
 
     seeds = family_seeds(PRESETS["full"], T)
-    strategy = WarmStartEvolution(seeds=seeds, max_mutations=2, dimension_prob=0.0, population_size=8, sample_size=2, seed=1)
+    strategy = WarmStartEvolution(
+        seeds=seeds, max_mutations=2, dimension_prob=0.0, population_size=8, sample_size=2, seed=1
+    )
     config = NasExperimentConfig("sequential", "simplified")
     config.max_trial_number = 18
     NasExperiment(space, FunctionalEvaluator(evaluate), strategy, config).run()
@@ -86,8 +92,11 @@ def test_a_sweep_sets_one_dimension_to_one_value_over_a_run_of_layers():
         assert {dimension_of(label) for label in changed} == {dimension}
         assert all(low <= layer_of(label) <= high for label in changed)
         # every label of that dimension inside the run holds the value
-        assert all(child[label] == value for label in child if dimension_of(label) == dimension and low <= layer_of(label) <= high
-                   and value in choices[label])
+        assert all(
+            child[label] == value
+            for label in child
+            if dimension_of(label) == dimension and low <= layer_of(label) <= high and value in choices[label]
+        )
         kinds.add(dimension)
     assert kinds == {"weight_form", "neuron", "threshold", "gain_gate", "overshoot", "momentum", "skip"}
 
@@ -121,15 +130,21 @@ def _mechanism_score(model) -> None:
 
     kinds = [type(m) for m in model.modules()]
     broken = 2 * T - kinds.count(AnalyticForm) - kinds.count(SupportSelection)
-    nni.report_final_result(float(kinds.count(AdaptiveThreshold) + kinds.count(ExpGainGate) + kinds.count(InvOvershoot)
-                                  - 10 * broken))
+    nni.report_final_result(
+        float(kinds.count(AdaptiveThreshold) + kinds.count(ExpGainGate) + kinds.count(InvOvershoot) - 10 * broken)
+    )
 
 
 def _best_of_search(dimension_prob: float, seed: int, budget: int = 40) -> float:
     space = LISTASpace.from_preset("full", 8, 16, T)
     population = min(20, budget // 2)  # what `nni-lista search --strategy evolution` uses
-    strategy = WarmStartEvolution(seeds=family_seeds(PRESETS["full"], T), dimension_prob=dimension_prob,
-                                  population_size=population, sample_size=population // 3, seed=seed)
+    strategy = WarmStartEvolution(
+        seeds=family_seeds(PRESETS["full"], T),
+        dimension_prob=dimension_prob,
+        population_size=population,
+        sample_size=population // 3,
+        seed=seed,
+    )
     config = NasExperimentConfig("sequential", "simplified")
     config.max_trial_number = budget
     NasExperiment(space, FunctionalEvaluator(_mechanism_score), strategy, config).run()
@@ -143,7 +158,9 @@ def test_dimension_moves_reach_the_combination_of_two_members():
     with_moves = [_best_of_search(0.5, seed) for seed in range(10)]
     labels_only = [_best_of_search(0.0, seed) for seed in range(10)]
     assert sum(best == 3 * T - 1 for best in with_moves) >= 6, with_moves
-    assert max(labels_only) < 3 * T - 1 and min(labels_only) >= 2 * T - 1, labels_only  # never below AGLISTA, the best seed
+    assert max(labels_only) < 3 * T - 1 and min(labels_only) >= 2 * T - 1, (
+        labels_only
+    )  # never below AGLISTA, the best seed
 
 
 def test_random_search_tries_the_seeds_first():
@@ -205,14 +222,24 @@ def test_no_two_searches_of_a_study_share_a_strategy_seed(tmp_path, config):
     from nni_lista.study.config import StudyConfig
     from nni_lista.study.plan import Study
 
-    study = Study(StudyConfig.load(Path(__file__).resolve().parents[1] / "examples" / config), tmp_path, device="cpu", progress=False)
+    study = Study(
+        StudyConfig.load(Path(__file__).resolve().parents[1] / "examples" / config),
+        tmp_path,
+        device="cpu",
+        progress=False,
+    )
     c = study.config
     searches = [(setting, c.search.strategy, c.search.seed, "lista") for setting in c.settings]
     if c.consistency is not None:
-        searches += [(c.consistency.setting, strategy, seed, "lista") for strategy, seed in study.consistency_runs()[1:]]
+        searches += [
+            (c.consistency.setting, strategy, seed, "lista") for strategy, seed in study.consistency_runs()[1:]
+        ]
     if c.dladmm is not None:
         searches.append((c.dladmm.setting, c.dladmm.strategy, c.search.seed, "dladmm"))
-    seeds = [strategy_seed(seed, study.problem_spec(setting), strategy, backbone) for setting, strategy, seed, backbone in searches]
+    seeds = [
+        strategy_seed(seed, study.problem_spec(setting), strategy, backbone)
+        for setting, strategy, seed, backbone in searches
+    ]
     assert len(searches) >= len(c.settings) + 2 and len(set(seeds)) == len(seeds), list(zip(searches, seeds))
 
 
@@ -228,9 +255,28 @@ def test_default_evolution_search_beats_lista_by_half_a_db(tmp_path):
     searches = []
     for index, problem in enumerate(PROBLEMS):
         out = tmp_path / f"run{index}"
-        searches.append((out, subprocess.Popen([str(BIN / "nni-lista"), "search", "--strategy", "evolution", "--budget", "8",
-                                                *problem, "--out", str(out)], stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)))
+        searches.append(
+            (
+                out,
+                subprocess.Popen(
+                    [
+                        str(BIN / "nni-lista"),
+                        "search",
+                        "--strategy",
+                        "evolution",
+                        "--budget",
+                        "8",
+                        *problem,
+                        "--out",
+                        str(out),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    stdin=subprocess.DEVNULL,
+                ),
+            )
+        )
     for (out, process), problem in zip(searches, PROBLEMS):
         _, stderr = process.communicate(timeout=900)
         assert process.returncode == 0, stderr[-2000:]

@@ -49,8 +49,31 @@ def test_training_the_supernet_improves_the_family_paths(problem):
 
 def test_shared_evolution_search_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["search", "--strategy", "shared-evolution", "--budget", "200", "--subnets", "12", "--m", str(M), "--n", str(N),
-            "--layers", "3", "--batch", "16", "--max-steps", "20", "--eval-every", "10", "--retrain-seeds", "2", "--out", str(out)]
+    argv = [
+        "search",
+        "--strategy",
+        "shared-evolution",
+        "--budget",
+        "200",
+        "--subnets",
+        "12",
+        "--m",
+        str(M),
+        "--n",
+        str(N),
+        "--layers",
+        "3",
+        "--batch",
+        "16",
+        "--max-steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--retrain-seeds",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     top = json.loads((out / "top.json").read_text())
     assert top["kind"] == "weight-sharing" and "inherited weights" in top["proxy"]

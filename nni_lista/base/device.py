@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nni_lista.base.errors import require
+from nni_lista.base.errors import UsageError, require
 
 CHOICES = "auto, cpu, cuda or cuda:N"
 
@@ -21,11 +21,17 @@ def resolve_device(name: str) -> str:
         device = torch.device(name)
     except (RuntimeError, ValueError):
         device = None
-    require(device is not None and device.type in ("cpu", "cuda"), f"device {name!r} is not allowed: choose {CHOICES}")
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UsageError(f"device {name!r} is not allowed: choose {CHOICES}")
     if device.type == "cuda":
-        require(torch.cuda.is_available(), f"device {name!r} is not available here: no CUDA GPU is visible; use cpu or auto")
+        require(
+            torch.cuda.is_available(), f"device {name!r} is not available here: no CUDA GPU is visible; use cpu or auto"
+        )
         index = device.index or 0
-        require(index < torch.cuda.device_count(), f"device {name!r} is not available here: {torch.cuda.device_count()} CUDA GPU(s) visible")
+        require(
+            index < torch.cuda.device_count(),
+            f"device {name!r} is not available here: {torch.cuda.device_count()} CUDA GPU(s) visible",
+        )
     return str(device)
 
 

@@ -21,8 +21,8 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or Inf; the message says where and which checkpoint survives."""
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise :class:`UsageError` with ``message`` unless ``condition`` holds."""
+def require(condition: object, message: str) -> None:
+    """Raise :class:`UsageError` with ``message`` unless ``condition`` is true."""
     if not condition:
         raise UsageError(message)
 
@@ -34,7 +34,9 @@ def _bounded_repr(value: object, limit: int) -> str:
 
     shown = reprlib.Repr()
     shown.maxlevel, shown.maxstring, shown.maxother = 4, max(limit, 12), max(limit, 12)
-    shown.maxlist = shown.maxtuple = shown.maxdict = shown.maxset = shown.maxfrozenset = shown.maxdeque = shown.maxarray = 8
+    shown.maxlist = shown.maxtuple = shown.maxdict = shown.maxset = shown.maxfrozenset = shown.maxdeque = (
+        shown.maxarray
+    ) = 8
     if isinstance(value, int) and value.bit_length() > 4096:
         return f"<an integer of {value.bit_length()} bits>"
     try:

@@ -162,9 +162,9 @@ def remove_orphans(directory: str | os.PathLike, recursive: bool = False) -> lis
     root = Path(directory)
     if recursive:
         folders = []
-        for folder, subfolders, _ in os.walk(root):
+        for walked, subfolders, _ in os.walk(root):
             subfolders[:] = [name for name in subfolders if name not in _NOT_OURS]
-            folders.append(Path(folder))
+            folders.append(Path(walked))
     else:
         folders = [root, root / "layers"]
     removed = []

@@ -11,7 +11,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeGuard, cast
 
 from nni_lista.base.errors import UsageError, require, short
 
@@ -23,15 +23,25 @@ MAX_STEPS = 10_000_000  # Adam steps of one training run
 MAX_SECONDS = 30 * 24 * 3600  # a time bound (search --max-seconds): at most 30 days
 _LAYER_LABEL = re.compile(r"^layer0*(\d+)/")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib64")  # the system, not results
+_FORBIDDEN_ROOTS = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/boot",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+)  # the system, not results
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """An integer, and not a bool (``True`` is an ``int`` to Python, not a size to us)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_finite_number(value: object) -> bool:
+def is_finite_number(value: object) -> TypeGuard[float]:
     """A finite int or float, and not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -40,7 +50,7 @@ def check_layers(value: object, name: str = "layers", low: int = 1) -> int:
     """``value`` if it is an integer in [low, MAX_LAYERS], else a one-line error."""
     ok = is_int(value) and low <= value <= MAX_LAYERS
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [{low}, {MAX_LAYERS}]")
-    return value
+    return cast(int, value)
 
 
 def check_count(value: object, name: str, high: int, what: str = "") -> int:
@@ -48,7 +58,7 @@ def check_count(value: object, name: str, high: int, what: str = "") -> int:
     a budget of 10^11 is refused, not run until it is killed)."""
     ok = is_int(value) and 1 <= value <= high
     require(ok, f"{name} {short(value)} is not allowed: it must be an integer in [1, {high:,}]{what}")
-    return value
+    return cast(int, value)
 
 
 def label_layer(label: object) -> Optional[int]:
@@ -70,8 +80,10 @@ def check_arch_depth(arch: object, where: str) -> None:
     for label in arch:
         layer = label_layer(label)
         if layer is not None and layer > MAX_LAYERS:
-            raise UsageError(f"{where}: label {short(label)} names a layer beyond {MAX_LAYERS}: "
-                             f"architectures may have at most {MAX_LAYERS} layers")
+            raise UsageError(
+                f"{where}: label {short(label)} names a layer beyond {MAX_LAYERS}: "
+                f"architectures may have at most {MAX_LAYERS} layers"
+            )
 
 
 def read_bounded(path: Path, limit: int, what: str) -> bytes:
@@ -96,8 +108,11 @@ def check_regular_file(path: Path, limit: int, what: str) -> None:
     info = os.stat(path)
     require(stat.S_ISREG(info.st_mode), f"{what} {str(path)!r} is not a regular file")
     require(info.st_size <= limit, f"{what} {str(path)!r} has {info.st_size} bytes: at most {limit} are allowed")
-    require(info.st_size <= available_bytes(), f"{what} {str(path)!r} has {info.st_size / 2**30:.1f} GiB but only "
-                                               f"{available_bytes() / 2**30:.1f} GiB of memory are available")
+    require(
+        info.st_size <= available_bytes(),
+        f"{what} {str(path)!r} has {info.st_size / 2**30:.1f} GiB but only "
+        f"{available_bytes() / 2**30:.1f} GiB of memory are available",
+    )
 
 
 def available_bytes() -> int:
@@ -107,7 +122,9 @@ def available_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def estimate_bytes(m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None) -> int:
+def estimate_bytes(
+    m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None
+) -> int:
     """A rough lower bound on the bytes a run needs: the operator (float64 while made), the fixed
     sets, a full-space model with Adam's state (dense skips: T^2 n-vectors are small, the
     n x n and n x m weights of every layer dominate) and one batch's activations of T layers."""
@@ -119,19 +136,27 @@ def estimate_bytes(m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int
     return 4 * floats
 
 
-def check_memory(what: str, m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None) -> None:
+def check_memory(
+    what: str, m: int, n: int, layers: int = 1, batch: int = 0, n_fixed: int = 2000, d: Optional[int] = None
+) -> None:
     """One-line refusal when :func:`estimate_bytes` exceeds the memory available now."""
     need = estimate_bytes(m, n, layers, batch, n_fixed, d)
     have = available_bytes()
-    require(need <= have, f"{what} needs about {need / 2**30:.1f} GiB of memory but {have / 2**30:.1f} GiB are available: "
-                          "give smaller sizes")
+    require(
+        need <= have,
+        f"{what} needs about {need / 2**30:.1f} GiB of memory but {have / 2**30:.1f} GiB are available: "
+        "give smaller sizes",
+    )
 
 
 def check_name(name: object, where: str) -> str:
     """``name`` if it is safe as one path part ([A-Za-z0-9_.-]+, not starting with '.'), else a one-line error."""
-    require(isinstance(name, str) and len(name) <= 100 and _SAFE_NAME.match(name) is not None,
-            f"{where} name {short(name)} is not allowed: use 1-100 of the characters A-Z a-z 0-9 _ . - , not starting with '.'")
-    return name
+    require(
+        isinstance(name, str) and len(name) <= 100 and _SAFE_NAME.match(name) is not None,
+        f"{where} name {short(name)} is not allowed: use 1-100 of the characters A-Z a-z 0-9 _ . - , not starting "
+        "with '.'",
+    )
+    return cast(str, name)
 
 
 def check_output(path: Path, option: str = "--out", directory: bool = True) -> None:
@@ -143,8 +168,10 @@ def check_output(path: Path, option: str = "--out", directory: bool = True) -> N
     resolved = Path(os.path.abspath(path))
     for where in {resolved, Path(os.path.realpath(path))}:  # a link into /proc counts too
         for root in _FORBIDDEN_ROOTS:
-            require(not (where == Path(root) or Path(root) in where.parents),
-                    f"{option} {str(path)!r} is not allowed: nothing may be written under {root}")
+            require(
+                not (where == Path(root) or Path(root) in where.parents),
+                f"{option} {str(path)!r} is not allowed: nothing may be written under {root}",
+            )
     if directory:
         require(not path.exists() or path.is_dir(), f"{option} {str(path)!r} is an existing file: give a directory")
     else:
@@ -153,7 +180,9 @@ def check_output(path: Path, option: str = "--out", directory: bool = True) -> N
     while not probe.exists():
         probe = probe.parent
     require(probe.is_dir(), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is a file, not a directory")
-    require(os.access(probe, os.W_OK | os.X_OK), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is not writable")
+    require(
+        os.access(probe, os.W_OK | os.X_OK), f"{option} {str(path)!r} is not allowed: {str(probe)!r} is not writable"
+    )
 
 
 def check_network(m: object, n: object, layers: object, lam: object = None) -> None:
@@ -161,9 +190,11 @@ def check_network(m: object, n: object, layers: object, lam: object = None) -> N
     ``1 <= m <= n`` integers, ``layers`` in ``[1, MAX_LAYERS]``, ``lam`` (when given) a finite
     number > 0, and the network's memory against what the machine has available now."""
     check_layers(layers)
-    for size, value, high in (("n", n, None), ("m", m, n)):
-        ok = is_int(value) and value >= 1 and (high is None or value <= high)
-        require(ok, f"{size} {short(value)} is not allowed: it must be an integer >= 1" + ("" if high is None else f" and <= n ({n})"))
-    require(lam is None or (is_finite_number(lam) and lam > 0),
-            f"lam {short(lam)} is not allowed: it must be a finite number > 0")
-    check_memory(f"a {m}x{n} network with {layers} layers", m, n, layers, batch=0, n_fixed=0)
+    require(is_int(n) and n >= 1, f"n {short(n)} is not allowed: it must be an integer >= 1")
+    n = cast(int, n)
+    require(is_int(m) and 1 <= m <= n, f"m {short(m)} is not allowed: it must be an integer >= 1 and <= n ({n})")
+    require(
+        lam is None or (is_finite_number(lam) and lam > 0),
+        f"lam {short(lam)} is not allowed: it must be a finite number > 0",
+    )
+    check_memory(f"a {m}x{n} network with {layers} layers", cast(int, m), n, cast(int, layers), batch=0, n_fixed=0)

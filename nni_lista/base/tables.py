@@ -15,8 +15,11 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
     """A pipe table with right-aligned numbers (empty cells allowed); floats get two decimals."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    numeric = [any(isinstance(row[i], (int, float)) for row in rows)
-               and all(isinstance(row[i], (int, float)) or row[i] == "" for row in rows) for i in range(len(headers))]
+    numeric = [
+        any(isinstance(row[i], (int, float)) for row in rows)
+        and all(isinstance(row[i], (int, float)) or row[i] == "" for row in rows)
+        for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "| " + " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)) + " |"

@@ -19,13 +19,23 @@ from nni_lista.base.signals import Interrupted, interruptible
 from nni_lista.cli.parser import _join_negative_words, _refuse_past_every_bound, _search_config, build_parser
 from nni_lista.cli.quiet import _set_verbosity
 from nni_lista.cli.search_commands import cmd_export_space, cmd_latency, cmd_pareto, cmd_search, cmd_trial, cmd_view
-from nni_lista.cli.train_commands import cmd_arch, cmd_compare, cmd_export, cmd_make_problem, cmd_retrain, cmd_study, cmd_train
+from nni_lista.cli.train_commands import (
+    cmd_arch,
+    cmd_compare,
+    cmd_export,
+    cmd_make_problem,
+    cmd_retrain,
+    cmd_study,
+    cmd_train,
+)
 
 
 # what running the same command again does after an interrupt (docs/cli.md, "Exit codes")
 _RESUME = {
     "train": "run the same command again to resume from the last checkpoint",
-    "compare": "run the same command again to resume (finished models are kept, the others resume from their checkpoints)",
+    "compare": (
+        "run the same command again to resume (finished models are kept, the others resume from their checkpoints)"
+    ),
     "retrain": "run the same command again to resume from the last checkpoint",
     "study": "run the same command again to resume (finished units are kept)",
     "make-problem": "nothing was written; run the same command again",
@@ -38,8 +48,21 @@ _RESUME = {
 }
 
 
-COMMANDS = {"export": cmd_export, "make-problem": cmd_make_problem, "export-space": cmd_export_space, "trial": cmd_trial, "train": cmd_train, "compare": cmd_compare, "search": cmd_search,
-            "retrain": cmd_retrain, "arch": cmd_arch, "view": cmd_view, "study": cmd_study, "latency": cmd_latency, "pareto": cmd_pareto}
+COMMANDS = {
+    "export": cmd_export,
+    "make-problem": cmd_make_problem,
+    "export-space": cmd_export_space,
+    "trial": cmd_trial,
+    "train": cmd_train,
+    "compare": cmd_compare,
+    "search": cmd_search,
+    "retrain": cmd_retrain,
+    "arch": cmd_arch,
+    "view": cmd_view,
+    "study": cmd_study,
+    "latency": cmd_latency,
+    "pareto": cmd_pareto,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

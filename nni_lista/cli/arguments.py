@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from nni_lista.base.errors import UsageError, require, short
 
@@ -62,9 +62,19 @@ def _train_config(args: argparse.Namespace):
     if args.layers is not None:
         check_layers(args.layers)
     require(math.isfinite(args.lam) and args.lam >= 0, f"lam {args.lam} is not allowed: it must be a number >= 0")
-    return TrainConfig(protocol=args.protocol, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
-                       eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
-                       lr_scale=parse_lr_scale(args.lr_scale), warmup_steps=args.warmup_steps, compile=args.compile)
+    return TrainConfig(
+        protocol=args.protocol,
+        max_steps=args.max_steps,
+        batch=args.batch,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        lr_scale=parse_lr_scale(args.lr_scale),
+        warmup_steps=args.warmup_steps,
+        compile=args.compile,
+    )
 
 
 def parse_lr_scale(text: str) -> dict:
@@ -75,7 +85,9 @@ def parse_lr_scale(text: str) -> dict:
         try:
             scale[kind.strip()] = float(value)
         except ValueError:
-            raise UsageError(f"lr-scale {item!r} is not allowed: give KIND=FACTOR pairs, e.g. threshold=10,step=10") from None
+            raise UsageError(
+                f"lr-scale {item!r} is not allowed: give KIND=FACTOR pairs, e.g. threshold=10,step=10"
+            ) from None
     return scale
 
 
@@ -92,11 +104,16 @@ def _signal_files(text: str) -> list[Path]:
         found = []
         for name in ("train", "val", "test"):
             files = [folder / f"{name}{suffix}" for suffix in ARRAY_SUFFIXES if (folder / f"{name}{suffix}").is_file()]
-            require(len(files) == 1, f"--signals {text!r}: the directory must hold one {name}.npy (or .npz, .pt); found {len(files)}")
+            require(
+                len(files) == 1,
+                f"--signals {text!r}: the directory must hold one {name}.npy (or .npz, .pt); found {len(files)}",
+            )
             found += files
         return found
     parts = [part for part in text.split(",") if part]
-    require(len(parts) == 3, f"--signals {short(text)} is not allowed: give TRAIN,VAL,TEST (three files) or a directory")
+    require(
+        len(parts) == 3, f"--signals {short(text)} is not allowed: give TRAIN,VAL,TEST (three files) or a directory"
+    )
     return [Path(part) for part in parts]
 
 
@@ -112,23 +129,36 @@ def _training_service(path: Optional[Path]) -> dict:
     except FileNotFoundError:
         raise UsageError(f"training-service file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise UsageError(f"cannot read training-service file {str(path)!r}: give an NNI experiment config such as strategies/remote.yml") from None
-    service = data.get("trainingService") if isinstance(data, dict) else None
-    require(isinstance(service, dict) and isinstance(service.get("platform"), str),
-            f"{str(path)!r} has no trainingService with a platform: give an NNI experiment config such as strategies/remote.yml")
+        raise UsageError(
+            f"cannot read training-service file {str(path)!r}: give an NNI experiment config such as "
+            "strategies/remote.yml"
+        ) from None
+    service: Any = data.get("trainingService") if isinstance(data, dict) else None
+    require(
+        isinstance(service, dict) and isinstance(service.get("platform"), str),
+        f"{str(path)!r} has no trainingService with a platform: give an NNI experiment config such as "
+        "strategies/remote.yml",
+    )
     ip = data.get("nniManagerIp")
-    require(ip is None or isinstance(ip, str), f"nniManagerIp {short(ip)} in {str(path)!r} is not allowed: give an address")
+    require(
+        ip is None or isinstance(ip, str), f"nniManagerIp {short(ip)} in {str(path)!r} is not allowed: give an address"
+    )
     from nni.experiment.config.training_service import TrainingServiceConfig
     from nni.nas.experiment import NasExperimentConfig
 
     config = NasExperimentConfig("ts", "simplified", training_service=service)
-    require(isinstance(config.training_service, TrainingServiceConfig),
-            f"platform {short(service.get('platform'))} in {str(path)!r} is not allowed: give one of NNI's training services (e.g. local, remote)")
+    require(
+        isinstance(config.training_service, TrainingServiceConfig),
+        f"platform {short(service.get('platform'))} in {str(path)!r} is not allowed: give one of NNI's training "
+        "services (e.g. local, remote)",
+    )
     config.trial_concurrency, config.max_trial_number = 1, 1
     try:
         config.validate()  # NNI's own checks: machines, ports, keys
     except (ValueError, TypeError, AttributeError) as exc:
-        raise UsageError(f"the trainingService of {str(path)!r} is not valid: {str(exc).splitlines()[0][:200]}") from None
+        raise UsageError(
+            f"the trainingService of {str(path)!r} is not valid: {str(exc).splitlines()[0][:200]}"
+        ) from None
     return {"training_service": service, "nni_manager_ip": ip}
 
 

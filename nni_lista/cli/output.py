@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-
 def _layer_table(results: dict) -> str:
     from nni_lista.base.tables import markdown_table
 
@@ -24,8 +23,10 @@ def _summary_table(results: dict) -> str:
 
     with_psnr = any("psnr_db" in r for r in results.values())
     headers = ["model", "protocol", "steps", "seconds", "NMSE dB", *(["PSNR dB"] if with_psnr else [])]
-    rows = [[name, r["protocol"], r["steps"], r["seconds"], r["nmse_db"], *([r["psnr_db"]] if with_psnr else [])]
-            for name, r in results.items()]
+    rows = [
+        [name, r["protocol"], r["steps"], r["seconds"], r["nmse_db"], *([r["psnr_db"]] if with_psnr else [])]
+        for name, r in results.items()
+    ]
     return markdown_table(headers, rows)
 
 
@@ -44,7 +45,9 @@ def _architecture_table(result: dict) -> str:
         arch = item["arch"]
         skips = sum(1 for k, v in arch.items() if "skip_from" in k and v == "on")
         metric = "one-shot: none" if item.get("metric") is None else -float(item["metric"])
-        rows.append([rank, metric, item.get("name", ""), most_common(arch, "weight_form"), most_common(arch, "neuron"), skips])
+        rows.append(
+            [rank, metric, item.get("name", ""), most_common(arch, "weight_form"), most_common(arch, "neuron"), skips]
+        )
     return markdown_table(["rank", "val NMSE dB (search)", "architecture", "weight form", "neuron", "skips on"], rows)
 
 
@@ -54,12 +57,26 @@ def _replicate_table(replicates: dict) -> str:
     rows = []
     for name, row in replicates["models"].items():
         paired = row.get("paired_gain_db")
-        gain = ("" if paired is None else f"{paired['mean']:+.2f}" if paired["low"] is None
-                else f"{paired['mean']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}]")
-        rows.append([name, f"{row['mean']:.2f} +- {row['std']:.2f}", ", ".join(f"{v:.2f}" for v in row["nmse_db"]), gain])
+        gain = (
+            ""
+            if paired is None
+            else f"{paired['mean']:+.2f}"
+            if paired["low"] is None
+            else f"{paired['mean']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}]"
+        )
+        rows.append(
+            [name, f"{row['mean']:.2f} +- {row['std']:.2f}", ", ".join(f"{v:.2f}" for v in row["nmse_db"]), gain]
+        )
     seeds = ", ".join(map(str, replicates["training_seeds"]))
-    return markdown_table(["model", f"test NMSE dB, mean +- std over seeds {seeds}", "per seed",
-                           "searched better by dB, paired [95 % CI]"], rows)
+    return markdown_table(
+        [
+            "model",
+            f"test NMSE dB, mean +- std over seeds {seeds}",
+            "per seed",
+            "searched better by dB, paired [95 % CI]",
+        ],
+        rows,
+    )
 
 
 def _search_figures(result: dict, out: Path) -> list[Path]:
@@ -69,6 +86,13 @@ def _search_figures(result: dict, out: Path) -> list[Path]:
 
     curves = {name: run["nmse_db_per_layer"] for name, run in result["retrained"].items()}
     found = result.get("found")
-    return [plot_nmse_vs_layer(curves, out / "nmse_vs_layer.png", f"retrained after the {result['strategy']} search, T={result['layers']}"),
-            plot_architecture(result["top"][0]["arch"], out / "best_arch.png",
-                              f"found: {found['text']}" if found is not None else f"best architecture ({result['backbone']})")]
+    return [
+        plot_nmse_vs_layer(
+            curves, out / "nmse_vs_layer.png", f"retrained after the {result['strategy']} search, T={result['layers']}"
+        ),
+        plot_architecture(
+            result["top"][0]["arch"],
+            out / "best_arch.png",
+            f"found: {found['text']}" if found is not None else f"best architecture ({result['backbone']})",
+        ),
+    ]

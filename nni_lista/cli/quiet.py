@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 
-
 #: loggers whose records carry nothing for a user at their INFO level (NNI's engine and experiment
 #: chatter, Lightning's trainer setup and advice); ``--verbose`` shows them
 QUIET_LOGGERS = ("nni", "pytorch_lightning", "lightning.pytorch", "lightning_fabric")
@@ -21,14 +20,20 @@ def _nni_loggers() -> list[str]:
 
     spec = importlib.util.find_spec("nni")
     folders = [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
-    return [f"nni.{path.stem}" for folder in folders for path in folder.iterdir()
-            if path.stem.isidentifier() and (path.is_dir() or path.suffix == ".py")]
+    return [
+        f"nni.{path.stem}"
+        for folder in folders
+        for path in folder.iterdir()
+        if path.stem.isidentifier() and (path.is_dir() or path.suffix == ".py")
+    ]
 
 
 #: NNI warnings about how a one-shot search uses it on purpose (logger -> the message's start): its
 #: evaluator has no checkpoint callback and no validation loader (the strategy's choice is exported)
-EXPECTED_NNI_WARNINGS = {"nni.nas.oneshot.pytorch.strategy": "Checkpoint callback is found to be None",
-                         "nni.nas.evaluator.pytorch.lightning": "Validation dataloaders are missing"}
+EXPECTED_NNI_WARNINGS = {
+    "nni.nas.oneshot.pytorch.strategy": "Checkpoint callback is found to be None",
+    "nni.nas.evaluator.pytorch.lightning": "Validation dataloaders are missing",
+}
 
 
 class _Expected(logging.Filter):

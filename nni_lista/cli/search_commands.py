@@ -8,8 +8,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from nni_lista.base.errors import require, short
+from nni_lista.base.errors import UsageError, require, short
 from nni_lista.cli.arguments import _problem_from_args, _problem_spec, _train_config, _training_service
 from nni_lista.cli.output import _architecture_table, _layer_table, _replicate_table, _search_figures, _summary_table
 
@@ -32,23 +33,54 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nni_lista.search.explore import SearchRequest, run_search
 
     request = SearchRequest(
-        strategy=args.strategy, problem=spec, layers=args.layers, space=args.space,
-        budget=args.budget, training=_train_config(args), lam=args.lam, seed=args.seed, top_k=args.top_k,
-        max_flops=args.max_flops, max_params=args.max_params, max_latency=args.max_latency, latency_batch=args.latency_batch,
+        strategy=args.strategy,
+        problem=spec,
+        layers=args.layers,
+        space=args.space,
+        budget=args.budget,
+        training=_train_config(args),
+        lam=args.lam,
+        seed=args.seed,
+        top_k=args.top_k,
+        max_flops=args.max_flops,
+        max_params=args.max_params,
+        max_latency=args.max_latency,
+        latency_batch=args.latency_batch,
         latency_margin=args.latency_margin,
-        latency_table=None if args.latency_table is None else str(args.latency_table), port=args.port, host=args.host,
+        latency_table=None if args.latency_table is None else str(args.latency_table),
+        port=args.port,
+        host=args.host,
         **_training_service(args.training_service),
-        reuse_prefixes=args.reuse_prefixes, backbone=args.backbone, warm_start=args.warm_start, mutations=args.mutations,
-        dimension_prob=args.dimension_prob, subnets=args.subnets, retrain_seeds=args.retrain_seeds, max_seconds=args.max_seconds,
+        reuse_prefixes=args.reuse_prefixes,
+        backbone=args.backbone,
+        warm_start=args.warm_start,
+        mutations=args.mutations,
+        dimension_prob=args.dimension_prob,
+        subnets=args.subnets,
+        retrain_seeds=args.retrain_seeds,
+        max_seconds=args.max_seconds,
     )
-    result = run_search(request, args.out, announce=lambda: print(
-        f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
-        f"budget {args.budget}...", file=sys.stderr, flush=True))
+    result = run_search(
+        request,
+        args.out,
+        announce=lambda: print(
+            f"searching the {args.space} space ({args.layers} layers, {problem.m}x{problem.n}) with {args.strategy}, "
+            f"budget {args.budget}...",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
     print(_architecture_table(result))
     found = result.get("found")
     if found is not None:
-        what = "a family member: the search returned one of its starting points" if found["family_member"] else "not a family member"
-        print(f"\nfound: {found['text']} ({what}); best family member scored by the search: {found['best_family_member']}")
+        what = (
+            "a family member: the search returned one of its starting points"
+            if found["family_member"]
+            else "not a family member"
+        )
+        print(
+            f"\nfound: {found['text']} ({what}); best family member scored by the search: {found['best_family_member']}"
+        )
     print()
     retrained = result["retrained"]
     print(_layer_table(retrained))
@@ -59,12 +91,17 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(_replicate_table(result["replicates"]))
     bound = result.get("time_bound")
     if bound is not None and bound["stopped_the_search"]:
-        kept = (f"the {len(result['history'])} architectures it had scored" if result["kind"] != "one-shot"
-                else "the supernet as trained so far, exported as usual")
+        kept = (
+            f"the {len(result['history'])} architectures it had scored"
+            if result["kind"] != "one-shot"
+            else "the supernet as trained so far, exported as usual"
+        )
         print(f"\nthe time bound ({bound['max_seconds']:g} s) stopped the search before its budget; it kept {kept}")
     figures = _search_figures(result, args.out)
-    print(f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'}, {args.out / 'best_arch.json'}"
-          f"{''.join(f', {path}' for path in figures)}")
+    print(
+        f"\nsearch took {result['search_seconds']:.0f} s; wrote {args.out / 'top.json'}, {args.out / 'best_arch.json'}"
+        f"{''.join(f', {path}' for path in figures)}"
+    )
     if args.port is not None:
         print(f"to look at it again in NNI's web UI: nni-lista view {args.out} --port {args.port}")
     return 0
@@ -97,14 +134,17 @@ def cmd_trial(args: argparse.Namespace) -> int:
     check_layers(args.layers)  # bounds the label table the parameters are checked against
     trial_parameters.refuse_exposed_manager()
     params = trial_parameters.receive()  # plain JSON: never NNI's unpickling decoder
-    require(params is not None, "no parameters from NNI: run this as the trialCommand of an NNI experiment")
+    if params is None:
+        raise UsageError("no parameters from NNI: run this as the trialCommand of an NNI experiment")
     check(params, args.layers, args.space)
     arch = complete(params, args.layers, PRESETS[args.space])
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
     config = _train_config(args)
     model = build(arch, problem.m, problem.n)
-    metrics = train_architecture(model, spec, config.to_dict(), args.lam, settings={"arch": arch, "space": args.space, "backbone": "lista"})
+    metrics = train_architecture(
+        model, spec, config.to_dict(), args.lam, settings={"arch": arch, "space": args.space, "backbone": "lista"}
+    )
     write_json(Path(os.environ.get("NNI_OUTPUT_DIR", ".")) / "metrics.json", metrics)  # the shape every run writes
     return 0
 
@@ -116,7 +156,10 @@ def cmd_export_space(args: argparse.Namespace) -> int:
     check_layers(args.layers)
     check_output(args.out, directory=False)
     write_search_space(args.space, args.layers, args.out)
-    print(f"wrote {args.out}: {len(search_space(args.space, args.layers))} choices ({args.space} space, {args.layers} layers)")
+    print(
+        f"wrote {args.out}: {len(search_space(args.space, args.layers))} choices ({args.space} space, {args.layers} "
+        "layers)"
+    )
     return 0
 
 
@@ -130,31 +173,64 @@ def cmd_latency(args: argparse.Namespace) -> int:
     require(1 <= args.n and 1 <= args.m <= args.n, f"--m {args.m} and --n {args.n} are not allowed: give 1 <= m <= n")
     require(1 <= args.batch <= 65536, f"--batch {args.batch} is not allowed: it must be an integer in 1..65536")
     require(1 <= args.repeats <= 10_000, f"--repeats {args.repeats} is not allowed: it must be an integer in 1..10000")
-    check_memory(f"a {args.m}x{args.n} problem with {args.layers} layers and batch {args.batch}", args.m, args.n, args.layers, args.batch, 0)
+    check_memory(
+        f"a {args.m}x{args.n} problem with {args.layers} layers and batch {args.batch}",
+        args.m,
+        args.n,
+        args.layers,
+        args.batch,
+        0,
+    )
     check_output(args.out, directory=False)
     archs = [(path, load_arch(path)) for path in args.arch]  # checked before anything is measured
     for path, arch in archs:
-        require(layers_of(arch) == args.layers, f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}")
+        require(
+            layers_of(arch) == args.layers,
+            f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}",
+        )
     from nni_lista.space.latency import measure_table, predict  # after every check: it imports NNI's profilers
 
     device = resolve_device(args.device)
-    table, measured = measure_table(args.m, args.n, args.layers, args.batch, device, args.repeats, progress=sys.stderr.isatty(),
-                                    networks={str(path): arch for path, arch in archs})
+    table, measured = measure_table(
+        args.m,
+        args.n,
+        args.layers,
+        args.batch,
+        device,
+        args.repeats,
+        progress=sys.stderr.isatty(),
+        networks={str(path): arch for path, arch in archs},
+    )
     table.save(args.out)
     k = min(2, args.layers)
     rows = [[f"weight form {name} (layer {k})", ms[k - 1]] for name, ms in table.forms.items()]
     rows += [[f"neuron {name} (layer {k})", ms[k - 1]] for name, ms in table.neurons.items()]
-    rows += [[f"{dimension} {name} (layer {k})", ms[k - 1]] for dimension, values in table.mechanisms.items()
-             for name, ms in values.items() if any(ms)]
+    rows += [
+        [f"{dimension} {name} (layer {k})", ms[k - 1]]
+        for dimension, values in table.mechanisms.items()
+        for name, ms in values.items()
+        if any(ms)
+    ]
     rows += [["one skip on", table.skip_ms], ["B b (lista form)", table.measure_ms], ["constant", table.constant_ms]]
-    rows += [[f"{name} (T = {args.layers}, predicted)", predict(table, named_architecture(name, args.layers), args.m, args.n)]
-             for name in NAMED_ARCHITECTURES]
+    rows += [
+        [
+            f"{name} (T = {args.layers}, predicted)",
+            predict(table, named_architecture(name, args.layers), args.m, args.n),
+        ]
+        for name in NAMED_ARCHITECTURES
+    ]
     print(markdown_table(["choice", "ms"], [[name, f"{ms:.3f}"] for name, ms in rows]))
     if archs:  # timed in the same interleaved rounds as the table
         print()
-        print(markdown_table(["architecture", "predicted ms", f"measured ms (fastest of {args.repeats}, interleaved)"],
-                             [[str(path), f"{predict(table, arch, args.m, args.n):.3f}", f"{measured[str(path)]:.3f}"]
-                              for path, arch in archs]))
+        print(
+            markdown_table(
+                ["architecture", "predicted ms", f"measured ms (fastest of {args.repeats}, interleaved)"],
+                [
+                    [str(path), f"{predict(table, arch, args.m, args.n):.3f}", f"{measured[str(path)]:.3f}"]
+                    for path, arch in archs
+                ],
+            )
+        )
     print(f"wrote {args.out}: measured on {table.key['device']}, {args.m}x{args.n}, batch {args.batch}")
     return 0
 
@@ -178,30 +254,55 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     if args.cost == "latency":
         from nni_lista.space.latency import load_or_measure
 
-        table = load_or_measure(args.latency_table, problem.m, problem.n, data["layers"], args.latency_batch,
-                                progress=sys.stderr.isatty())
+        table = load_or_measure(
+            args.latency_table, problem.m, problem.n, data["layers"], args.latency_batch, progress=sys.stderr.isatty()
+        )
     points = [point for run, found in searches.items() for point in pareto.search_points(Path(run), found)]
     points += pareto.family_points(searches, points, progress=sys.stderr.isatty())
     cost = pareto.cost_function(args.cost, problem.m, problem.n, data["layers"], table)
     for point in points:
         point.cost = cost(point.arch)
     front = pareto.front(points)
-    unit = {"flops": "FLOPs per sample", "params": "parameters", "latency": f"latency (ms, batch {args.latency_batch}, here)"}[args.cost]
-    distinct = len({json.dumps(p.arch, sort_keys=True) for p in points})  # a warm-started search scores the family again
+    unit = {
+        "flops": "FLOPs per sample",
+        "params": "parameters",
+        "latency": f"latency (ms, batch {args.latency_batch}, here)",
+    }[args.cost]
+    distinct = len(
+        {json.dumps(p.arch, sort_keys=True) for p in points}
+    )  # a warm-started search scores the family again
     from nni_lista.study.plots import plot_pareto
 
-    plot_pareto(points, front, args.out, unit, f"{distinct} different networks, {problem.m}x{problem.n}, T = {data['layers']}: "
-                                                f"proxy validation NMSE against {args.cost}")
+    plot_pareto(
+        points,
+        front,
+        args.out,
+        unit,
+        f"{distinct} different networks, {problem.m}x{problem.n}, T = {data['layers']}: "
+        f"proxy validation NMSE against {args.cost}",
+    )
     from nni_lista.search.handback import name_architecture
 
     named = {id(p): name_architecture(p.arch, data.get("space", "full"), data["layers"])["text"] for p in points}
-    write_json(args.out.with_suffix(".json"), {"cost": args.cost, "runs": list(searches),
-                                               "points": [{**asdict(p), "what": named[id(p)]} for p in points],
-                                               "front": [{**asdict(p), "what": named[id(p)]} for p in front]})
-    print(markdown_table(["source", "network", "what it is", unit, "validation NMSE dB"],
-                         [[p.source, p.name, named[id(p)], f"{p.cost:.4g}", f"{p.nmse_db:.2f}"] for p in front]))
-    print(f"wrote {args.out} and {args.out.with_suffix('.json')}: {len(front)} of {len(points)} points "
-          f"({distinct} different networks) on the front")
+    write_json(
+        args.out.with_suffix(".json"),
+        {
+            "cost": args.cost,
+            "runs": list(searches),
+            "points": [{**asdict(p), "what": named[id(p)]} for p in points],
+            "front": [{**asdict(p), "what": named[id(p)]} for p in front],
+        },
+    )
+    print(
+        markdown_table(
+            ["source", "network", "what it is", unit, "validation NMSE dB"],
+            [[p.source, p.name, named[id(p)], f"{p.cost:.4g}", f"{p.nmse_db:.2f}"] for p in front],
+        )
+    )
+    print(
+        f"wrote {args.out} and {args.out.with_suffix('.json')}: {len(front)} of {len(points)} points "
+        f"({distinct} different networks) on the front"
+    )
     return 0
 
 
@@ -214,15 +315,19 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     top = args.run / "top.json"
     data = load_top(args.run)
-    run = data.get("nni_experiment")
+    run: Any = data.get("nni_experiment")
     require(run is not None, f"{str(top)!r} names no NNI experiment: only searches run with --port have one to view")
-    require(isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("directory"), str),
-            f"{str(top)!r} is damaged: its nni_experiment {short(run)} lacks an id and a directory")
+    require(
+        isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("directory"), str),
+        f"{str(top)!r} is damaged: its nni_experiment {short(run)} lacks an id and a directory",
+    )
     try:
         pid = manager.view(run["id"], Path(run["directory"]), args.port, args.host)
     except manager.ViewFailed as exc:
         print(f"nni-lista view: {exc}", file=sys.stderr)
         return 1
-    print(f"NNI web UI: {manager.url(args.host, args.port)} (experiment {run['id']}, manager pid {pid}); "
-          f"stop it with: nnictl stop {run['id']}")
+    print(
+        f"NNI web UI: {manager.url(args.host, args.port)} (experiment {run['id']}, manager pid {pid}); "
+        f"stop it with: nnictl stop {run['id']}"
+    )
     return 0

@@ -7,6 +7,8 @@ kept rows ``b = y.flatten(1)[:, rows]``, the code of the network's last layer ``
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from nni_lista.base.errors import require
@@ -16,10 +18,12 @@ from nni_lista.problem.problems import Problem
 
 def as_reconstructor(network: torch.nn.Module, problem: Problem):
     """``network`` (trained on ``problem``) wrapped as a ``deepinv.models.Reconstructor``."""
-    deepinv = require_deepinv()
+    deepinv: Any = require_deepinv()
     settings = problem.settings
-    require("rows" in settings and "image_size" in settings,
-            "the problem was not made from deepinv physics (Problem.from_deepinv): nothing says which image it measures")
+    require(
+        "rows" in settings and "image_size" in settings,
+        "the problem was not made from deepinv physics (Problem.from_deepinv): nothing says which image it measures",
+    )
 
     class NetworkReconstructor(deepinv.models.Reconstructor):
         """An nni-lista network reconstructing images from deepinv measurements."""
@@ -33,7 +37,9 @@ def as_reconstructor(network: torch.nn.Module, problem: Problem):
             self.image_size = tuple(settings["image_size"])
 
         def forward(self, y: torch.Tensor, physics=None, **kwargs) -> torch.Tensor:
-            b = y.reshape(y.shape[0], -1)[:, self.rows].to(self.synthesis.dtype if self.synthesis.numel() else torch.float32)
+            b = y.reshape(y.shape[0], -1)[:, self.rows].to(
+                self.synthesis.dtype if self.synthesis.numel() else torch.float32
+            )
             z = self.network(b)[-1]
             x = z @ self.synthesis.T if self.synthesis.numel() else z
             return x.reshape(y.shape[0], *self.image_size)

@@ -38,15 +38,19 @@ stage-wise protocol needs. :data:`MODELS` is the registry keyed by CLI name.
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 from torch import nn
 
 from nni_lista.base.errors import require, short
 from nni_lista.base.limits import MAX_STEPS, check_count, check_network
-from nni_lista.models.mechanisms import (adaptive_threshold_factor, exp_gain, inv_overshoot, residual_threshold_factor,
-                                         support_fraction)
+from nni_lista.models.mechanisms import (
+    adaptive_threshold_factor,
+    exp_gain,
+    inv_overshoot,
+    residual_threshold_factor,
+    support_fraction,
+)
 from nni_lista.models.thresholds import cpss_percent, soft_threshold, support_selected_threshold
 
 DEFAULT_LAM = 0.4
@@ -78,6 +82,8 @@ def _scalars(value: float, count: int) -> nn.ParameterList:
 
 class UnrolledModel(nn.Module):
     """Base of every model: holds ``A`` as a buffer, the layer count and ``lam``."""
+
+    A: torch.Tensor
 
     learned = True
 
@@ -207,6 +213,8 @@ class ALISTA(UnrolledModel):
     ``gamma_k = min(1, 1 / ||W^T A||_2)``: the step of the ALISTA paper (1) unless that makes the
     first iterations expand (a badly conditioned ``A``, e.g. a learned image dictionary)."""
 
+    W: torch.Tensor
+
     def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
         super().__init__(A, layers, lam)
         self.register_buffer("W", analytic_weight(self.A))
@@ -280,6 +288,8 @@ class HyperLISTA(ALISTA):
     The paper ties the coefficients across layers and adapts the support-selection share too;
     here the share follows ALISTA's schedule."""
 
+    pinv: torch.Tensor
+
     def __init__(self, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM):
         super().__init__(A, layers, lam)
         self.c = _scalars(0.0, layers - 1)  # layer 1 has no momentum (x^0 = 0)
@@ -310,7 +320,7 @@ def coupled_from_alista(alista: ALISTA, support_selection: bool = True) -> LISTA
     return model
 
 
-MODELS: dict[str, Callable[..., UnrolledModel]] = {
+MODELS: dict[str, type[UnrolledModel]] = {
     "ista": ISTA,
     "fista": FISTA,
     "lista": LISTA,

@@ -23,8 +23,9 @@ def adaptive_threshold_factor(previous: torch.Tensor | None, eps: float = AT_EPS
     return 1.0 if previous is None else 1.0 / (1.0 + previous.abs() / eps)
 
 
-def residual_threshold_factor(previous: torch.Tensor | None, b: torch.Tensor, A: torch.Tensor,
-                              pinv: torch.Tensor) -> torch.Tensor:
+def residual_threshold_factor(
+    previous: torch.Tensor | None, b: torch.Tensor, A: torch.Tensor, pinv: torch.Tensor
+) -> torch.Tensor:
     """HyperLISTA's residual factor, relative: ``||A^+ (A x - b)||_1 / ||A^+ b||_1`` per sample,
     shape (batch, 1) (``pinv`` is ``A^+``, n x m); 1 where there is no previous estimate, so the
     threshold starts at the neuron's own. (HyperLISTA's ``c ||A^+ (A x - b)||_1`` without the

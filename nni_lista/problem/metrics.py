@@ -5,7 +5,8 @@ NMSE in dB is a ratio of sums over the whole set (docs/problem-and-family.md)::
     NMSE_dB = 10 log10( sum_i ||x_hat_i - x_i||^2 / sum_i ||x_i||^2 )
 
 not the mean of per-sample dB values, which other codebases report (e.g. Open-L2O) and which is
-not comparable; that one is :func:`nmse_db_sample_mean`, recorded beside it and named. PSNR is ``10 log10(peak^2 / MSE)`` with the mean over every entry.
+not comparable; that one is :func:`nmse_db_sample_mean`, recorded beside it and named. PSNR is ``10 log10(peak^2 /
+MSE)`` with the mean over every entry.
 """
 
 from __future__ import annotations

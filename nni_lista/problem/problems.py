@@ -38,7 +38,8 @@ from nni_lista.base.limits import is_int
 
 FILE_FORMAT = "nni-lista-problem"
 FILE_VERSION = 1
-#: the kinds of problem file: generated synthetic, natural-image CS, or a user's own matrix (:mod:`nni_lista.problem.own_data`)
+#: the kinds of problem file: generated synthetic, natural-image CS, or a user's own matrix
+#: (:mod:`nni_lista.problem.own_data`)
 KINDS = ("synthetic", "image-cs", "matrix")
 
 
@@ -128,10 +129,12 @@ class ImageCSSettings:
             _check_count(name, getattr(self, name), 1)
 
 
-
 # The problem vocabulary users write (command-line options, study YAML), per kind; two names
 # differ from the settings' fields: snr -> snr_db, atoms -> n_atoms.
-PROBLEM_FIELDS = {"synthetic": ("m", "n", "p", "snr", "kappa", "seed"), "image-cs": ("m", "patch", "atoms", "snr", "seed")}
+PROBLEM_FIELDS = {
+    "synthetic": ("m", "n", "p", "snr", "kappa", "seed"),
+    "image-cs": ("m", "patch", "atoms", "snr", "seed"),
+}
 _FIELD = {"snr": "snr_db", "atoms": "n_atoms"}
 
 
@@ -140,15 +143,24 @@ def problem_settings(kind: str, values: dict, where: Optional[str] = None) -> "S
     ``m patch atoms snr seed`` for ``image-cs``): the one mapping every front end uses; a bad
     kind, key or value is a one-line error (prefixed with ``where``, e.g. a study's setting)."""
     prefix = f"{where}: " if where else ""
-    require(isinstance(kind, str) and kind in PROBLEM_FIELDS, f"{prefix}kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_FIELDS)}")
+    require(
+        isinstance(kind, str) and kind in PROBLEM_FIELDS,
+        f"{prefix}kind {short(kind)} is not allowed: choose one of {', '.join(PROBLEM_FIELDS)}",
+    )
     for key in values:
-        require(key in PROBLEM_FIELDS[kind], f"{prefix}key {short(key)} does not apply to a {kind} problem: allowed are {', '.join(PROBLEM_FIELDS[kind])}")
+        require(
+            key in PROBLEM_FIELDS[kind],
+            f"{prefix}key {short(key)} does not apply to a {kind} problem: allowed are "
+            f"{', '.join(PROBLEM_FIELDS[kind])}",
+        )
     args = {_FIELD.get(k, k): v for k, v in values.items()}
     if "snr_db" in args:
         try:
             args["snr_db"] = float(args["snr_db"])
         except (TypeError, ValueError):
-            raise UsageError(f"{prefix}snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'") from None
+            raise UsageError(
+                f"{prefix}snr {short(args['snr_db'])} is not allowed: give a number of dB or 'inf'"
+            ) from None
     try:
         return (SyntheticSettings if kind == "synthetic" else ImageCSSettings)(**args)
     except UsageError as exc:
@@ -253,8 +265,14 @@ class Problem:
         if self.sensing.device == device:
             return self
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return replace(self, sensing=move(self.sensing), synthesis=move(self.synthesis), _A=move(self._A),
-                       val=Split(move(self.val.b), move(self.val.s)), test=Split(move(self.test.b), move(self.test.s)))
+        return replace(
+            self,
+            sensing=move(self.sensing),
+            synthesis=move(self.synthesis),
+            _A=move(self._A),
+            val=Split(move(self.val.b), move(self.val.s)),
+            test=Split(move(self.test.b), move(self.test.s)),
+        )
 
 
 def bernoulli_gaussian(count: int, n: int, p: float, generator: torch.Generator) -> torch.Tensor:
@@ -297,8 +315,11 @@ def make_synthetic(settings: SyntheticSettings = SyntheticSettings()) -> Problem
     problem.val = problem.train_batch(settings.n_val, seeded_generator(settings.seed, _VAL))
     problem.test = problem.train_batch(settings.n_test, seeded_generator(settings.seed, _TEST))
     for name, split in (("validation", problem.val), ("test", problem.test)):
-        require(bool(split.s.any()), f"p {settings.p!r} is too small for n={settings.n}: every signal of the {name} set is zero, "
-                                     "so no NMSE can be measured; give a larger p")
+        require(
+            bool(split.s.any()),
+            f"p {settings.p!r} is too small for n={settings.n}: every signal of the {name} set is zero, "
+            "so no NMSE can be measured; give a larger p",
+        )
     return problem
 
 
@@ -332,7 +353,9 @@ def make_image_cs(settings: ImageCSSettings = ImageCSSettings()) -> Problem:
         flat = patches.reshape(-1, d)
         return flat - flat.mean(axis=1, keepdims=True)
 
-    dict_patches = centred(extract_patches_2d(flower, size, max_patches=settings.n_dictionary_patches, random_state=rng))
+    dict_patches = centred(
+        extract_patches_2d(flower, size, max_patches=settings.n_dictionary_patches, random_state=rng)
+    )
     learner = MiniBatchDictionaryLearning(
         n_components=settings.n_atoms,
         alpha=0.1,
@@ -407,7 +430,10 @@ def load(path: str | os.PathLike) -> Problem:
     if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
         raise UsageError(f"problem file {str(path)!r} is not an nni-lista problem; {hint}")
     if data.get("version") != FILE_VERSION:
-        raise UsageError(f"problem file {str(path)!r} has version {data.get('version')!r}; this nni-lista reads version {FILE_VERSION}")
+        raise UsageError(
+            f"problem file {str(path)!r} has version {data.get('version')!r}; this nni-lista reads version "
+            f"{FILE_VERSION}"
+        )
     problem = _from_file_data(data, f"problem file {str(path)!r}")
     check_instance(problem, f"problem file {str(path)!r}")
     return problem
@@ -415,8 +441,15 @@ def load(path: str | os.PathLike) -> Problem:
 
 def _from_file_data(data: dict, where: str) -> Problem:
     """The :class:`Problem` of a loaded file's dict; missing or mistyped entries raise :class:`UsageError`."""
-    missing = [k for k in ("kind", "settings", "sensing", "synthesis", "train_pool", "val", "test", "p", "snr_db") if k not in data]
-    require(not missing, f"{where} lacks {', '.join(map(repr, missing))}; it is damaged: make it again with `nni-lista make-problem`")
+    missing = [
+        k
+        for k in ("kind", "settings", "sensing", "synthesis", "train_pool", "val", "test", "p", "snr_db")
+        if k not in data
+    ]
+    require(
+        not missing,
+        f"{where} lacks {', '.join(map(repr, missing))}; it is damaged: make it again with `nni-lista make-problem`",
+    )
     require(data["kind"] in KINDS, f"{where}: kind {short(data['kind'])} is not allowed: {', '.join(KINDS)}")
     require(isinstance(data["settings"], dict), f"{where}: settings {short(data['settings'])} must be a mapping")
     for name in ("val", "test"):
@@ -426,23 +459,41 @@ def _from_file_data(data: dict, where: str) -> Problem:
         p, snr_db = float(data["p"]), float(data["snr_db"])
     except (TypeError, ValueError):
         raise UsageError(f"{where}: p {short(data['p'])} and snr_db {short(data['snr_db'])} must be numbers") from None
-    return Problem(kind=data["kind"], settings=from_json_safe(data["settings"]), sensing=data["sensing"], synthesis=data["synthesis"],
-                   train_pool=data["train_pool"], val=Split(*data["val"]), test=Split(*data["test"]), p=p, snr_db=snr_db)
+    return Problem(
+        kind=data["kind"],
+        settings=from_json_safe(data["settings"]),
+        sensing=data["sensing"],
+        synthesis=data["synthesis"],
+        train_pool=data["train_pool"],
+        val=Split(*data["val"]),
+        test=Split(*data["test"]),
+        p=p,
+        snr_db=snr_db,
+    )
 
 
 def check_instance(problem: Problem, where: str) -> None:
     """Refuse an instance no model can be trained or scored on: tensors of the wrong kind or
     shape, non-finite entries, an all-zero operator, or an all-zero validation or test set."""
+
     def matrix(name: str, value: object, rows: Optional[int] = None, cols: Optional[int] = None) -> torch.Tensor:
-        ok = isinstance(value, torch.Tensor) and value.dim() == 2 and value.dtype.is_floating_point and value.numel() > 0
+        ok = (
+            isinstance(value, torch.Tensor) and value.dim() == 2 and value.dtype.is_floating_point and value.numel() > 0
+        )
         ok = ok and (rows is None or value.shape[0] == rows) and (cols is None or value.shape[1] == cols)
-        found = (f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {short(tuple(value.shape))}"
-                 if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
+        found = (
+            f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {short(tuple(value.shape))}"
+            if isinstance(value, torch.Tensor)
+            else f"a {type(value).__name__}"
+        )
         want = f"({'N' if rows is None else rows}, {'N' if cols is None else cols})"
         require(ok, f"{where}: expected {name} to be a non-empty float matrix of shape {want}, found {found}")
         # a stride-0 (expanded) tensor is a few bytes on disk and gigabytes once touched
-        require(value.is_contiguous(), f"{where}: {name} is not a contiguous tensor (strides {short(value.stride())}); "
-                                       "make the file again with `nni-lista make-problem`")
+        require(
+            value.is_contiguous(),
+            f"{where}: {name} is not a contiguous tensor (strides {short(value.stride())}); "
+            "make the file again with `nni-lista make-problem`",
+        )
         require(bool(torch.isfinite(value).all()), f"{where}: there are NaN or infinite entries in {name}")
         return value
 
@@ -451,8 +502,11 @@ def check_instance(problem: Problem, where: str) -> None:
     if problem.synthesis is not None:
         matrix("the synthesis matrix", problem.synthesis, d)
     n = problem.synthesis.shape[1] if problem.synthesis is not None else d
-    recorded = {"m": m, "n": n} if problem.kind == "synthetic" else {"m": m, "patch": math.isqrt(d) if math.isqrt(d) ** 2 == d else None,
-                                                                     "n_atoms": n}
+    recorded = (
+        {"m": m, "n": n}
+        if problem.kind == "synthetic"
+        else {"m": m, "patch": math.isqrt(d) if math.isqrt(d) ** 2 == d else None, "n_atoms": n}
+    )
     for key, size in recorded.items():  # the settings are written to every result: they must say what the tensors are
         value = problem.settings.get(key, size) if isinstance(problem.settings, dict) else size
         require(value == size, f"{where}: its settings say {key} = {short(value)} but its tensors have {key} = {size}")
@@ -464,7 +518,10 @@ def check_instance(problem: Problem, where: str) -> None:
     if problem.train_pool is not None:
         matrix("the training pool", problem.train_pool, cols=d)
     require(problem.train_pool is not None or 0.0 < problem.p <= 1.0, f"{where}: p {problem.p!r} is not in (0, 1]")
-    require(not math.isnan(problem.snr_db) and problem.snr_db != -math.inf, f"{where}: snr_db {problem.snr_db!r} is not allowed")
+    require(
+        not math.isnan(problem.snr_db) and problem.snr_db != -math.inf,
+        f"{where}: snr_db {problem.snr_db!r} is not allowed",
+    )
 
 
 def instance_digest(problem: Problem) -> str:
@@ -473,7 +530,15 @@ def instance_digest(problem: Problem) -> str:
     import hashlib
 
     h = hashlib.sha256(problem.kind.encode())
-    for tensor in (problem.sensing, problem.synthesis, problem.val.b, problem.val.s, problem.test.b, problem.test.s, problem.train_pool):
+    for tensor in (
+        problem.sensing,
+        problem.synthesis,
+        problem.val.b,
+        problem.val.s,
+        problem.test.b,
+        problem.test.s,
+        problem.train_pool,
+    ):
         if tensor is None:
             h.update(b"none")
             continue
@@ -497,13 +562,22 @@ def check_spec(spec: object, where: str = "the problem") -> None:
     """Refuse a problem spec that is not one :func:`problem_spec` could have made (a file path, or
     valid synthetic settings), in one line, before anything is built (specs are read back from
     results files a user may have edited); the memory an instance needs is checked when it is made."""
-    ok = isinstance(spec, dict) and len(spec) == 1 and (
-        isinstance(spec.get("file"), str) or isinstance(spec.get("synthetic"), dict))
-    require(ok, f"{where}: {short(spec)} is not a problem spec: expected {{'file': PATH}} or {{'synthetic': {{settings}}}}")
+    ok = (
+        isinstance(spec, dict)
+        and len(spec) == 1
+        and (isinstance(spec.get("file"), str) or isinstance(spec.get("synthetic"), dict))
+    )
+    require(
+        ok, f"{where}: {short(spec)} is not a problem spec: expected {{'file': PATH}} or {{'synthetic': {{settings}}}}"
+    )
     if "synthetic" in spec:
         fields = set(SyntheticSettings.__dataclass_fields__)
         unknown = [k for k in spec["synthetic"] if k not in fields]
-        require(not unknown, f"{where}: synthetic setting {short(unknown[0]) if unknown else ''} is not one of {', '.join(sorted(fields))}")
+        require(
+            not unknown,
+            f"{where}: synthetic setting {short(unknown[0]) if unknown else ''} is not one of "
+            f"{', '.join(sorted(fields))}",
+        )
         try:
             SyntheticSettings(**from_json_safe(spec["synthetic"]))
         except UsageError as exc:
@@ -518,7 +592,9 @@ def _problem(spec_json: str) -> Problem:
     if "file" in spec:
         return load(spec["file"])
     settings = SyntheticSettings(**from_json_safe(spec["synthetic"]))
-    check_memory(f"a {settings.m}x{settings.n} problem", settings.m, settings.n, n_fixed=settings.n_val + settings.n_test)
+    check_memory(
+        f"a {settings.m}x{settings.n} problem", settings.m, settings.n, n_fixed=settings.n_val + settings.n_test
+    )
     return make_synthetic(settings)
 
 

@@ -31,8 +31,12 @@ class Chronicle(PassThrough):
         a weight-sharing search passes its start so the supernet's training counts.
     """
 
-    def __init__(self, started: Optional[float] = None, total: Optional[int] = None,
-                 report: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self,
+        started: Optional[float] = None,
+        total: Optional[int] = None,
+        report: Optional[Callable[[str], None]] = None,
+    ) -> None:
         super().__init__()
         self.started = started
         self.total, self.report = total, report  # with report: one line per finished architecture
@@ -56,9 +60,15 @@ class Chronicle(PassThrough):
     def _append(self, model: ExecutableModelSpace, metric) -> None:
         if isinstance(metric, dict):  # a trial's dict metric, as the training-service engine passes it on
             metric = metric.get("default")
-        self.events.append({"seconds": round(time.perf_counter() - self.started, 3),
-                            "metric": None if metric is None else float(metric),
-                            "arch": dict(model.sample)})
+        if self.started is None:  # set when the engine starts, before any model runs
+            self.started = time.perf_counter()
+        self.events.append(
+            {
+                "seconds": round(time.perf_counter() - self.started, 3),
+                "metric": None if metric is None else float(metric),
+                "arch": dict(model.sample),
+            }
+        )
         done = len(self.events)
         every = 1 if not self.total or self.total <= 40 else -(-self.total // 20)  # at most about 20 lines
         if self.report is not None and (done % every == 0 or done == self.total):
@@ -84,6 +94,7 @@ class Chronicle(PassThrough):
         """After the search: record the scored architectures of ``models`` (all the strategy
         evaluated) that no event brought, e.g. the last trial's when NNI's training-service
         engine stopped before passing its metric on; their seconds are when this is called."""
+
         def key(arch: dict) -> str:
             return json.dumps(arch, sort_keys=True, default=str)
 
@@ -109,7 +120,7 @@ class Chronicle(PassThrough):
 
 
 def progress_line(events: list[dict], total: Optional[int]) -> str:
-    """"architecture 3 of 16: validation NMSE -25.10 dB (best so far -26.18 dB); 41 s, about
+    """ "architecture 3 of 16: validation NMSE -25.10 dB (best so far -26.18 dB); 41 s, about
     178 s left" for the last of ``events`` (the time left assumes the same pace)."""
     done, last = len(events), events[-1]
     scored = [e["metric"] for e in events if e["metric"] is not None]

@@ -45,10 +45,12 @@ class ENAS(_NNIENAS):
     def train_dataloader(self, train_dataloader_fn, val_dataloader_fn):
         from nni.nas.oneshot.pytorch._dataloader import ConcatLoader
 
-        return ConcatLoader({
-            "train": _Tagged(train_dataloader_fn(), "train"),
-            "val": _Tagged(val_dataloader_fn(), "val"),
-        })
+        return ConcatLoader(
+            {
+                "train": _Tagged(train_dataloader_fn(), "train"),
+                "val": _Tagged(val_dataloader_fn(), "val"),
+            }
+        )
 
 
 def seed_fresh_random_states(seed: int) -> None:

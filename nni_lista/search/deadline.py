@@ -44,7 +44,7 @@ class Deadline(PassThrough):
     def budget_available(self) -> bool:
         if not self.engine.budget_available():
             return False
-        if self.submitted > 0 and time.perf_counter() - self.started >= self.seconds:
+        if self.submitted > 0 and self.started is not None and time.perf_counter() - self.started >= self.seconds:
             self.expired = True
             return False
         return True

@@ -64,15 +64,26 @@ def _replay(records: Optional[str], model, problem: dict, config: TrainConfig, l
     path = Path(records) / f"{PrefixCache(Path(records), context).key(model, model.layers)}.json"
     try:
         record = json.loads(read_bounded(path, 1 << 20, "trial record"))
-        ok = (isinstance(record, dict) and isinstance(record.get("intermediates"), list)
-              and isinstance(record.get("final"), dict) and isinstance(record.get("metrics"), dict))
+        ok = (
+            isinstance(record, dict)
+            and isinstance(record.get("intermediates"), list)
+            and isinstance(record.get("final"), dict)
+            and isinstance(record.get("metrics"), dict)
+        )
         return path, record if ok else None
     except (OSError, ValueError, UsageError, RecursionError):
         return path, None
 
 
-def train_architecture(model, problem: dict, training: dict, lam: float = DEFAULT_LAM, prefix_cache: Optional[str] = None,
-                       settings: Optional[dict] = None, records: Optional[str] = None) -> dict:
+def train_architecture(
+    model,
+    problem: dict,
+    training: dict,
+    lam: float = DEFAULT_LAM,
+    prefix_cache: Optional[str] = None,
+    settings: Optional[dict] = None,
+    records: Optional[str] = None,
+) -> dict:
     """One trial of a multi-trial search: :func:`nni_lista.train.runs.run` of the sampled network
     (trained from its ISTA initialisation and scored, nothing written) plus NNI's reporting:
     ``-NMSE dB`` on validation per layer as it trains and, at the end, a dict final metric whose
@@ -95,8 +106,11 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         for value in record["intermediates"]:
             nni.report_intermediate_result(value)
         nni.report_final_result(record["final"])
-        print(f"trial replayed from {record_path.name}: validation NMSE {record['metrics'].get('val_nmse_db')} dB",
-              file=sys.stderr, flush=True)
+        print(
+            f"trial replayed from {record_path.name}: validation NMSE {record['metrics'].get('val_nmse_db')} dB",
+            file=sys.stderr,
+            flush=True,
+        )
         return record["metrics"]
     reported: list[float] = []
     prefixes = None
@@ -104,18 +118,24 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
         context = {"problem": problem, "training": config.identity(), "lam": lam}
         prefixes = PrefixCache(Path(prefix_cache), context)
 
-    def report(layer: int, nmse_db: float) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
+    def report(
+        layer: int, nmse_db: float
+    ) -> None:  # as each layer is trained: assessors can stop stage-wise trials early
         reported.append(-nmse_db)
         nni.report_intermediate_result(-nmse_db)
 
-    metrics = run(model, "arch", P, config, None, settings, progress=None, on_layer=report, prefixes=prefixes)  # a bar on a terminal
+    metrics = run(
+        model, "arch", P, config, None, settings, progress=None, on_layer=report, prefixes=prefixes
+    )  # a bar on a terminal
     one = P.test.b[:1].to(next(model.parameters()).device)
     final = {
         "default": -metrics["val_nmse_db"],  # what every strategy maximises
         "nmse_db": metrics["val_nmse_db"],  # the same, as a plain (negative) dB value
         "flops": analytic_flops(model),
         "params": sum(p.numel() for p in model.parameters()),
-        "latency_ms": measure_network(model, one, repeats=10, device=config.device),  # batch 1, fastest of 10 calls, here
+        "latency_ms": measure_network(
+            model, one, repeats=10, device=config.device
+        ),  # batch 1, fastest of 10 calls, here
         "train_seconds": metrics["seconds"],
         "steps": metrics["steps"],
         "reused_layers": metrics.get("reused_layers", 0),
@@ -124,19 +144,33 @@ def train_architecture(model, problem: dict, training: dict, lam: float = DEFAUL
     if record_path is not None:
         write_json(record_path, {"intermediates": reported, "final": final, "metrics": metrics})
     if not _in_search_process():  # a trial of its own (under NNI's manager): its log says how it went
-        print(f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps "
-              f"({metrics['seconds']:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"trial done: validation NMSE {metrics['val_nmse_db']:.2f} dB after {metrics['steps']} steps "
+            f"({metrics['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     return metrics
 
 
-def multi_trial_evaluator(problem: dict, config: TrainConfig, lam: float = DEFAULT_LAM,
-                          prefix_cache: Optional[Path] = None, records: Optional[Path] = None) -> FunctionalEvaluator:
+def multi_trial_evaluator(
+    problem: dict,
+    config: TrainConfig,
+    lam: float = DEFAULT_LAM,
+    prefix_cache: Optional[Path] = None,
+    records: Optional[Path] = None,
+) -> FunctionalEvaluator:
     """The evaluator for NNI's multi-trial strategies (Random, Evolution, TPE, RL, ...);
     ``prefix_cache``: a directory where stage-wise trials share trained layer prefixes;
     ``records``: a directory of finished trials, which a rerun replays instead of training."""
-    return FunctionalEvaluator(train_architecture, problem=problem, training=config.to_dict(), lam=lam,
-                               prefix_cache=None if prefix_cache is None else str(prefix_cache),
-                               records=None if records is None else str(records))
+    return FunctionalEvaluator(
+        train_architecture,
+        problem=problem,
+        training=config.to_dict(),
+        lam=lam,
+        prefix_cache=None if prefix_cache is None else str(prefix_cache),
+        records=None if records is None else str(records),
+    )
 
 
 @nni.trace
@@ -173,7 +207,7 @@ class ValidationSet(Dataset):
     def __getitem__(self, index: int):
         split = resolve_problem(self.problem).val
         size = math.ceil(split.b.shape[0] / self.chunks)
-        return split.b[index * size:(index + 1) * size], split.s[index * size:(index + 1) * size]
+        return split.b[index * size : (index + 1) * size], split.s[index * size : (index + 1) * size]
 
 
 class SupernetModule(LightningModule):
@@ -229,9 +263,18 @@ class SupernetModule(LightningModule):
         return adam(self.parameters(), lr=self.learning_rate)
 
 
-def one_shot_evaluator(problem: dict, steps: int, batch: int = 64, seed: int = 0, lam: float = DEFAULT_LAM,
-                       learning_rate: float = 1e-3, epochs: int = 1, val_chunks: int = 10, device: str = "cpu",
-                       max_seconds: Optional[float] = None) -> Lightning:
+def one_shot_evaluator(
+    problem: dict,
+    steps: int,
+    batch: int = 64,
+    seed: int = 0,
+    lam: float = DEFAULT_LAM,
+    learning_rate: float = 1e-3,
+    epochs: int = 1,
+    val_chunks: int = 10,
+    device: str = "cpu",
+    max_seconds: Optional[float] = None,
+) -> Lightning:
     """NNI's Lightning evaluator for one-shot strategies: ``steps`` supernet training batches
     in all, split into ``epochs`` passes; the validation set comes in ``val_chunks`` batches;
     the supernet trains on ``device`` (a resolved device name), for at most ``max_seconds``

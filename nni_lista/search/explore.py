@@ -73,24 +73,33 @@ class StrategyEntry:
     summary: str
 
 
-def _evolution(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
-               dimension_prob: float = 0.5) -> nas_strategy.Strategy:
+def _evolution(
+    budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3, dimension_prob: float = 0.5
+) -> nas_strategy.Strategy:
     """NNI's regularized evolution, its first individuals the family members of the space
     (:mod:`nni_lista.search.warm_start`), each child 1..``mutations`` labels away from its parent
     or, with probability ``dimension_prob``, moved along a whole dimension (a sweep or a graft)."""
     population = max(2, len(seeds), min(20, budget // 2))
-    return WarmStartEvolution(seeds=seeds, max_mutations=mutations, dimension_prob=dimension_prob,
-                              population_size=population, sample_size=max(2, population // 3), seed=seed)
+    return WarmStartEvolution(
+        seeds=seeds,
+        max_mutations=mutations,
+        dimension_prob=dimension_prob,
+        population_size=population,
+        sample_size=max(2, population // 3),
+        seed=seed,
+    )
 
 
-def _random(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
-            dimension_prob: float = 0.5) -> nas_strategy.Strategy:
+def _random(
+    budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3, dimension_prob: float = 0.5
+) -> nas_strategy.Strategy:
     """NNI's random search, the family members of the space tried first (:mod:`nni_lista.search.warm_start`)."""
     return WarmStartRandom(seeds=seeds, seed=seed)
 
 
-def _tpe(budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3,
-         dimension_prob: float = 0.5) -> nas_strategy.Strategy:
+def _tpe(
+    budget: int, seed: int, constraint, seeds: list = (), mutations: int = 3, dimension_prob: float = 0.5
+) -> nas_strategy.Strategy:
     """NNI's TPE (maximising), the family members of the space its first trials (:mod:`nni_lista.search.warm_start`)."""
     return WarmStartTPE(seeds=seeds, optimize_mode="maximize", seed=seed)
 
@@ -103,7 +112,8 @@ def strategy_seed(seed: int, problem: dict, strategy: str, backbone: str = "list
     the strategy and the backbone together, so that no two searches that differ in any of them
     draw the same samples (evolution and random search with ``--seed 0`` on one problem used to
     share one). A problem file counts by its content
-    (:func:`~nni_lista.problem.problems.instance_digest`), not its path: the same instance anywhere gives the same seed."""
+    (:func:`~nni_lista.problem.problems.instance_digest`), not its path: the same instance anywhere gives the same
+    seed."""
     identity = problem
     if "file" in problem:
         identity = {"instance": instance_digest(resolve_problem(problem))}
@@ -134,10 +144,13 @@ _FACTORIES: dict[str, Callable] = {
     "enas": lambda b, s, c: compat.ENAS(penalty=_penalty(SampleProfilerPenalty, c)),
     "proxyless": lambda b, s, c: nas_strategy.Proxyless(penalty=_penalty(ExpectationProfilerPenalty, c)),
     "shared-evolution": _evolution,
-    "random-one-shot": lambda b, s, c: nas_strategy.RandomOneShot(filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])),
+    "random-one-shot": lambda b, s, c: nas_strategy.RandomOneShot(
+        filter=None if c is None else RangeProfilerFilter(c[0], max=c[1])
+    ),
 }
-STRATEGIES: dict[str, StrategyEntry] = {name: StrategyEntry(info.kind, _FACTORIES[name], info.summary)
-                                        for name, info in STRATEGY_INFO.items()}
+STRATEGIES: dict[str, StrategyEntry] = {
+    name: StrategyEntry(info.kind, _FACTORIES[name], info.summary) for name, info in STRATEGY_INFO.items()
+}
 
 
 @dataclass
@@ -157,61 +170,105 @@ class SearchRequest:
     max_params: Optional[float] = None
     max_latency: Optional[float] = None  # ms, the measured latency model (nni_lista.space.latency)
     latency_batch: int = 1  # the batch the latency limit is for
-    latency_margin: float = 0.15  # the table's predictions must stay this fraction under max_latency (its error, README)
-    latency_table: Optional[str] = None  # a table file (measured and written there when missing); default OUT/latency-table.json
+    latency_margin: float = (
+        0.15  # the table's predictions must stay this fraction under max_latency (its error, README)
+    )
+    latency_table: Optional[str] = (
+        None  # a table file (measured and written there when missing); default OUT/latency-table.json
+    )
     one_shot_lr: float = 1e-3
     reuse_prefixes: bool = True  # stage-wise multi-trial: share trained layer prefixes (exact)
     port: Optional[int] = None  # multi-trial on NNI's manager (one process per trial), web UI on host:port
     host: str = "127.0.0.1"
-    training_service: Optional[dict] = None  # with port: NNI's trainingService section (e.g. remote machines); default local
+    training_service: Optional[dict] = (
+        None  # with port: NNI's trainingService section (e.g. remote machines); default local
+    )
     nni_manager_ip: Optional[str] = None  # with a remote training service: this machine's address as the workers see it
     backbone: str = "lista"  # nni_lista.space.backbones.BACKBONES: lista or dladmm
     warm_start: bool = True  # evolution: the family members of the space are its first individuals
     mutations: int = 3  # evolution: a child changes 1..mutations labels of its parent
-    dimension_prob: float = 0.5  # evolution: the share of children moved along a whole dimension (warm_start.dimension_move)
+    dimension_prob: float = (
+        0.5  # evolution: the share of children moved along a whole dimension (warm_start.dimension_move)
+    )
     subnets: int = 200  # weight-sharing: subnets scored with inherited weights
     retrain_seeds: int = 2  # the best architecture and the plain network are retrained with this many training seeds
     max_seconds: Optional[float] = None  # a wall-time bound on the search (not the retraining after it)
 
     def __post_init__(self) -> None:
-        require(self.strategy in STRATEGIES, f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}")
+        require(
+            self.strategy in STRATEGIES,
+            f"strategy {self.strategy!r} is not allowed: choose one of {', '.join(STRATEGIES)}",
+        )
         get_backbone(self.backbone).check_preset(self.space)
-        require(self.backbone == "lista" or (self.max_flops is None and self.max_params is None and self.max_latency is None),
-                f"max-flops / max-params / max-latency are not available for the {self.backbone} backbone "
-                "(its layers have no profiler formulas); use lista")
-        require(isinstance(self.latency_margin, (int, float)) and 0 <= self.latency_margin < 1,
-                f"latency-margin {self.latency_margin} is not allowed: it must be a fraction in [0, 1)")
-        require(isinstance(self.latency_batch, int) and 1 <= self.latency_batch <= 65536,
-                f"latency-batch {self.latency_batch} is not allowed: it must be an integer in 1..65536")
+        require(
+            self.backbone == "lista"
+            or (self.max_flops is None and self.max_params is None and self.max_latency is None),
+            f"max-flops / max-params / max-latency are not available for the {self.backbone} backbone "
+            "(its layers have no profiler formulas); use lista",
+        )
+        require(
+            isinstance(self.latency_margin, (int, float)) and 0 <= self.latency_margin < 1,
+            f"latency-margin {self.latency_margin} is not allowed: it must be a fraction in [0, 1)",
+        )
+        require(
+            isinstance(self.latency_batch, int) and 1 <= self.latency_batch <= 65536,
+            f"latency-batch {self.latency_batch} is not allowed: it must be an integer in 1..65536",
+        )
         if STRATEGIES[self.strategy].kind == "multi-trial":
             check_count(self.budget, "budget", MAX_TRIALS, f" architectures for {self.strategy}")
         else:
             check_count(self.budget, "budget", MAX_BATCHES, f" supernet training batches for {self.strategy}")
-        require(self.max_seconds is None or (isinstance(self.max_seconds, (int, float)) and not isinstance(self.max_seconds, bool)
-                                             and 1 <= self.max_seconds <= MAX_SECONDS),
-                f"max-seconds {short(self.max_seconds)} is not allowed: it must be a number of seconds in [1, {MAX_SECONDS:,}]")
+        require(
+            self.max_seconds is None
+            or (
+                isinstance(self.max_seconds, (int, float))
+                and not isinstance(self.max_seconds, bool)
+                and 1 <= self.max_seconds <= MAX_SECONDS
+            ),
+            f"max-seconds {short(self.max_seconds)} is not allowed: it must be a number of seconds in [1, "
+            f"{MAX_SECONDS:,}]",
+        )
         require(self.top_k >= 1, f"top-k {self.top_k} is not allowed: it must be an integer >= 1")
-        require(isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
-                f"retrain-seeds {self.retrain_seeds} is not allowed: it must be an integer in 1..100")
-        require(isinstance(self.subnets, int) and 1 <= self.subnets <= 100_000,
-                f"subnets {self.subnets} is not allowed: it must be an integer in 1..100000")
-        require(STRATEGIES[self.strategy].kind != "weight-sharing" or self.backbone == "lista",
-                f"{self.strategy} is available for the lista backbone only")
-        require(isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
-                f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000")
-        require(isinstance(self.dimension_prob, (int, float)) and not isinstance(self.dimension_prob, bool)
-                and 0.0 <= self.dimension_prob <= 1.0,
-                f"dimension-prob {self.dimension_prob} is not allowed: it must be a probability in [0, 1]")
+        require(
+            isinstance(self.retrain_seeds, int) and 1 <= self.retrain_seeds <= 100,
+            f"retrain-seeds {self.retrain_seeds} is not allowed: it must be an integer in 1..100",
+        )
+        require(
+            isinstance(self.subnets, int) and 1 <= self.subnets <= 100_000,
+            f"subnets {self.subnets} is not allowed: it must be an integer in 1..100000",
+        )
+        require(
+            STRATEGIES[self.strategy].kind != "weight-sharing" or self.backbone == "lista",
+            f"{self.strategy} is available for the lista backbone only",
+        )
+        require(
+            isinstance(self.mutations, int) and 1 <= self.mutations <= 1000,
+            f"mutations {self.mutations} is not allowed: it must be an integer in 1..1000",
+        )
+        require(
+            isinstance(self.dimension_prob, (int, float))
+            and not isinstance(self.dimension_prob, bool)
+            and 0.0 <= self.dimension_prob <= 1.0,
+            f"dimension-prob {self.dimension_prob} is not allowed: it must be a probability in [0, 1]",
+        )
         for name in ("max_flops", "max_params", "max_latency"):
             value = getattr(self, name)
-            require(value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0")
+            require(
+                value is None or value > 0, f"{name.replace('_', '-')} {value} is not allowed: it must be a number > 0"
+            )
         if self.port is not None:
             require(1 <= self.port <= 65535, f"port {self.port} is not allowed: it must be in 1..65535")
-            require(STRATEGIES[self.strategy].kind == "multi-trial",
-                    f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the manager "
-                    f"and web UI; use a multi-trial strategy ({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})")
-        require(self.training_service is None or self.port is not None,
-                "a training service needs --port: trials run under NNI's manager only then")
+            require(
+                STRATEGIES[self.strategy].kind == "multi-trial",
+                f"port is not allowed with {self.strategy}: NNI runs one-shot strategies in-process, without the "
+                "manager "
+                "and web UI; use a multi-trial strategy "
+                f"({', '.join(k for k, e in STRATEGIES.items() if e.kind == 'multi-trial')})",
+            )
+        require(
+            self.training_service is None or self.port is not None,
+            "a training service needs --port: trials run under NNI's manager only then",
+        )
         manager.check_host(self.host)
 
     @property
@@ -228,8 +285,14 @@ class SearchRequest:
 class Limits:
     """The FLOPs / parameter / latency limits of a search, checked with NNI's profilers on the space."""
 
-    def __init__(self, space: LISTASpace, m: int, max_flops: Optional[float], max_params: Optional[float],
-                 latency: Optional[tuple[LatencyTable, float, float]] = None):
+    def __init__(
+        self,
+        space: LISTASpace,
+        m: int,
+        max_flops: Optional[float],
+        max_params: Optional[float],
+        latency: Optional[tuple[LatencyTable, float, float]] = None,
+    ):
         """``latency`` is ``(table, max_ms, margin)``: the table's prediction must stay under
         ``max_ms * (1 - margin)``, since single networks were mispredicted by up to 11 to 16% (the README)."""
         dummy = torch.zeros(1, m)
@@ -241,8 +304,13 @@ class Limits:
             self.checks.append(("parameters", NumParamsProfiler(space, dummy), max_params))
         if latency is not None:
             table, max_ms, margin = latency
-            self.checks.append((f"ms of predicted latency (max-latency {max_ms:g} less the latency margin of {margin:.0%})",
-                                LatencyProfiler(space, table), max_ms * (1 - margin)))
+            self.checks.append(
+                (
+                    f"ms of predicted latency (max-latency {max_ms:g} less the latency margin of {margin:.0%})",
+                    LatencyProfiler(space, table),
+                    max_ms * (1 - margin),
+                )
+            )
 
     def __bool__(self) -> bool:
         return bool(self.checks)
@@ -283,8 +351,11 @@ class Limits:
             for label, options in values.items():
                 sample[label] = min(options, key=lambda v: float(profiler.profile({**sample, label: v})))
             least = float(profiler.profile(sample))
-            require(least <= limit, f"no architecture of the {space_name} space meets the limit of {limit:g} {name}: "
-                                    f"the smallest has {least:g}")
+            require(
+                least <= limit,
+                f"no architecture of the {space_name} space meets the limit of {limit:g} {name}: "
+                f"the smallest has {least:g}",
+            )
 
     def project(self, sample: dict, values: dict, probs: Optional[dict] = None) -> dict:
         """Change one choice at a time until ``sample`` fits. With ``probs`` (label -> value ->
@@ -301,8 +372,12 @@ class Limits:
 
         while not self.fits(sample):
             now = self.excess(sample)
-            moves = [((now - self.excess({**sample, label: value})) / given_up(label, value), label, value)
-                     for label, options in values.items() for value in options if value != sample[label]]
+            moves = [
+                ((now - self.excess({**sample, label: value})) / given_up(label, value), label, value)
+                for label, options in values.items()
+                for value in options
+                if value != sample[label]
+            ]
             best = max((move for move in moves if move[0] > 0), default=None)
             require(best is not None, "no architecture of this space meets the limits")
             sample[best[1]] = best[2]
@@ -328,16 +403,22 @@ def _experiment_config(request: SearchRequest, out: Path) -> NasExperimentConfig
         # NNI's trial entry behind ours, which vets the parameter before NNI decodes it (nni_lista/search/nas_trial.py)
         config._trial_command_params = {"python": f"{sys.executable} -m nni_lista.search.nas_trial"}
     else:  # NNI's own training-service config (e.g. remote machines over SSH, each with nni-lista in its pythonPath)
-        config = NasExperimentConfig("ts", "simplified", training_service=request.training_service,
-                                     **({"nni_manager_ip": request.nni_manager_ip} if request.nni_manager_ip else {}))
+        config = NasExperimentConfig(
+            "ts",
+            "simplified",
+            training_service=request.training_service,
+            **({"nni_manager_ip": request.nni_manager_ip} if request.nni_manager_ip else {}),
+        )
         config.trial_concurrency = 1
         # the worker's own installation (on its pythonPath, where a bare `python` may be another interpreter);
         # NNI uploads the current directory to every worker (it allows no other)
         config._trial_command_params = {"python": "nni-lista-nas-trial"}
     config.experiment_working_directory = str((out / "nni-experiments").resolve())
     # what the web UI shows as the experiment's name: the search, not a random ID
-    config.experiment_name = (f"nni-lista {request.strategy} on {request.space}, {request.m}x{request.n}, "
-                              f"T={request.layers} (metric: -NMSE dB on validation, higher is better)")
+    config.experiment_name = (
+        f"nni-lista {request.strategy} on {request.space}, {request.m}x{request.n}, "
+        f"T={request.layers} (metric: -NMSE dB on validation, higher is better)"
+    )
     if multi:
         config.max_trial_number = _trials(request)
     return config
@@ -349,14 +430,19 @@ def _explore(experiment: NasExperiment, request: SearchRequest) -> None:
         experiment.run()
         return
     with manager.bound_to(request.host):
-        print(f"NNI web UI: {manager.url(request.host, request.port)} (experiment {experiment.id})", file=sys.stderr, flush=True)
+        print(
+            f"NNI web UI: {manager.url(request.host, request.port)} (experiment {experiment.id})",
+            file=sys.stderr,
+            flush=True,
+        )
         experiment.run(port=request.port)
 
 
 def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], None]] = None) -> dict:
     """Run the strategy on the space; returns ``{"top": [...], "search_seconds", "history", "nni_experiment", ...}``
     where ``history`` lists every architecture the strategy scored, in finishing order, as
-    ``{"seconds", "metric", "arch"}`` (the sample) (:mod:`nni_lista.search.chronicle`; empty for one-shot strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
+    ``{"seconds", "metric", "arch"}`` (the sample) (:mod:`nni_lista.search.chronicle`; empty for one-shot
+    strategies) and each top item holds a complete architecture (``arch``), its search ``metric``
     (``-NMSE_dB`` on validation; ``None`` for one-shot exports) and per-layer intermediates.
     ``announce()`` is called once the request has passed every check, before the search starts.
 
@@ -374,19 +460,28 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
     resolve_problem(request.problem)  # fail early on a bad problem file
     strategy, seeds, seed = _strategy(request, entry, limits)
     started = time.perf_counter()
-    starts_over = f"run the same command again: a {entry.kind} search starts over"  # what a rerun does after an interrupt
+    starts_over = (
+        f"run the same command again: a {entry.kind} search starts over"  # what a rerun does after an interrupt
+    )
     run = EVALUATORS[entry.kind](request, out, family, starts_over)
     chronicle = deadline = None
     if entry.kind != "one-shot":  # the anytime record; proposed architectures over a limit are never trained or scored
         say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731  (progress and rejections)
         chronicle = Chronicle(started, _trials(request), report=say)
         deadline = None if request.max_seconds is None else Deadline(request.max_seconds, started)
-        strategy = Chain(strategy, *([deadline] if deadline else []),
-                         *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []), chronicle)
+        strategy = Chain(
+            strategy,
+            *([deadline] if deadline else []),
+            *([Filter(lambda model: limits.admits(model.sample, say))] if limits else []),
+            chronicle,
+        )
     experiment = NasExperiment(space, run.evaluator, strategy, _experiment_config(request, out))
-    resume = ("run the same command again to resume: the architectures already trained are replayed from "
-              f"{out / 'trials'}, not trained again" if entry.kind == "multi-trial" and request.training_service is None
-              else starts_over)
+    resume = (
+        "run the same command again to resume: the architectures already trained are replayed from "
+        f"{out / 'trials'}, not trained again"
+        if entry.kind == "multi-trial" and request.training_service is None
+        else starts_over
+    )
     with interruptible(resume):  # NNI returns from an interrupted experiment as if it had finished
         _explore(experiment, request)
     if chronicle is not None:  # trials whose events the engine had not passed on when the strategy stopped
@@ -399,7 +494,19 @@ def explore(request: SearchRequest, out: Path, announce: Optional[Callable[[], N
         stopped = run.stopped_early(request) if entry.kind != "multi-trial" else False
         stopped = stopped or (deadline is not None and deadline.expired)
         time_bound = {"max_seconds": request.max_seconds, "stopped_the_search": bool(stopped)}
-    return _record(request, entry, found, time.perf_counter() - started, chronicle, seed, time_bound, limits, seeds, run, experiment)
+    return _record(
+        request,
+        entry,
+        found,
+        time.perf_counter() - started,
+        chronicle,
+        seed,
+        time_bound,
+        limits,
+        seeds,
+        run,
+        experiment,
+    )
 
 
 def _limits(request: SearchRequest, out: Path, space, values: dict) -> "Limits":
@@ -409,10 +516,17 @@ def _limits(request: SearchRequest, out: Path, space, values: dict) -> "Limits":
     limits.check_reachable(values, request.space)
     _claim(out, request)
     if request.max_latency is not None:  # measured here, or read from a table measured for this machine and size
-        limits = Limits(space, request.m, request.max_flops, request.max_params,
-                        (latency_table(request, out), request.max_latency, request.latency_margin))
+        limits = Limits(
+            space,
+            request.m,
+            request.max_flops,
+            request.max_params,
+            (latency_table(request, out), request.max_latency, request.latency_margin),
+        )
         limits.check_reachable(values, request.space)
-    remove_orphans(out, recursive=True)  # temporary files of a search killed between writing and renaming (prefix cache too)
+    remove_orphans(
+        out, recursive=True
+    )  # temporary files of a search killed between writing and renaming (prefix cache too)
     return limits
 
 
@@ -428,7 +542,11 @@ def _strategy(request: SearchRequest, entry, limits: "Limits") -> tuple:
     if entry.kind == "one-shot":  # the supernet's architecture weights and its samples draw from the global generators
         _seed_global_generators(seed)
     if entry.make in _WARM_STARTED:
-        return entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob), seeds, seed
+        return (
+            entry.make(_trials(request), seed, limits.constraint(), seeds, request.mutations, request.dimension_prob),
+            seeds,
+            seed,
+        )
     return entry.make(request.budget, seed, limits.constraint()), seeds, seed
 
 
@@ -457,9 +575,16 @@ def _weight_sharing(request: SearchRequest, out: Path, family, starts_over: str)
     P = resolve_problem(request.problem)
     supernet = family.make_space(request.space, request.m, request.n, request.layers).initialise(P.A, request.lam)
     with interruptible(starts_over):
-        trained = weight_sharing.train_supernet(supernet, P, request.budget, request.training.batch, request.training.lr,
-                                                request.seed, progress=sys.stderr.isatty(),
-                                                max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds)
+        trained = weight_sharing.train_supernet(
+            supernet,
+            P,
+            request.budget,
+            request.training.batch,
+            request.training.lr,
+            request.seed,
+            progress=sys.stderr.isatty(),
+            max_seconds=None if request.max_seconds is None else SUPERNET_SHARE * request.max_seconds,
+        )
     key = f"supernet-{id(supernet)}"
     weight_sharing.register(key, supernet, P)
     return _Evaluation(FunctionalEvaluator(weight_sharing.score_with_inherited_weights, supernet=key), key, trained)
@@ -475,13 +600,27 @@ def _multi_trial(request: SearchRequest, out: Path, family, starts_over: str) ->
 def _one_shot(request: SearchRequest, out: Path, family, starts_over: str) -> _Evaluation:
     """NNI's one-shot training of the supernet (Lightning), the strategy's own export."""
     epochs = max(1, request.budget // 50) if request.strategy == "enas" else 1
-    return _Evaluation(one_shot_evaluator(request.problem, request.budget, request.training.batch, request.seed,
-                                          request.lam, request.one_shot_lr, epochs=epochs, device=request.training.device,
-                                          max_seconds=request.max_seconds))
+    return _Evaluation(
+        one_shot_evaluator(
+            request.problem,
+            request.budget,
+            request.training.batch,
+            request.seed,
+            request.lam,
+            request.one_shot_lr,
+            epochs=epochs,
+            device=request.training.device,
+            max_seconds=request.max_seconds,
+        )
+    )
 
 
 #: strategy kind -> the function that makes its evaluation
-EVALUATORS: dict[str, Callable[..., _Evaluation]] = {"weight-sharing": _weight_sharing, "multi-trial": _multi_trial, "one-shot": _one_shot}
+EVALUATORS: dict[str, Callable[..., _Evaluation]] = {
+    "weight-sharing": _weight_sharing,
+    "multi-trial": _multi_trial,
+    "one-shot": _one_shot,
+}
 
 
 def _found(experiment, entry, request: SearchRequest, limits: "Limits", values: dict, family) -> list[dict]:
@@ -491,7 +630,9 @@ def _found(experiment, entry, request: SearchRequest, limits: "Limits", values: 
     if entry.kind != "one-shot":
         for model in experiment.strategy.list_models(limit=min(request.top_k, _trials(request))):
             metrics = model.metrics
-            found.append({"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)})
+            found.append(
+                {"arch": dict(model.sample), "metric": metrics.final, "intermediates": list(metrics.intermediates)}
+            )
     else:
         sample = experiment.export_top_models(top_k=1, formatter="dict")[0]
         found.append({"arch": dict(sample), "metric": None})
@@ -503,16 +644,36 @@ def _found(experiment, entry, request: SearchRequest, limits: "Limits", values: 
             item["projected"] = True
         item["arch"] = family.complete(item["arch"], request.space, request.layers)
     if not found and limits:
-        named = ", ".join(f"{name} {value:g}" for name, value in (("max-flops", request.max_flops), ("max-params", request.max_params),
-                                                                  ("max-latency", request.max_latency)) if value is not None)
-        raise UsageError(f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
-                         f"raise the limits or the budget")
+        named = ", ".join(
+            f"{name} {value:g}"
+            for name, value in (
+                ("max-flops", request.max_flops),
+                ("max-params", request.max_params),
+                ("max-latency", request.max_latency),
+            )
+            if value is not None
+        )
+        raise UsageError(
+            f"no architecture of the {request.space} space meets the limits ({named}) among the samples tried: "
+            f"raise the limits or the budget"
+        )
     require(found, f"the search found no architecture that trained (budget {request.budget})")
     return found
 
 
-def _record(request: SearchRequest, entry, found: list, search_seconds: float, chronicle, seed: int, time_bound,
-            limits: "Limits", seeds: list, run: _Evaluation, experiment) -> dict:
+def _record(
+    request: SearchRequest,
+    entry,
+    found: list,
+    search_seconds: float,
+    chronicle,
+    seed: int,
+    time_bound,
+    limits: "Limits",
+    seeds: list,
+    run: _Evaluation,
+    experiment,
+) -> dict:
     """The search's record (the part of ``top.json`` :func:`explore` writes)."""
     return {
         "top": found,
@@ -521,14 +682,24 @@ def _record(request: SearchRequest, entry, found: list, search_seconds: float, c
         "strategy_seed": seed,
         "time_bound": time_bound,
         "rejected_by_limits": limits.rejected if limits else None,
-        "warm_start": ({"seeds": seeds, "mutations": request.mutations, "dimension_prob": request.dimension_prob}
-                       if entry.make is _evolution
-                       else {"seeds": seeds} if entry.make in (_random, _tpe) else None),
-        "proxy": {"multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
-                  "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
-                                    f"({run.trained['seconds']:.0f} s), no training per subnet" if run.trained is not None else None,
-                  "one-shot": "the strategy's own export"}[entry.kind],
-        "nni_experiment": None if request.port is None else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
+        "warm_start": (
+            {"seeds": seeds, "mutations": request.mutations, "dimension_prob": request.dimension_prob}
+            if entry.make is _evolution
+            else {"seeds": seeds}
+            if entry.make in (_random, _tpe)
+            else None
+        ),
+        "proxy": {
+            "multi-trial": f"{request.training.protocol} training, {request.training.max_steps} steps",
+            "weight-sharing": f"inherited weights of a supernet trained for {request.budget} steps "
+            f"({run.trained['seconds']:.0f} s), no training per subnet"
+            if run.trained is not None
+            else None,
+            "one-shot": "the strategy's own export",
+        }[entry.kind],
+        "nni_experiment": None
+        if request.port is None
+        else {"id": experiment.id, "directory": str(Path(experiment.config.experiment_working_directory))},
     }
 
 
@@ -554,7 +725,11 @@ def _choice_probabilities(strategy) -> Optional[dict]:
         probs = strategy.oneshot_module.export_probs()
     except (AttributeError, NotImplementedError, RuntimeError):
         return None
-    return {label: {value: float(p) for value, p in choice.items()} for label, choice in probs.items() if isinstance(choice, dict)} or None
+    return {
+        label: {value: float(p) for value, p in choice.items()}
+        for label, choice in probs.items()
+        if isinstance(choice, dict)
+    } or None
 
 
 def latency_table(request: SearchRequest, out: Path) -> LatencyTable:
@@ -563,21 +738,48 @@ def latency_table(request: SearchRequest, out: Path) -> LatencyTable:
     for them (a table of another machine or size is refused), else measured now and written there."""
     path = Path(request.latency_table) if request.latency_table else out / "latency-table.json"
     if not path.is_file():
-        print(f"measuring the latency table ({request.m}x{request.n}, {request.layers} layers, batch {request.latency_batch}) into {path}",
-              file=sys.stderr, flush=True)
-    return load_or_measure(path, request.m, request.n, request.layers, request.latency_batch, request.training.device,
-                           progress=sys.stderr.isatty())
+        print(
+            f"measuring the latency table ({request.m}x{request.n}, {request.layers} layers, batch "
+            f"{request.latency_batch}) into {path}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return load_or_measure(
+        path,
+        request.m,
+        request.n,
+        request.layers,
+        request.latency_batch,
+        request.training.device,
+        progress=sys.stderr.isatty(),
+    )
 
 
 def _claim(out: Path, request: SearchRequest) -> None:
     """Record the search's options in ``out/search.json``; refuse, before any work, a directory
     that holds a search made with other options (its results would be mixed)."""
-    options = {"strategy": request.strategy, "problem": request.problem, "layers": request.layers, "space": request.space,
-               "budget": request.budget, "training": request.training.identity(), "lam": request.lam, "seed": request.seed,
-               "top_k": request.top_k, "max_flops": request.max_flops, "max_params": request.max_params,
-               "max_latency": request.max_latency, "latency_batch": request.latency_batch, "backbone": request.backbone, "warm_start": request.warm_start, "mutations": request.mutations,
-               "dimension_prob": request.dimension_prob,
-               "reuse_prefixes": request.reuse_prefixes, "subnets": request.subnets, "retrain_seeds": request.retrain_seeds}
+    options = {
+        "strategy": request.strategy,
+        "problem": request.problem,
+        "layers": request.layers,
+        "space": request.space,
+        "budget": request.budget,
+        "training": request.training.identity(),
+        "lam": request.lam,
+        "seed": request.seed,
+        "top_k": request.top_k,
+        "max_flops": request.max_flops,
+        "max_params": request.max_params,
+        "max_latency": request.max_latency,
+        "latency_batch": request.latency_batch,
+        "backbone": request.backbone,
+        "warm_start": request.warm_start,
+        "mutations": request.mutations,
+        "dimension_prob": request.dimension_prob,
+        "reuse_prefixes": request.reuse_prefixes,
+        "subnets": request.subnets,
+        "retrain_seeds": request.retrain_seeds,
+    }
     if request.max_latency is not None:
         options["latency_margin"] = request.latency_margin
     options = json.loads(json.dumps(options, default=str))
@@ -587,8 +789,11 @@ def _claim(out: Path, request: SearchRequest) -> None:
             previous = json.loads(read_bounded(kept, MAX_RECORD_BYTES, "search.json"))
         except (OSError, ValueError, RecursionError):
             previous = None
-        require(previous == options, f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "
-                                     "or the same options to run it again")
+        require(
+            previous == options,
+            f"{str(out)!r} holds a search made with other options ({kept}): give another --out, "
+            "or the same options to run it again",
+        )
     else:
         write_json(kept, options)
 
@@ -632,10 +837,20 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         if family is not None and family != "lista" and not (found["family_member"] and found["nearest"] == family):
             archs[family] = named_architecture(family, request.layers)
     seeds = [request.training.seed + k for k in range(request.retrain_seeds)]
-    runs = {name: [run_architecture(arch, P, replace(request.training, seed=seed), request.lam,
-                                    out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"), backbone=request.backbone)
-                   for k, seed in enumerate(seeds)]
-            for name, arch in archs.items()}
+    runs = {
+        name: [
+            run_architecture(
+                arch,
+                P,
+                replace(request.training, seed=seed),
+                request.lam,
+                out / "retrain" / (name if k == 0 else f"{name}-seed{seed}"),
+                backbone=request.backbone,
+            )
+            for k, seed in enumerate(seeds)
+        ]
+        for name, arch in archs.items()
+    }
     compared = {name: found[0] for name, found in runs.items()}
     result = {
         "strategy": request.strategy,
@@ -648,8 +863,13 @@ def run_search(request: SearchRequest, out: Path, announce: Optional[Callable[[]
         "layers": request.layers,
         "training": compared[request.backbone]["settings"],
         "seed": request.seed,
-        "limits": {"max_flops": request.max_flops, "max_params": request.max_params, "max_latency": request.max_latency,
-                   "latency_batch": request.latency_batch, "latency_margin": request.latency_margin},
+        "limits": {
+            "max_flops": request.max_flops,
+            "max_params": request.max_params,
+            "max_latency": request.max_latency,
+            "latency_batch": request.latency_batch,
+            "latency_margin": request.latency_margin,
+        },
         **explored,
         "found": found,
         "retrained": compared,

@@ -9,6 +9,7 @@ belong to this architecture and problem, and writes the file of
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -20,10 +21,13 @@ from nni_lista.space.backbones import backbone
 from nni_lista.space.exported import save_network
 from nni_lista.train.evaluation import evaluate
 
+
 def _top(run: Path) -> dict:
     top = read_top(run)
-    require(isinstance(top.get("retrained"), dict) and isinstance(top["retrained"].get("searched"), dict),
-            f"{str(run / 'top.json')!r} is not the record of a finished `nni-lista search` (no retrained network)")
+    require(
+        isinstance(top.get("retrained"), dict) and isinstance(top["retrained"].get("searched"), dict),
+        f"{str(run / 'top.json')!r} is not the record of a finished `nni-lista search` (no retrained network)",
+    )
     return top
 
 
@@ -34,36 +38,57 @@ def export_search(run: Path, out: Path) -> dict:
     top = _top(run)
     retrained = top["retrained"]["searched"]
     settings = retrained.get("settings")
-    require(isinstance(settings, dict) and isinstance(settings.get("arch"), dict),
-            f"{str(run / 'top.json')!r}: the retrained network's settings hold no architecture")
+    require(
+        isinstance(settings, dict) and isinstance(settings.get("arch"), dict),
+        f"{str(run / 'top.json')!r}: the retrained network's settings hold no architecture",
+    )
     family = backbone(str(settings.get("backbone", "lista")))
     arch = settings["arch"]
     layers = family.validate(arch)
-    problem = resolve_problem(top.get("problem"))
+    spec = top.get("problem")
+    require(isinstance(spec, dict), f"{str(run / 'top.json')!r}: it holds no problem")
+    problem = resolve_problem(cast(dict, spec))
     checkpoint = run / "retrain" / "searched" / "checkpoint.pt"
     try:
         check_regular_file(checkpoint, MAX_TENSOR_FILE_BYTES, "checkpoint")  # as every checkpoint reader does
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise UsageError(f"{str(checkpoint)!r} does not exist: the retrained weights are kept there by `nni-lista search`; "
-                         "run the search again in that directory to remake them") from None
+        raise UsageError(
+            f"{str(checkpoint)!r} does not exist: the retrained weights are kept there by `nni-lista search`; "
+            "run the search again in that directory to remake them"
+        ) from None
     except UsageError:
         raise
     except Exception:
         raise UsageError(f"{str(checkpoint)!r} is not a readable checkpoint") from None
-    require(isinstance(state, dict) and state.get("finished") is True and isinstance(state.get("model"), dict),
-            f"{str(checkpoint)!r} is not a finished retraining: run the same search command again to finish it")
+    require(
+        isinstance(state, dict) and state.get("finished") is True and isinstance(state.get("model"), dict),
+        f"{str(checkpoint)!r} is not a finished retraining: run the same search command again to finish it",
+    )
     lam = float(settings.get("lam"))
     model = family.build(arch, problem.m, problem.n, problem.A, lam)
     try:
         model.load_state_dict(state["model"], strict=True)
     except RuntimeError:
-        raise UsageError(f"{str(checkpoint)!r} holds weights of another network than {str(run / 'top.json')!r} names") from None
+        raise UsageError(
+            f"{str(checkpoint)!r} holds weights of another network than {str(run / 'top.json')!r} names"
+        ) from None
     tested = evaluate(model, problem)["nmse_db"]
     recorded = retrained.get("nmse_db")
-    require(isinstance(recorded, (int, float)) and abs(tested - recorded) < 1e-3,
-            f"the weights in {str(checkpoint)!r} test at {tested:.4f} dB, not the {short(recorded)} dB top.json records: "
-            "they belong to another problem instance or run")
-    save_network(out, model, arch, backbone=family.name, A=problem.A, lam=lam, problem=top.get("problem"),
-                 problem_digest=instance_digest(problem), test_nmse_db=tested)
+    require(
+        isinstance(recorded, (int, float)) and abs(tested - recorded) < 1e-3,
+        f"the weights in {str(checkpoint)!r} test at {tested:.4f} dB, not the {short(recorded)} dB top.json records: "
+        "they belong to another problem instance or run",
+    )
+    save_network(
+        out,
+        model,
+        arch,
+        backbone=family.name,
+        A=problem.A,
+        lam=lam,
+        problem=top.get("problem"),
+        problem_digest=instance_digest(problem),
+        test_nmse_db=tested,
+    )
     return {"arch": arch, "m": problem.m, "n": problem.n, "layers": layers, "test_nmse_db": tested, "path": str(out)}

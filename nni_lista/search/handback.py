@@ -32,7 +32,9 @@ def load_top(run: Path) -> dict:
         data = json.loads(read_bounded(top, MAX_TOP_BYTES, "top.json"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         raise UsageError(f"cannot read {str(top)!r}: it is not a top.json written by `nni-lista search`") from None
-    require(isinstance(data, dict), f"{str(top)!r} is not a top.json written by `nni-lista search`: it is not a mapping")
+    require(
+        isinstance(data, dict), f"{str(top)!r} is not a top.json written by `nni-lista search`: it is not a mapping"
+    )
     return data
 
 
@@ -42,14 +44,20 @@ def read_top(run: Path) -> dict:
     a one-line error, before anything is built from it."""
     data = load_top(run)
     top = Path(run) / "top.json"
-    require(isinstance(data.get("top"), list) and isinstance(data.get("problem"), dict)
-            and isinstance(data.get("layers"), int) and isinstance(data.get("training"), dict),
-            f"{str(top)!r} is not a top.json written by `nni-lista search` (or is damaged)")
+    require(
+        isinstance(data.get("top"), list)
+        and isinstance(data.get("problem"), dict)
+        and isinstance(data.get("layers"), int)
+        and isinstance(data.get("training"), dict),
+        f"{str(top)!r} is not a top.json written by `nni-lista search` (or is damaged)",
+    )
     check_layers(data["layers"], f"{str(top)!r}: layers")
     check_spec(data["problem"], f"{str(top)!r}: problem")
     for item in [*data["top"], *(data.get("history") or [])]:
-        require(isinstance(item, dict) and isinstance(item.get("arch"), dict),
-                f"{str(top)!r}: every entry of top and history must be a mapping with an arch, not {short(item)}")
+        require(
+            isinstance(item, dict) and isinstance(item.get("arch"), dict),
+            f"{str(top)!r}: every entry of top and history must be a mapping with an arch, not {short(item)}",
+        )
         check_arch_depth(item["arch"], str(top))
     return data
 

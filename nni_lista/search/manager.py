@@ -30,7 +30,10 @@ def check_host(host: str) -> str:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        require(False, f"host {host!r} is not allowed: give an IP address such as 127.0.0.1 (default) or 0.0.0.0 (all interfaces)")
+        require(
+            False,
+            f"host {host!r} is not allowed: give an IP address such as 127.0.0.1 (default) or 0.0.0.0 (all interfaces)",
+        )
     return host
 
 
@@ -61,7 +64,8 @@ def url(host: str, port: int) -> str:
 
 
 def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1") -> int:
-    """Serve the web UI of a stopped NAS experiment in the background (logs in its log/ folder); returns the manager's PID.
+    """Serve the web UI of a stopped NAS experiment in the background (logs in its log/ folder); returns the
+    manager's PID.
 
     ``nnictl view`` fails on NAS experiments in NNI 3.0 (it re-checks the stored config, whose
     ``searchSpace`` a NAS config refuses), so the stored config is loaded as a NAS config here
@@ -71,8 +75,11 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     """
     require(port_free(host, port), f"port {port} on {host} is in use: give another --port")
     running = serving(experiment_id, Path(directory))
-    require(running is None, f"experiment {experiment_id} is already served by NNI's manager (pid {running and running[0]}, "
-                             f"port {running and running[1]}): open that web UI, or stop it with nnictl stop {experiment_id} first")
+    require(
+        running is None,
+        f"experiment {experiment_id} is already served by NNI's manager (pid {running and running[0]}, "
+        f"port {running and running[1]}): open that web UI, or stop it with nnictl stop {experiment_id} first",
+    )
     from nni_lista.space import nni_import  # noqa: F401  (NNI without gym's notice and torch 2.13's two warnings)
     from nni.experiment import RunMode, launcher
     from nni.nas.experiment.config import NasExperimentConfig
@@ -83,8 +90,10 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
     try:
         config = NasExperimentConfig(**stored).canonical_copy()
     except Exception as exc:  # NNI's config classes raise many kinds for a config they refuse
-        raise UsageError(f"the stored config of experiment {experiment_id!r} under {str(directory)!r} is not a NAS experiment "
-                         f"config NNI can load ({short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)})") from None
+        raise UsageError(
+            f"the stored config of experiment {experiment_id!r} under {str(directory)!r} is not a NAS experiment "
+            f"config NNI can load ({short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)})"
+        ) from None
     logs = Path(directory) / experiment_id / "log"
     what = f"NNI's manager for experiment {experiment_id} (logs: {logs})"
     with bound_to(host), _quiet("nni"):
@@ -92,9 +101,13 @@ def view(experiment_id: str, directory: Path, port: int, host: str = "127.0.0.1"
             logs.mkdir(exist_ok=True)  # NNI's launcher writes the manager's output there and fails without it
             process = launcher.start_experiment("view", experiment_id, config, port, False, RunMode.Detach, None)
         except Exception as exc:  # the launcher kills a manager that did not answer, then re-raises what it saw
-            unanswered = isinstance(exc, OSError) and not getattr(exc, "filename", None)  # requests' errors are OSErrors
-            reason = "it ended or never answered" if unanswered else \
-                short(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 160)
+            # requests' errors are OSErrors
+            unanswered = isinstance(exc, OSError) and not getattr(exc, "filename", None)
+            reason = (
+                "it ended or never answered"
+                if unanswered
+                else short(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 160)
+            )
             raise ViewFailed(f"{what} did not serve the web UI on port {port}: {reason}") from None
     wait_until_serving(process, host, port, what)
     return process.pid
@@ -106,13 +119,16 @@ def serving(experiment_id: str, directory: Path) -> Optional[tuple[int, Optional
     one that ``nnictl stop`` cannot end."""
     import psutil
 
-    directory = os.path.realpath(directory)
+    real = os.path.realpath(directory)
     for process in psutil.process_iter(["cmdline"]):
         args = process.info.get("cmdline") or []
         if not any(str(a).endswith(os.path.join("nni_node", "main.js")) for a in args):
             continue
         option = {args[k]: args[k + 1] for k in range(len(args) - 1) if str(args[k]).startswith("--")}
-        if option.get("--experiment-id") == experiment_id and os.path.realpath(option.get("--experiments-directory", "")) == directory:
+        if (
+            option.get("--experiment-id") == experiment_id
+            and os.path.realpath(option.get("--experiments-directory", "")) == real
+        ):
             return process.pid, option.get("--port")
     return None
 
@@ -157,13 +173,17 @@ def stored_config(experiment_id: str, directory: Path) -> dict:
     from nni.tools.nnictl.config_utils import config_v0_to_v1
 
     db = Path(directory) / experiment_id / "db" / "nni.sqlite"
-    require(db.is_file(), f"experiment {experiment_id!r} is not under {str(directory)!r}: "
-                          "only searches run with --port have an NNI experiment to view")
+    require(
+        db.is_file(),
+        f"experiment {experiment_id!r} is not under {str(directory)!r}: "
+        "only searches run with --port have an NNI experiment to view",
+    )
     hint = "it is not an experiment database written by NNI's manager"
     try:
         with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as connection:
-            row = connection.execute("select params from ExperimentProfile where id=? order by revision DESC",
-                                     (experiment_id,)).fetchone()
+            row = connection.execute(
+                "select params from ExperimentProfile where id=? order by revision DESC", (experiment_id,)
+            ).fetchone()
     except sqlite3.Error as exc:
         raise UsageError(f"cannot read {str(db)!r} ({short(str(exc), 80)}): {hint}") from None
     require(row is not None, f"{str(db)!r} holds no config of experiment {experiment_id!r}: {hint}")
@@ -172,9 +192,14 @@ def stored_config(experiment_id: str, directory: Path) -> dict:
         marked = _markers(params)
     except (TypeError, ValueError, RecursionError):
         raise UsageError(f"the config of experiment {experiment_id!r} in {str(db)!r} is not JSON: {hint}") from None
-    require(isinstance(params, dict), f"the config of experiment {experiment_id!r} in {str(db)!r} is not a mapping: {hint}")
-    require(not marked, f"the config of experiment {experiment_id!r} in {str(db)!r} holds {short(marked[0] if marked else '')}, "
-                        "which NNI would decode as an object (code from the file would run): refused")
+    require(
+        isinstance(params, dict), f"the config of experiment {experiment_id!r} in {str(db)!r} is not a mapping: {hint}"
+    )
+    require(
+        not marked,
+        f"the config of experiment {experiment_id!r} in {str(db)!r} holds {short(marked[0] if marked else '')}, "
+        "which NNI would decode as an object (code from the file would run): refused",
+    )
     return config_v0_to_v1(params)
 
 
@@ -217,7 +242,10 @@ def rest(port: int, path: str, host: str = "127.0.0.1"):
 def trials(port: int, host: str = "127.0.0.1") -> dict:
     """Trial id -> ``{"status", "periodical": [values], "final": [values]}`` from the REST API
     (NNI stores a metric as JSON text, a dict metric as JSON text inside that)."""
-    found = {job["trialJobId"]: {"status": job["status"], "periodical": [], "final": []} for job in rest(port, "trial-jobs", host)}
+    found = {
+        job["trialJobId"]: {"status": job["status"], "periodical": [], "final": []}
+        for job in rest(port, "trial-jobs", host)
+    }
     for metric in rest(port, "metric-data", host):
         value = json.loads(metric["data"])
         value = json.loads(value) if isinstance(value, str) else value

@@ -19,7 +19,9 @@ ENTRY = "nni.nas.execution.training_service"
 
 def main() -> None:
     if sys.argv[1:3] != ["-m", ENTRY]:
-        print(f"usage: python -m nni_lista.search.nas_trial -m {ENTRY} trial (NNI's manager runs this)", file=sys.stderr)
+        print(
+            f"usage: python -m nni_lista.search.nas_trial -m {ENTRY} trial (NNI's manager runs this)", file=sys.stderr
+        )
         raise SystemExit(2)
     trial_parameters.install(trial_parameters.nas_record)
     sys.argv = [ENTRY, *sys.argv[3:]]

@@ -33,7 +33,10 @@ def load_search(run: Path) -> dict:
 
     data = read_top(run)
     top = Path(run) / "top.json"
-    require(data.get("backbone", "lista") == "lista", f"{str(top)!r} is a {short(data.get('backbone'))} search: pareto reads lista searches")
+    require(
+        data.get("backbone", "lista") == "lista",
+        f"{str(top)!r} is a {short(data.get('backbone'))} search: pareto reads lista searches",
+    )
     return data
 
 
@@ -45,7 +48,10 @@ def search_points(run: Path, data: dict) -> list[Point]:
     if not events:
         events = [e for e in data["top"] if isinstance(e.get("metric"), (int, float))]
     preset = PRESETS.get(data.get("space", "full"), PRESETS["full"])
-    return [Point(str(run), f"#{k + 1}", complete(e["arch"], data["layers"], preset), -float(e["metric"])) for k, e in enumerate(events)]
+    return [
+        Point(str(run), f"#{k + 1}", complete(e["arch"], data["layers"], preset), -float(e["metric"]))
+        for k, e in enumerate(events)
+    ]
 
 
 def family_points(searches: dict[str, dict], points: list[Point], progress: bool = False) -> list[Point]:
@@ -64,8 +70,14 @@ def family_points(searches: dict[str, dict], points: list[Point], progress: bool
         arch = named_architecture(name, data["layers"])
         scored = next((p for p in points if p.arch == arch), None)
         if scored is None:
-            metrics = run_architecture(arch, resolve_problem(data["problem"]), training, settings.get("lam", DEFAULT_LAM), None,
-                                       progress=progress)
+            metrics = run_architecture(
+                arch,
+                resolve_problem(data["problem"]),
+                training,
+                settings.get("lam", DEFAULT_LAM),
+                None,
+                progress=progress,
+            )
             found.append(Point("family (trained here)", name, arch, metrics["val_nmse_db"]))
         else:
             found.append(Point("family", name, arch, scored.nmse_db))
@@ -82,7 +94,9 @@ def cost_function(kind: str, m: int, n: int, layers: int, table=None) -> Callabl
         return lambda arch: float(analytic_flops(build(arch, m, n)))
     if kind == "params":
         return lambda arch: float(sum(p.numel() for p in build(arch, m, n).parameters()))
-    require(kind == "latency" and table is not None, f"cost {short(kind)} is not allowed: choose flops, params or latency")
+    require(
+        kind == "latency" and table is not None, f"cost {short(kind)} is not allowed: choose flops, params or latency"
+    )
     from nni_lista.space.latency import LatencyProfiler
     from nni_lista.space.spaces import LISTASpace
 
@@ -105,5 +119,8 @@ def check_comparable(searches: dict[str, dict]) -> None:
     first_run, first = next(iter(searches.items()))
     for run, data in searches.items():
         for key in ("problem", "layers", "training"):
-            require(data[key] == first[key], f"{run!r} and {first_run!r} differ in their {key}: a front compares searches of one problem, "
-                                    "depth and training recipe")
+            require(
+                data[key] == first[key],
+                f"{run!r} and {first_run!r} differ in their {key}: a front compares searches of one problem, "
+                "depth and training recipe",
+            )

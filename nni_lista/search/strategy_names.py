@@ -26,7 +26,9 @@ STRATEGY_INFO: dict[str, StrategyInfo] = {
     "enas": StrategyInfo("one-shot", "ENAS (Pham et al. 2018)"),
     "proxyless": StrategyInfo("one-shot", "ProxylessNAS"),
     "shared-evolution": StrategyInfo(
-        "weight-sharing", "one supernet trained with uniform single-path sampling, then warm-started evolution over its "
-                          "subnets scored with inherited weights (Guo et al. 2020)"),
+        "weight-sharing",
+        "one supernet trained with uniform single-path sampling, then warm-started evolution over its "
+        "subnets scored with inherited weights (Guo et al. 2020)",
+    ),
     "random-one-shot": StrategyInfo("one-shot", "random single-path supernet (Bender et al. 2018)"),
 }

@@ -28,7 +28,9 @@ from nni.runtime.trial_command_channel.base import TrialCommandChannel
 from nni_lista.base.errors import UsageError, require, short
 
 ALLOW_EXPOSED = "NNI_LISTA_ALLOW_EXPOSED_MANAGER"
-PARAMETER_WAIT_SECONDS = 300  # how long a trial waits for a missing parameter.cfg (NNI writes it before the trial starts)
+PARAMETER_WAIT_SECONDS = (
+    300  # how long a trial waits for a missing parameter.cfg (NNI writes it before the trial starts)
+)
 EMPTY_PARAMETER_WAIT_SECONDS = 3  # and for an empty one to be filled
 
 
@@ -38,10 +40,14 @@ def decode(text: str) -> dict:
         record = json.loads(text)
     except (ValueError, RecursionError):
         raise UsageError(f"the parameters from NNI are not JSON: {short(text)}") from None
-    require(isinstance(record, dict) and "parameters" in record,
-            f"the parameters from NNI are not a parameter record: {short(text)}")
-    require(isinstance(record["parameters"], dict),
-            f"the parameters from NNI must map labels to values, not {short(record['parameters'])}")
+    require(
+        isinstance(record, dict) and "parameters" in record,
+        f"the parameters from NNI are not a parameter record: {short(text)}",
+    )
+    require(
+        isinstance(record["parameters"], dict),
+        f"the parameters from NNI must map labels to values, not {short(record['parameters'])}",
+    )
     return record
 
 
@@ -62,8 +68,11 @@ def _raw_record(channel) -> Optional[str]:
         while not (os.path.isfile(path) and os.path.getsize(path) > 0):
             # NNI writes the file before it starts the trial: an empty one gets a moment to fill, a missing one longer
             wait = EMPTY_PARAMETER_WAIT_SECONDS if os.path.isfile(path) else PARAMETER_WAIT_SECONDS
-            require(time.monotonic() - started < wait, f"no parameters from NNI after {wait:g} s: {path} is "
-                                                       f"{'empty' if os.path.isfile(path) else 'missing'}; the trial fails")
+            require(
+                time.monotonic() - started < wait,
+                f"no parameters from NNI after {wait:g} s: {path} is "
+                f"{'empty' if os.path.isfile(path) else 'missing'}; the trial fails",
+            )
             time.sleep(0.2)
         channel._param_index += 1
         with open(path, encoding="utf-8") as file:
@@ -103,11 +112,16 @@ def receive() -> Optional[dict]:
 
 # The symbols that a NAS trial of `nni-lista search --port` may import: its model space, its
 # evaluator and NNI's containers for them (the "simplified" model format).
-NAS_SYMBOLS = frozenset({
-    "path:nni_lista.space.spaces.LISTASpace", "path:nni_lista.space.ladmm.DLADMMSpace", "path:nni_lista.search.evaluators.train_architecture",
-    "path:nni.nas.evaluator.functional.FunctionalEvaluator", "path:nni.nas.space.metrics.Metrics",
-    "path:nni.nas.space.space.SimplifiedModelSpace",
-})
+NAS_SYMBOLS = frozenset(
+    {
+        "path:nni_lista.space.spaces.LISTASpace",
+        "path:nni_lista.space.ladmm.DLADMMSpace",
+        "path:nni_lista.search.evaluators.train_architecture",
+        "path:nni.nas.evaluator.functional.FunctionalEvaluator",
+        "path:nni.nas.space.metrics.Metrics",
+        "path:nni.nas.space.space.SimplifiedModelSpace",
+    }
+)
 _SYMBOL_KEYS = ("__nni_type__", "__symbol__", "__instance_type__")
 _STRUCTURE_KEYS = ("__kwargs__", "__args__")
 
@@ -119,9 +133,15 @@ def _vet(node, where: str = "parameter") -> None:
     elif isinstance(node, dict):
         for key, value in node.items():
             if key in _SYMBOL_KEYS:
-                require(isinstance(value, str) and value in NAS_SYMBOLS, f"the NAS parameter names {short(value)} at {where}: allowed are {', '.join(sorted(NAS_SYMBOLS))}")
+                require(
+                    isinstance(value, str) and value in NAS_SYMBOLS,
+                    f"the NAS parameter names {short(value)} at {where}: allowed are {', '.join(sorted(NAS_SYMBOLS))}",
+                )
             elif key.startswith("__") and key.endswith("__") or key.startswith("_nni"):
-                require(key in _STRUCTURE_KEYS, f"the NAS parameter holds {short(key)} at {where}: NNI would decode it as an object; refused")
+                require(
+                    key in _STRUCTURE_KEYS,
+                    f"the NAS parameter holds {short(key)} at {where}: NNI would decode it as an object; refused",
+                )
             _vet(value, f"{where}/{key}")
 
 
@@ -161,10 +181,15 @@ def refuse_exposed_manager(channel: str = "NNI_TRIAL_COMMAND_CHANNEL") -> None:
     import psutil
 
     try:
-        addresses = [c.laddr.ip for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port]
+        addresses = [
+            c.laddr.ip for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN" and c.laddr.port == port
+        ]
     except (psutil.Error, OSError):
         return  # cannot see the sockets here (another OS, no /proc): nothing to decide on
     bad = exposed(addresses)
-    require(not bad, f"NNI's manager on port {port} listens on {', '.join(bad)}: anyone who reaches it can add trials and stop "
-                     f"the experiment; start it with NODE_OPTIONS=--require=<repo>/nni_lista/localhost.js (docs/searching.md), "
-                     f"or set {ALLOW_EXPOSED}=1 to run anyway")
+    require(
+        not bad,
+        f"NNI's manager on port {port} listens on {', '.join(bad)}: anyone who reaches it can add trials and stop "
+        f"the experiment; start it with NODE_OPTIONS=--require=<repo>/nni_lista/localhost.js (docs/searching.md), "
+        f"or set {ALLOW_EXPOSED}=1 to run anyway",
+    )

@@ -111,7 +111,9 @@ class GridSearch(_LocalManagerOnly, GridSearchTuner):
 class Anneal(_LocalManagerOnly, HyperoptTuner):
     """NNI's Anneal tuner (built-in name ``Anneal``: hyperopt's simulated annealing)."""
 
-    def __init__(self, optimize_mode: str = "minimize", parallel_optimize: bool = False, constant_liar_type: str = "min"):
+    def __init__(
+        self, optimize_mode: str = "minimize", parallel_optimize: bool = False, constant_liar_type: str = "min"
+    ):
         super().__init__("anneal", optimize_mode, parallel_optimize, constant_liar_type)
 
 

@@ -19,7 +19,8 @@ lineage. :class:`WarmStartEvolution` is NNI's strategy with two changes:
   half the time), or a *graft* copies every label of one dimension from a donor: the winner of
   a tournament among every individual scored so far that descends from another family member
   (the seeds stay donors after the population has aged them out). Mechanisms are designed
-  layer-wide (ALISTA-AT's threshold is adaptive in every layer), so a label-at-a-time walk from one family member reaches another's mechanism only
+  layer-wide (ALISTA-AT's threshold is adaptive in every layer), so a label-at-a-time walk from one family member
+  reaches another's mechanism only
   after T mutations; a graft combines two members' mechanisms in one step (ALISTA-AT's
   threshold into AGLISTA).
 
@@ -47,8 +48,15 @@ from numpy.random import RandomState
 
 from nni_lista.base.limits import label_layer
 from nni_lista.search.seeded_tpe import SeededTpeTuner
-from nni_lista.space.architectures import (NAMED_ARCHITECTURES, SpaceConfig, complete, describe, dimension_of, labels,
-                                           named_architecture)
+from nni_lista.space.architectures import (
+    NAMED_ARCHITECTURES,
+    SpaceConfig,
+    complete,
+    describe,
+    dimension_of,
+    labels,
+    named_architecture,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -124,8 +132,10 @@ class WarmStartEvolution(RegularizedEvolution):
         self._archive: list[Individual] = []  # every individual scored, in finishing order (the population ages)
 
     def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, seeds={len(self.seeds)}, max_mutations={self.max_mutations}, "
-                f"dimension_prob={self.dimension_prob}")
+        return (
+            f"{super().extra_repr()}, seeds={len(self.seeds)}, max_mutations={self.max_mutations}, "
+            f"dimension_prob={self.dimension_prob}"
+        )
 
     def random(self) -> ExecutableModelSpace:
         """The next seed while any is left; then, in a warm-started search, a child of the
@@ -144,8 +154,11 @@ class WarmStartEvolution(RegularizedEvolution):
         """The best of a tournament with ``k`` of its labels changed, or (with probability
         ``dimension_prob``) moved along a whole dimension (:func:`dimension_move`)."""
         parent = self.best_parent()
-        choices = {label: list(mutable.values) for label, mutable in self.model_space.simplify().items()
-                   if hasattr(mutable, "values") and len(mutable.values) > 1}
+        choices = {
+            label: list(mutable.values)
+            for label, mutable in self.model_space.simplify().items()
+            if hasattr(mutable, "values") and len(mutable.values) > 1
+        }
         if self.dimension_prob > 0 and self._random_state.uniform() < self.dimension_prob:
             child, move = dimension_move(parent, self.other_parent(parent), choices, self._random_state)
         else:
@@ -162,8 +175,9 @@ class WarmStartEvolution(RegularizedEvolution):
         architecture than ``parent`` (:func:`lineage`); among all others that differ from
         ``parent`` when no other lineage exists; ``parent`` itself when nothing differs."""
         own = lineage(parent)
-        others = ([individual for individual in self._archive if lineage(individual.x) != own]
-                  or [individual for individual in self._archive if individual.x != parent])
+        others = [individual for individual in self._archive if lineage(individual.x) != own] or [
+            individual for individual in self._archive if individual.x != parent
+        ]
         if not others:
             return parent
         drawn = [others[i] for i in self._random_state.permutation(len(others))[: self.sample_size]]

@@ -14,8 +14,17 @@ from typing import Sequence
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+)
 _TAB = "//button[@role='tab' and @name='Intermediate result']"
 
 
@@ -25,7 +34,9 @@ def _browser():
 
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        raise RuntimeError(f"headless Chromium is missing ({', '.join(missing)}): apt-get install chromium chromium-driver")
+        raise RuntimeError(
+            f"headless Chromium is missing ({', '.join(missing)}): apt-get install chromium chromium-driver"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
@@ -50,7 +61,9 @@ def column_choices(url: str, trial_ids: Sequence[str], timeout: float = 60) -> s
         driver.quit()
 
 
-def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], screenshot: Path, timeout: float = 60) -> None:
+def show_trials(
+    url: str, trial_ids: Sequence[str], finals: Sequence[float], screenshot: Path, timeout: float = 60
+) -> None:
     """Open ``url``/detail, check that every trial id and final metric (as NNI prints it) is
     shown, switch to the intermediate-result chart and save ``screenshot`` (PNG)."""
     from selenium.webdriver.common.by import By
@@ -66,7 +79,9 @@ def show_trials(url: str, trial_ids: Sequence[str], finals: Sequence[float], scr
             if shown not in text:
                 raise AssertionError(f"final metric {shown} is not shown in the web UI")
         driver.find_element(By.XPATH, _TAB).click()
-        WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.XPATH, _TAB).get_attribute("aria-selected") == "true")
+        WebDriverWait(driver, timeout).until(
+            lambda d: d.find_element(By.XPATH, _TAB).get_attribute("aria-selected") == "true"
+        )
         WebDriverWait(driver, timeout).until(lambda d: d.find_elements(By.CSS_SELECTOR, "div[role='tabpanel'] canvas"))
         time.sleep(1.0)  # the chart animates in
         screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +106,20 @@ def overview(url: str, timeout: float = 60) -> dict:
     try:
         driver.get(f"{url}/oview")
         WebDriverWait(driver, timeout).until(lambda d: "Best metric" in d.find_element(By.TAG_NAME, "body").text)
-        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
-            "return [...document.fonts].some(f => f.family.includes('FabricMDL2Icons') && ['loaded', 'error'].includes(f.status))"))
+        WebDriverWait(driver, timeout).until(
+            lambda d: d.execute_script(
+                "return [...document.fonts].some(f => f.family.includes('FabricMDL2Icons') && ['loaded', "
+                "'error'].includes(f.status))"
+            )
+        )
         time.sleep(1.0)  # later icon subsets are declared as the page renders
         fonts = driver.execute_script(
-            "return [...document.fonts].filter(f => f.family.includes('FabricMDL2Icons')).map(f => [f.family, f.status])")
-        return {"text": driver.find_element(By.TAG_NAME, "body").text, "icon_fonts": {family.strip('"\''): status for family, status in fonts}}
+            "return [...document.fonts].filter(f => f.family.includes('FabricMDL2Icons')).map(f => [f.family, "
+            "f.status])"
+        )
+        return {
+            "text": driver.find_element(By.TAG_NAME, "body").text,
+            "icon_fonts": {family.strip("\"'"): status for family, status in fonts},
+        }
     finally:
         driver.quit()

@@ -52,8 +52,16 @@ def random_path(space: LISTASpace, rng: np.random.RandomState) -> dict:
     return {label: choice.names[rng.randint(len(choice.names))] for label, choice in choices(space).items()}
 
 
-def train_supernet(space: LISTASpace, problem: Problem, steps: int, batch: int, lr: float, seed: int,
-                   progress: bool = False, max_seconds: Optional[float] = None) -> dict:
+def train_supernet(
+    space: LISTASpace,
+    problem: Problem,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    progress: bool = False,
+    max_seconds: Optional[float] = None,
+) -> dict:
     """Train the (ISTA-initialised) space for ``steps`` batches, each through a fresh random path:
     loss ``||D z_T - s||^2`` of the last layer, Adam at ``lr`` with cosine decay to 1 %.
     With ``max_seconds``, training stops after the batch that passes it (``steps`` says how many ran)."""

@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from nni_lista.base.errors import UsageError, require, short
 from nni_lista.base.io import write_json
@@ -39,8 +40,12 @@ WEIGHT_FORMS = ("lista", "coupled", "analytic")
 #: the states of a skip edge
 SKIP_STATES = ("off", "on")
 #: the post-ALISTA mechanisms' dimensions and values (:data:`nni_lista.space.mechanisms.MECHANISMS`)
-MECHANISM_VALUES = {"threshold": ("scalar", "vector", "adaptive", "residual"), "gain_gate": ("off", "exp", "inv"),
-                    "overshoot": ("off", "inv"), "momentum": ("off", "learned", "adaptive")}
+MECHANISM_VALUES = {
+    "threshold": ("scalar", "vector", "adaptive", "residual"),
+    "gain_gate": ("off", "exp", "inv"),
+    "overshoot": ("off", "inv"),
+    "momentum": ("off", "learned", "adaptive"),
+}
 #: dimensions without a label in layer 1 (``x^0 = 0`` makes them nothing there)
 NOT_IN_FIRST_LAYER = ("gain_gate", "momentum")
 
@@ -64,8 +69,14 @@ class SpaceConfig:
 
     def layer_values(self, k: int) -> dict[str, tuple[str, ...]]:
         """Dimension -> the values it offers in layer ``k`` (1-based), in label order; skips apart."""
-        values = {"weight_form": self.weight_forms, "neuron": self.neurons, "threshold": self.thresholds,
-                  "gain_gate": self.gain_gates, "overshoot": self.overshoots, "momentum": self.momenta}
+        values = {
+            "weight_form": self.weight_forms,
+            "neuron": self.neurons,
+            "threshold": self.thresholds,
+            "gain_gate": self.gain_gates,
+            "overshoot": self.overshoots,
+            "momentum": self.momenta,
+        }
         return {name: tuple(v) for name, v in values.items() if in_layer(name, k)}
 
 
@@ -75,21 +86,31 @@ PRESETS: dict[str, SpaceConfig] = {
     "neurons": SpaceConfig(neurons=NEURON_NAMES),
     "paper": SpaceConfig(neurons=NEURON_NAMES, skips=True),
     "family": SpaceConfig(neurons=NEURON_NAMES, skips=True, weight_forms=WEIGHT_FORMS),
-    "full": SpaceConfig(neurons=NEURON_NAMES, skips=True, weight_forms=WEIGHT_FORMS,
-                        thresholds=MECHANISM_VALUES["threshold"], gain_gates=MECHANISM_VALUES["gain_gate"],
-                        overshoots=MECHANISM_VALUES["overshoot"], momenta=MECHANISM_VALUES["momentum"]),
+    "full": SpaceConfig(
+        neurons=NEURON_NAMES,
+        skips=True,
+        weight_forms=WEIGHT_FORMS,
+        thresholds=MECHANISM_VALUES["threshold"],
+        gain_gates=MECHANISM_VALUES["gain_gate"],
+        overshoots=MECHANISM_VALUES["overshoot"],
+        momenta=MECHANISM_VALUES["momentum"],
+    ),
 }
 
-#: dimensions added after architecture files of the 2019 space were written; missing labels of these read as their first value
+#: dimensions added after architecture files of the 2019 space were written; missing labels of these read as their
+#: first value
 LATER_DIMENSIONS = tuple(MECHANISM_VALUES)
 
 
 #: the D-LADMM backbone's presets (docs/design-space.md): its layers offer skips and neurons
-DLADMM_PRESETS: dict[str, SpaceConfig] = {"plain": PRESETS["lista"],
-                                          **{name: PRESETS[name] for name in ("connectivity", "neurons", "paper")}}
+DLADMM_PRESETS: dict[str, SpaceConfig] = {
+    "plain": PRESETS["lista"],
+    **{name: PRESETS[name] for name in ("connectivity", "neurons", "paper")},
+}
 
 
 # ----------------------------------------------------------------------------- labels
+
 
 def labels(layers: int, config: SpaceConfig = PRESETS["full"]) -> dict[str, tuple[str, ...]]:
     """Every label of a space and its allowed values, in layer order."""
@@ -153,9 +174,11 @@ def describe(arch: dict, layers: int, shown: int = 4) -> dict:
     the earlier name) and how ``arch`` differs from it: ``{"nearest", "labels_changed",
     "changes", "family_member", "text"}``, ``text`` as "= ALISTA" or "ALISTA with 3 labels
     changed: layer5/momentum=learned, ...". ``arch`` may hold only the labels a search set."""
+
     def changes(name: str) -> list[str]:
         named = named_architecture(name, layers)
         return [f"{label}={value}" for label, value in arch.items() if named.get(label, value) != value]
+
     nearest = min(NAMED_ARCHITECTURES, key=lambda name: len(changes(name)))
     changed = changes(nearest)
     title = _TITLES.get(nearest, nearest)
@@ -163,12 +186,27 @@ def describe(arch: dict, layers: int, shown: int = 4) -> dict:
         text = f"= {title}"
     else:
         more = f", and {len(changed) - shown} more" if len(changed) > shown else ""
-        text = f"{title} with {len(changed)} label{'s' if len(changed) > 1 else ''} changed: {', '.join(changed[:shown])}{more}"
-    return {"nearest": nearest, "labels_changed": len(changed), "changes": changed, "family_member": not changed, "text": text}
+        labels = "label" if len(changed) == 1 else "labels"
+        text = f"{title} with {len(changed)} {labels} changed: {', '.join(changed[:shown])}{more}"
+    return {
+        "nearest": nearest,
+        "labels_changed": len(changed),
+        "changes": changed,
+        "family_member": not changed,
+        "text": text,
+    }
 
 
-_TITLES = {"lista": "LISTA", "lista-cp": "LISTA-CP", "lista-cpss": "LISTA-CPSS", "alista": "ALISTA", "dense": "dense",
-           "alista-at": "ALISTA-AT", "aglista": "AGLISTA", "hyperlista": "HyperLISTA"}
+_TITLES = {
+    "lista": "LISTA",
+    "lista-cp": "LISTA-CP",
+    "lista-cpss": "LISTA-CPSS",
+    "alista": "ALISTA",
+    "dense": "dense",
+    "alista-at": "ALISTA-AT",
+    "aglista": "AGLISTA",
+    "hyperlista": "HyperLISTA",
+}
 
 # ----------------------------------------------------------------------------- files
 
@@ -180,9 +218,13 @@ def check(sample: dict, layers: int, space: str = "full") -> None:
     allowed value, and has no other label; problems raise :class:`UsageError`."""
     allowed = labels(layers, PRESETS[space])
     for label, value in sample.items():
-        require(label in allowed, f"unknown label {short(label)}: not a label of the {space} space with {layers} layers")
-        require(isinstance(value, str) and value in allowed[label],
-                f"{label}={short(value)} is not allowed: choose one of {', '.join(allowed[label])}")
+        require(
+            label in allowed, f"unknown label {short(label)}: not a label of the {space} space with {layers} layers"
+        )
+        require(
+            isinstance(value, str) and value in allowed[label],
+            f"{label}={short(value)} is not allowed: choose one of {', '.join(allowed[label])}",
+        )
     missing = [label for label in allowed if label not in sample]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -191,11 +233,15 @@ def check(sample: dict, layers: int, space: str = "full") -> None:
 
 def layers_of(arch: object) -> int:
     """The depth T of a label map (its largest ``layer{k}``); a malformed map raises :class:`UsageError`."""
-    require(isinstance(arch, dict) and arch, "an architecture must be a non-empty JSON object mapping labels to values")
+    if not isinstance(arch, dict) or not arch:
+        raise UsageError("an architecture must be a non-empty JSON object mapping labels to values")
     depths = []
     for label in arch:
         match = _LAYER.match(str(label))
-        require(match is not None, f"unknown label {label!r}: labels look like layer5/neuron, layer5/skip_from2, layer5/weight_form")
+        if match is None:
+            raise UsageError(
+                f"unknown label {label!r}: labels look like layer5/neuron, layer5/skip_from2, layer5/weight_form"
+            )
         depths.append(int(match.group(1)))
     return check_layers(max(depths), "an architecture's depth")
 
@@ -207,16 +253,21 @@ def with_defaults(arch: dict, layers: int) -> dict[str, str]:
     full = labels(layers)
     if all(label in arch for label in full if dimension_of(label) in LATER_DIMENSIONS):
         return dict(arch)
-    out = {label: arch[label] if label in arch else fixed[dimension_of(label)]
-           for label in full if label in arch or dimension_of(label) in LATER_DIMENSIONS}
-    return out | {label: value for label, value in arch.items() if label not in out}  # unknown labels kept: check refuses them
+    out = {
+        label: arch[label] if label in arch else fixed[dimension_of(label)]
+        for label in full
+        if label in arch or dimension_of(label) in LATER_DIMENSIONS
+    }
+    return out | {
+        label: value for label, value in arch.items() if label not in out
+    }  # unknown labels kept: check refuses them
 
 
 def validate(arch: object) -> int:
     """Check that ``arch`` is an architecture of the full space (its depth read from the
     labels, see :func:`check`; labels of :data:`LATER_DIMENSIONS` may be missing); returns T."""
     layers = layers_of(arch)
-    check(with_defaults(arch, layers), layers)
+    check(with_defaults(cast(dict, arch), layers), layers)
     return layers
 
 
@@ -248,7 +299,7 @@ def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:
 def validate_dladmm(arch: object) -> int:
     """Check that ``arch`` is a D-LADMM architecture (a label map of the ``paper`` labels); returns T."""
     layers = layers_of(arch)
-    check(arch, layers, "paper")
+    check(cast(dict, arch), layers, "paper")
     return layers
 
 

@@ -34,8 +34,10 @@ class Backbone:
     validate: Callable  # (arch) -> T, or UsageError: is it an architecture of this backbone?
 
     def check_preset(self, preset: str) -> None:
-        require(preset in self.presets,
-                f"space {preset!r} is not allowed for the {self.name} backbone: choose one of {', '.join(self.presets)}")
+        require(
+            preset in self.presets,
+            f"space {preset!r} is not allowed for the {self.name} backbone: choose one of {', '.join(self.presets)}",
+        )
 
     def labels(self, preset: str, layers: int) -> dict[str, tuple[str, ...]]:
         """The labels a sample of ``preset`` has, with their values."""
@@ -51,10 +53,24 @@ class Backbone:
 
 
 BACKBONES: dict[str, Backbone] = {
-    "lista": Backbone("lista", dict(architectures.PRESETS), architectures.PRESETS["full"], spaces.LISTASpace.from_preset,
-                      spaces.build, "lista", architectures.VALIDATORS["lista"]),
-    "dladmm": Backbone("dladmm", dict(architectures.DLADMM_PRESETS), architectures.PRESETS["paper"],
-                       ladmm.DLADMMSpace.from_preset, ladmm.build, "plain", architectures.VALIDATORS["dladmm"]),
+    "lista": Backbone(
+        "lista",
+        dict(architectures.PRESETS),
+        architectures.PRESETS["full"],
+        spaces.LISTASpace.from_preset,
+        spaces.build,
+        "lista",
+        architectures.VALIDATORS["lista"],
+    ),
+    "dladmm": Backbone(
+        "dladmm",
+        dict(architectures.DLADMM_PRESETS),
+        architectures.PRESETS["paper"],
+        ladmm.DLADMMSpace.from_preset,
+        ladmm.build,
+        "plain",
+        architectures.VALIDATORS["dladmm"],
+    ),
 }
 
 

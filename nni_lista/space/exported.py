@@ -4,7 +4,8 @@ The file is a ``torch.save`` dict of plain values and tensors (read back with
 ``weights_only=True``: nothing in it is unpickled as an object): the format tag, the backbone,
 the complete architecture (label map), the problem size ``m x n``, the depth, lambda, the
 operator ``A`` (the analytic and coupled weight forms keep ``A`` and weights derived from it
-as buffers outside the ``state_dict``), the trained weights (``state_dict``), the problem it was trained on (its spec and the sha256 of the
+as buffers outside the ``state_dict``), the trained weights (``state_dict``), the problem it was trained on (its spec
+and the sha256 of the
 instance, :func:`nni_lista.problem.problems.instance_digest`) and the test NMSE it scored there.
 :func:`load_network` rebuilds the network from the architecture and loads the weights
 (strictly: every tensor with its shape), ready to run ``model(b)`` with no problem at hand.
@@ -27,15 +28,36 @@ FORMAT = "nni-lista-network/1"
 MAX_NETWORK_FILE_BYTES = 2 << 30  # 2 GiB: a 4000 x 8000 network of 16 layers with untied weights
 
 
-def save_network(path: str | os.PathLike, model: torch.nn.Module, arch: dict, *, backbone: str, A: torch.Tensor, lam: float,
-                 problem: object, problem_digest: str, test_nmse_db: float) -> Path:
+def save_network(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    arch: dict,
+    *,
+    backbone: str,
+    A: torch.Tensor,
+    lam: float,
+    problem: object,
+    problem_digest: str,
+    test_nmse_db: float,
+) -> Path:
     """Write ``model``'s weights with everything needed to rebuild it, atomically."""
-    return torch_save(path, {
-        "format": FORMAT, "backbone": backbone, "arch": dict(arch), "m": int(A.shape[0]), "n": int(A.shape[1]),
-        "layers": int(model.layers), "A": A.detach().cpu().float(),
-        "lam": float(lam), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "problem": problem, "problem_digest": problem_digest, "test_nmse_db": float(test_nmse_db),
-    })
+    return torch_save(
+        path,
+        {
+            "format": FORMAT,
+            "backbone": backbone,
+            "arch": dict(arch),
+            "m": int(A.shape[0]),
+            "n": int(A.shape[1]),
+            "layers": int(getattr(model, "layers")),
+            "A": A.detach().cpu().float(),
+            "lam": float(lam),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "problem": problem,
+            "problem_digest": problem_digest,
+            "test_nmse_db": float(test_nmse_db),
+        },
+    )
 
 
 def read_network(path: str | os.PathLike) -> dict:
@@ -53,10 +75,22 @@ def read_network(path: str | os.PathLike) -> dict:
         record = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception:  # torch raises many kinds for a damaged or foreign file
         raise UsageError(f"{where} is not a network file made by `nni-lista export` (not readable as one)") from None
-    require(isinstance(record, dict) and record.get("format") == FORMAT,
-            f"{where} is not a network file made by `nni-lista export` (format {short(getattr(record, 'get', dict().get)('format'))})")
-    for key, kind in (("backbone", str), ("arch", dict), ("m", int), ("n", int), ("layers", int), ("lam", float),
-                      ("state_dict", dict), ("test_nmse_db", float), ("A", torch.Tensor)):
+    require(
+        isinstance(record, dict) and record.get("format") == FORMAT,
+        f"{where} is not a network file made by `nni-lista export` (format "
+        f"{short(record.get('format') if isinstance(record, dict) else None)})",
+    )
+    for key, kind in (
+        ("backbone", str),
+        ("arch", dict),
+        ("m", int),
+        ("n", int),
+        ("layers", int),
+        ("lam", float),
+        ("state_dict", dict),
+        ("test_nmse_db", float),
+        ("A", torch.Tensor),
+    ):
         require(isinstance(record.get(key), kind), f"{where}: {key} is missing or not a {kind.__name__}")
     return record
 
@@ -77,9 +111,14 @@ def load_network(path: str | os.PathLike) -> torch.nn.Module:
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
     A = record["A"]
-    require(tuple(A.shape) == (m, n) and A.dtype == torch.float32 and bool(torch.isfinite(A).all()),
-            f"{where}: its operator A is not a finite {m} x {n} float32 matrix")
-    require(math.isfinite(record["lam"]) and record["lam"] > 0, f"{where}: lam {short(record['lam'])} is not a finite number > 0")
+    require(
+        tuple(A.shape) == (m, n) and A.dtype == torch.float32 and bool(torch.isfinite(A).all()),
+        f"{where}: its operator A is not a finite {m} x {n} float32 matrix",
+    )
+    require(
+        math.isfinite(record["lam"]) and record["lam"] > 0,
+        f"{where}: lam {short(record['lam'])} is not a finite number > 0",
+    )
     check_memory(f"the network of {where}", m, n, layers, batch=0, n_fixed=0)
     model = family.build(record["arch"], m, n, A, record["lam"])
     try:

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from nni_lista.base.errors import require
+from nni_lista.base.errors import UsageError, require
 from nni_lista.base.io import write_json
 from nni_lista.space.spaces import LISTASpace
 
@@ -36,5 +36,6 @@ def write_search_space(preset: str, layers: int, path: str | os.PathLike) -> Pat
 def parse_file_name(name: str) -> tuple[str, int]:
     """``("paper", 16)`` from ``paper-16.json``: how shipped files name what they hold."""
     match = _FILE.match(name)
-    require(match is not None, f"search-space file name {name!r} is not allowed: use PRESET-LAYERS.json")
+    if match is None:
+        raise UsageError(f"search-space file name {name!r} is not allowed: use PRESET-LAYERS.json")
     return match.group("preset"), int(match.group("layers"))

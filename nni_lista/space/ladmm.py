@@ -45,6 +45,8 @@ from nni_lista.models.thresholds import soft_threshold
 class DLADMMLayer(nn.Module):
     """One D-LADMM layer with its skip and neuron choices (labels ``layer{k}/...``)."""
 
+    A: torch.Tensor
+
     def __init__(self, k: int, m: int, n: int, neurons: tuple[str, ...], skips: bool):
         super().__init__()
         self.k = k
@@ -97,7 +99,10 @@ class DLADMMSpace(ModelSpace):
 
     @classmethod
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "DLADMMSpace":
-        require(preset in DLADMM_PRESETS, f"D-LADMM space {preset!r} is not allowed: choose one of {', '.join(DLADMM_PRESETS)}")
+        require(
+            preset in DLADMM_PRESETS,
+            f"D-LADMM space {preset!r} is not allowed: choose one of {', '.join(DLADMM_PRESETS)}",
+        )
         config = DLADMM_PRESETS[preset]
         return cls(m, n, layers, config.neurons, config.skips)
 

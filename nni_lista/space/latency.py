@@ -14,7 +14,8 @@ skips them).
 ``t_form`` and ``t_neuron`` are timed forward calls of the space's own modules (weight forms
 and neurons, per layer ``k``, since layer 1 and the support-selection share differ), ``t_skip``
 of one gated skip added to the merge, ``t_Bb`` of the shared ``B b``; each time is the fastest
-of repeated calls, timed interleaved with every other entry (:func:`fastest_ms`). The constant ``c`` (Python and framework overhead) is
+of repeated calls, timed interleaved with every other entry (:func:`fastest_ms`). The constant ``c`` (Python and
+framework overhead) is
 the median, over the five named networks (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense), of what
 the whole frozen network measures beyond the sum of its parts. Because the model is one
 ``switch_case`` per label, NNI's ``ExpectationProfilerPenalty`` makes it differentiable for
@@ -31,7 +32,7 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -69,12 +70,21 @@ def table_key(m: int, n: int, layers: int, batch: int, device: str) -> dict:
     """What a latency table depends on; a table is used only where its key matches."""
     import nni
 
-    return {"format": TABLE_FORMAT, "device": device_name(device), "m": m, "n": n, "layers": layers, "batch": batch,
-            "torch": torch.__version__, "nni": nni.__version__}
+    return {
+        "format": TABLE_FORMAT,
+        "device": device_name(device),
+        "m": m,
+        "n": n,
+        "layers": layers,
+        "batch": batch,
+        "torch": torch.__version__,
+        "nni": nni.__version__,
+    }
 
 
-def fastest_ms(calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 0,
-               progress: Optional[Callable[[], None]] = None) -> dict:
+def fastest_ms(
+    calls: dict, rounds: int = 100, device: str = "cpu", seed: int = 0, progress: Optional[Callable[[], None]] = None
+) -> dict:
     """Fastest wall time in ms of each call of ``calls`` (name -> zero-argument callable), timed
     **interleaved**: ``rounds`` rounds, each calling every entry in a freshly shuffled order, twice
     in a row (the second call is timed, with the entry's weights in cache).
@@ -112,8 +122,17 @@ def measure_network(model, b: torch.Tensor, repeats: int = 100, device: str = "c
     return fastest_ms({"network": lambda: model(b)}, repeats, device)["network"]
 
 
-def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", repeats: int = 100,
-                  progress: bool = True, seed: int = 0, networks: Optional[dict] = None) -> tuple[LatencyTable, dict]:
+def measure_table(
+    m: int,
+    n: int,
+    layers: int,
+    batch: int,
+    device: str = "cpu",
+    repeats: int = 100,
+    progress: bool = True,
+    seed: int = 0,
+    networks: Optional[dict] = None,
+) -> tuple[LatencyTable, dict]:
     """Time every choice of the space (all weight forms and neurons at every layer, a skip,
     ``B b``) on ``device`` for an ``m x n`` problem at ``batch``, and the five named networks,
     for the constant (the median of what each measures beyond the sum of its parts), all
@@ -125,23 +144,23 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
     from nni_lista.space.spaces import build
 
     g = torch.Generator().manual_seed(seed)
-    A = (torch.randn(m, n, generator=g) / m ** 0.5).to(device)
+    A = (torch.randn(m, n, generator=g) / m**0.5).to(device)
     b = torch.randn(batch, m, generator=g).to(device)
     u = torch.randn(batch, n, generator=g).to(device)
     L = lipschitz(A.cpu())
     measure = MeasurementMap(m, n).to(device)
     measure.initialise(A, L, DEFAULT_LAM)
     Bb = measure(b)
-    calls = {("measure",): lambda: measure(b)}
+    calls: dict[tuple, Callable[[], object]] = {("measure",): lambda: measure(b)}
     for k in range(1, layers + 1):
         for name in WEIGHT_FORMS:
-            module = FORMS[name](m, n, k == 1).to(device)
-            module.initialise(A, L, DEFAULT_LAM)
-            calls[("form", name, k)] = (lambda module, v: lambda: module((v, b, Bb)))(module, None if k == 1 else u)
+            form = FORMS[name](m, n, k == 1).to(device)
+            getattr(form, "initialise")(A, L, DEFAULT_LAM)
+            calls[("form", name, k)] = (lambda module, v: lambda: module((v, b, Bb)))(form, None if k == 1 else u)
         for name, make in NEURONS.items():
             neuron = make(k - 1).to(device)
             if hasattr(neuron, "initialise"):
-                neuron.initialise(A, L, DEFAULT_LAM)
+                getattr(neuron, "initialise")(A, L, DEFAULT_LAM)
             calls[("neuron", name, k)] = (lambda neuron: lambda: neuron(u))(neuron)
         for dimension, values in MECHANISMS.items():
             for name, make in values.items():
@@ -149,7 +168,9 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
                 if isinstance(module, OFF) or not in_layer(dimension, k):
                     continue
                 module.initialise(A, L, DEFAULT_LAM)
-                calls[(dimension, name, k)] = (lambda module, args: lambda: module(args))(module, _mechanism_input(dimension, k, u, b))
+                calls[(dimension, name, k)] = (lambda module, args: lambda: module(args))(
+                    module, _mechanism_input(dimension, k, u, b)
+                )
     skip = GatedSkip().to(device)
     calls[("skip",)] = lambda: u + skip(u)
     archs = {("named", name): named_architecture(name, layers) for name in NAMED_ARCHITECTURES}
@@ -158,24 +179,38 @@ def measure_table(m: int, n: int, layers: int, batch: int, device: str = "cpu", 
         calls[key] = (lambda model: lambda: model(b))(build(arch, m, n, A.cpu()).to(device))
     with tqdm(total=repeats, desc="latency table", unit="round", disable=not progress) as bar:
         ms = fastest_ms(calls, repeats, device, seed, progress=lambda: bar.update(1))
-    table = LatencyTable(table_key(m, n, layers, batch, device), 0.0, ms[("measure",)], ms[("skip",)],
-                         {name: [ms[("form", name, k)] for k in range(1, layers + 1)] for name in WEIGHT_FORMS},
-                         {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS},
-                         {dimension: {name: [ms.get((dimension, name, k), 0.0) for k in range(1, layers + 1)] for name in values}
-                          for dimension, values in MECHANISMS.items()})
-    table.constant_ms = statistics.median(ms[(kind, name)] - predict(table, arch, m, n)
-                                          for (kind, name), arch in archs.items() if kind == "named")
+    table = LatencyTable(
+        table_key(m, n, layers, batch, device),
+        0.0,
+        ms[("measure",)],
+        ms[("skip",)],
+        {name: [ms[("form", name, k)] for k in range(1, layers + 1)] for name in WEIGHT_FORMS},
+        {name: [ms[("neuron", name, k)] for k in range(1, layers + 1)] for name in NEURONS},
+        {
+            dimension: {name: [ms.get((dimension, name, k), 0.0) for k in range(1, layers + 1)] for name in values}
+            for dimension, values in MECHANISMS.items()
+        },
+    )
+    table.constant_ms = statistics.median(
+        ms[(kind, name)] - predict(table, arch, m, n) for (kind, name), arch in archs.items() if kind == "named"
+    )
     return table, {name: ms[("network", name)] for name in (networks or {})}
 
 
 def _mechanism_input(dimension: str, k: int, u: torch.Tensor, b: torch.Tensor):
     """What a mechanism's module takes in layer ``k`` (see :mod:`nni_lista.space.mechanisms`)."""
     previous = None if k == 1 else u
-    return {"threshold": (previous, b), "gain_gate": u, "overshoot": (u, previous), "momentum": (u, None if k == 2 else u)}[dimension]
+    return {
+        "threshold": (previous, b),
+        "gain_gate": u,
+        "overshoot": (u, previous),
+        "momentum": (u, None if k == 2 else u),
+    }[dimension]
 
 
-def load_or_measure(path: Optional[Path], m: int, n: int, layers: int, batch: int, device: str = "cpu",
-                    progress: bool = False) -> LatencyTable:
+def load_or_measure(
+    path: Optional[Path], m: int, n: int, layers: int, batch: int, device: str = "cpu", progress: bool = False
+) -> LatencyTable:
     """The table in ``path`` when it was measured for these sizes, batch and this machine (another
     is refused, one line); else measured now and, with a ``path``, written there."""
     if path is not None and Path(path).is_file():
@@ -192,10 +227,12 @@ def predict(table: LatencyTable, arch: dict, m: int, n: int) -> float:
     from nni_lista.space.spaces import LISTASpace
 
     layers = validate(arch)
-    return float(LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table).profile(with_defaults(arch, layers)))
+    return float(
+        LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table).profile(with_defaults(arch, layers))
+    )
 
 
-def _term(per_value: dict, layer: int, choice) -> object:
+def _term(per_value: dict, layer: int, choice) -> Any:
     """One layer's latency for a choice (``per_value``: name -> ms per layer): a number for a
     fixed part, a ``switch_case`` over the values of a label (an NNI ``Categorical``) otherwise."""
     if isinstance(choice, str):
@@ -209,9 +246,11 @@ class LatencyProfiler(ExpressionProfiler):
     def __init__(self, model_space, table: LatencyTable):
         space = model_space
         (m, n), have = space.sizes, table.key
-        require(have.get("layers", 0) >= space.layers and (have.get("m"), have.get("n")) == (m, n),
-                f"the latency table was measured for {have.get('m')}x{have.get('n')} and {have.get('layers')} layers, "
-                f"not {m}x{n} and {space.layers}")
+        require(
+            have.get("layers", 0) >= space.layers and (have.get("m"), have.get("n")) == (m, n),
+            f"the latency table was measured for {have.get('m')}x{have.get('n')} and {have.get('layers')} layers, "
+            f"not {m}x{n} and {space.layers}",
+        )
         mutables = space.simplify()
         choices = space.choices
         expression = table.constant_ms + (table.measure_ms if "lista" in choices["weight_forms"] else 0.0)
@@ -221,7 +260,9 @@ class LatencyProfiler(ExpressionProfiler):
             expression = expression + _term(table.forms, k, form) + _term(table.neurons, k, neuron)
             for dimension, values in space.config.layer_values(k).items():
                 if dimension in table.mechanisms:
-                    expression = expression + _term(table.mechanisms[dimension], k, mutables.get(f"layer{k}/{dimension}", values[0]))
+                    expression = expression + _term(
+                        table.mechanisms[dimension], k, mutables.get(f"layer{k}/{dimension}", values[0])
+                    )
             for j in range(1, k - 1) if choices["skips"] else ():
                 edge = mutables[f"layer{k}/skip_from{j}"]
                 expression = expression + MutableExpression.switch_case(edge, {"off": 0.0, "on": table.skip_ms})

@@ -65,8 +65,10 @@ class LatencyTable:
         cheapest = sum(min(values[k] for values in table.values()) for table in tables for k in range(layers))
         constant = self.constant_ms
         if not (is_finite_number(constant) and constant + cheapest >= 0):
-            return (f"constant_ms {short(constant)} is not allowed: it must be a finite number >= {-cheapest:.4g}, or the "
-                    f"cheapest network's predicted latency would be negative")
+            return (
+                f"constant_ms {short(constant)} is not allowed: it must be a finite number >= {-cheapest:.4g}, or the "
+                f"cheapest network's predicted latency would be negative"
+            )
         return None
 
     @classmethod
@@ -81,6 +83,9 @@ class LatencyTable:
         require(problem is None, f"{str(path)!r} is not a latency table written by `nni-lista latency`: {problem}")
         if key is not None:
             differ = sorted(k for k in set(key) | set(table.key) if key.get(k) != table.key.get(k))
-            require(not differ, f"the latency table {str(path)!r} was measured for other {', '.join(differ)} "
-                                f"({', '.join(f'{k}={table.key.get(k)!r}' for k in differ)}): measure one for this search")
+            require(
+                not differ,
+                f"the latency table {str(path)!r} was measured for other {', '.join(differ)} "
+                f"({', '.join(f'{k}={table.key.get(k)!r}' for k in differ)}): measure one for this search",
+            )
         return table

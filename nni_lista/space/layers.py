@@ -17,14 +17,15 @@ Layer k (1-based) computes estimate ``x^k`` from the previous one and earlier on
 
 Rows are samples, so ``W_k u`` is ``u @ W_k.T``. ``initialise(A, L, lam)`` sets the ISTA
 values: ``B = A^T / L``, ``W_k = I - B A`` (lista) or ``A / L`` (coupled), thresholds
-``lam / L``, gains 0; the analytic form starts at ALISTA's step ``min(1, 1 / ||W^T A||_2)``. FLOPs (per sample, 2 per multiply-add of a matrix product, as
+``lam / L``, gains 0; the analytic form starts at ALISTA's step ``min(1, 1 / ||W^T A||_2)``. FLOPs (per sample, 2 per
+multiply-add of a matrix product, as
 ``torch.utils.flop_counter`` counts them): ``B b`` 2mn, lista 2n^2, coupled 4mn (2mn in
 layer 1), analytic as coupled, everything element-wise 0.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, TypeGuard, TypeVar
 
 import torch
 from torch import nn
@@ -38,6 +39,8 @@ from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
 from nni_lista.space.architectures import SpaceConfig
 from nni_lista.space.mechanisms import MECHANISMS, OFF
 from nni_lista.space.neurons import NEURONS
+
+_Model = TypeVar("_Model", bound=nn.Module)
 
 
 class _Leaf(nn.Module):
@@ -105,6 +108,8 @@ class ListaForm(_Form):
 class CoupledForm(_Form):
     """``z = u + W^T (b - A u)`` (``W`` m x n); in layer 1 ``z = W^T b``."""
 
+    A: torch.Tensor
+
     def __init__(self, m: int, n: int, first: bool):
         super().__init__(n)
         self.first = first
@@ -128,6 +133,9 @@ class CoupledForm(_Form):
 class AnalyticForm(_Form):
     """``z = u + gamma W^T (b - A u)`` with ALISTA's analytic ``W`` (m x n, fixed) and a learned
     scalar step ``gamma``; in layer 1 ``z = gamma W^T b``."""
+
+    A: torch.Tensor
+    W: torch.Tensor
 
     def __init__(self, m: int, n: int, first: bool):
         super().__init__(n)
@@ -156,7 +164,11 @@ class AnalyticForm(_Form):
         return FlopsResult(float(self.flops), 1.0)
 
 
-FORMS = {"lista": ListaForm, "coupled": CoupledForm, "analytic": AnalyticForm}  # weight form name -> its module (WEIGHT_FORMS)
+FORMS = {
+    "lista": ListaForm,
+    "coupled": CoupledForm,
+    "analytic": AnalyticForm,
+}  # weight form name -> its module (WEIGHT_FORMS)
 
 
 @profiler_leaf_module
@@ -218,8 +230,11 @@ class UnrolledLayer(nn.Module):
         with label_scope(f"layer{k}"):
             self.form = choose("weight_form", {name: FORMS[name](m, n, first) for name in values["weight_form"]})
             self.neuron = choose("neuron", {name: NEURONS[name](k - 1) for name in values["neuron"]})
-            mechanisms = {dimension: self._mechanism(dimension, values[dimension], m, n, first)
-                          for dimension in MECHANISMS if dimension in values}
+            mechanisms = {
+                dimension: self._mechanism(dimension, values[dimension], m, n, first)
+                for dimension in MECHANISMS
+                if dimension in values
+            }
             edges = [choose(f"skip_from{j}", {"off": NoSkip(), "on": GatedSkip()}) for j in sources]
         self.threshold = mechanisms["threshold"]
         self.gain_gate = mechanisms.get("gain_gate")
@@ -252,12 +267,12 @@ class UnrolledLayer(nn.Module):
         return self.overshoot((estimate, previous)) if _active(self.overshoot) else estimate
 
 
-def _active(module: Optional[nn.Module]) -> bool:
+def _active(module: Optional[nn.Module]) -> TypeGuard[nn.Module]:
     """Whether a mechanism is there and computes something (not fixed or frozen at "off")."""
     return module is not None and not isinstance(module, OFF)
 
 
-def initialise(model: nn.Module, A: torch.Tensor, lam: float) -> nn.Module:
+def initialise(model: _Model, A: torch.Tensor, lam: float) -> _Model:
     """ISTA-initialise every part of ``model`` that knows how: a frozen network, the space, or
     a supernet whose choices a one-shot strategy replaced by mixed operations."""
     from nni_lista.models.family import lipschitz
@@ -266,6 +281,6 @@ def initialise(model: nn.Module, A: torch.Tensor, lam: float) -> nn.Module:
     L = lipschitz(A)
     for module in model.modules():
         if module is not model and hasattr(module, "initialise"):
-            module.initialise(A, L, lam)
-    model.lam = lam
+            getattr(module, "initialise")(A, L, lam)
+    setattr(model, "lam", lam)
     return model

@@ -46,8 +46,14 @@ from nni_lista.space import nni_import  # noqa: F401  (NNI imported without its 
 from nni.nas.profiler.pytorch.flops import FlopsResult
 from nni.nas.profiler.pytorch.utils import MutableShape, profiler_leaf_module
 
-from nni_lista.models.mechanisms import (adaptive_threshold_factor, exp_gain, inv_gain, inv_overshoot,
-                                         residual_threshold_factor, support_fraction)
+from nni_lista.models.mechanisms import (
+    adaptive_threshold_factor,
+    exp_gain,
+    inv_gain,
+    inv_overshoot,
+    residual_threshold_factor,
+    support_fraction,
+)
 
 
 class Mechanism(nn.Module):
@@ -67,6 +73,7 @@ def _zeros_like_rows(b: torch.Tensor, n: int) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- threshold shapes
+
 
 class ThresholdShape(Mechanism):
     """Maps ``(x^{k-1} or None, b)`` to the factor the neuron's threshold is multiplied by, a
@@ -123,6 +130,9 @@ class AdaptiveThreshold(ThresholdShape):
 class ResidualThreshold(ThresholdShape):
     """HyperLISTA's instance-adaptive threshold ``theta_k ||A^+ (A x^{k-1} - b)||_1 / ||A^+ b||_1``."""
 
+    A: torch.Tensor
+    pinv: torch.Tensor
+
     def __init__(self, m: int, n: int, first: bool):
         super().__init__(n)
         self.register_buffer("A", torch.zeros(m, n), persistent=False)
@@ -140,6 +150,7 @@ class ResidualThreshold(ThresholdShape):
 
 
 # ----------------------------------------------------------------------------- gain gates
+
 
 class GainGate(Mechanism):
     """Maps the merged input ``u`` to ``g(u) u``."""
@@ -186,6 +197,7 @@ class InvGainGate(_LearnedGainGate):
 
 # ----------------------------------------------------------------------------- overshoot gates
 
+
 class Overshoot(Mechanism):
     """Maps ``(x~, x^{k-1} or None)`` to the layer's estimate ``x^k``."""
 
@@ -218,6 +230,7 @@ class InvOvershoot(Overshoot):
 
 
 # ----------------------------------------------------------------------------- momentum
+
 
 class Momentum(Mechanism):
     """Maps ``(x^{k-1}, x^{k-2} or None)`` to the term added to the merged input ``u``."""
@@ -269,13 +282,23 @@ class AdaptiveMomentum(_Coefficient):
 
 #: dimension -> value -> factory(m, n, first) of a fresh module; the first value is "off"
 MECHANISMS: dict[str, dict[str, Callable[[int, int, bool], Mechanism]]] = {
-    "threshold": {"scalar": lambda m, n, first: ScalarThreshold(n), "vector": lambda m, n, first: VectorThreshold(n),
-                  "adaptive": lambda m, n, first: AdaptiveThreshold(n), "residual": ResidualThreshold},
-    "gain_gate": {"off": lambda m, n, first: NoGainGate(), "exp": lambda m, n, first: ExpGainGate(),
-                  "inv": lambda m, n, first: InvGainGate()},
+    "threshold": {
+        "scalar": lambda m, n, first: ScalarThreshold(n),
+        "vector": lambda m, n, first: VectorThreshold(n),
+        "adaptive": lambda m, n, first: AdaptiveThreshold(n),
+        "residual": ResidualThreshold,
+    },
+    "gain_gate": {
+        "off": lambda m, n, first: NoGainGate(),
+        "exp": lambda m, n, first: ExpGainGate(),
+        "inv": lambda m, n, first: InvGainGate(),
+    },
     "overshoot": {"off": lambda m, n, first: NoOvershoot(), "inv": lambda m, n, first: InvOvershoot()},
-    "momentum": {"off": lambda m, n, first: NoMomentum(), "learned": lambda m, n, first: LearnedMomentum(),
-                 "adaptive": lambda m, n, first: AdaptiveMomentum()},
+    "momentum": {
+        "off": lambda m, n, first: NoMomentum(),
+        "learned": lambda m, n, first: LearnedMomentum(),
+        "adaptive": lambda m, n, first: AdaptiveMomentum(),
+    },
 }
 
 #: the modules that compute nothing, which a frozen network skips

@@ -28,8 +28,12 @@ class MixedSkip(DifferentiableMixedLayer):
     @classmethod
     def mutate(cls, module, name, memo, mutate_kwargs):
         """Replace a skip edge's ``LayerChoice`` (off: :class:`NoSkip`, on: :class:`GatedSkip`); leave anything else."""
-        if (type(module) is LayerChoice and tuple(module.names) == SKIP_STATES
-                and isinstance(module["off"], NoSkip) and isinstance(module["on"], GatedSkip)):
+        if (
+            type(module) is LayerChoice
+            and tuple(module.names) == SKIP_STATES
+            and isinstance(module["off"], NoSkip)
+            and isinstance(module["on"], GatedSkip)
+        ):
             return super().mutate(module, name, memo, mutate_kwargs)
         return None
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import torch
 from torch import nn
@@ -45,7 +45,14 @@ from nni.nas.space import current_model
 from nni_lista.base.errors import require, short
 from nni_lista.models.family import DEFAULT_LAM
 from nni_lista.base.limits import check_network
-from nni_lista.space.architectures import NAMED_ARCHITECTURES, PRESETS, SpaceConfig, named_architecture, validate, with_defaults
+from nni_lista.space.architectures import (
+    NAMED_ARCHITECTURES,
+    PRESETS,
+    SpaceConfig,
+    named_architecture,
+    validate,
+    with_defaults,
+)
 from nni_lista.space.layers import MeasurementMap, UnrolledLayer, initialise
 from nni_lista.space.mixed_skip import oneshot_hooks
 
@@ -61,16 +68,32 @@ class LISTASpace(ModelSpace):
 
     learned = True
 
-    def __init__(self, m: int, n: int, layers: int = 16, neurons: tuple[str, ...] = ("soft",), skips: bool = False,
-                 weight_forms: tuple[str, ...] = ("lista",), thresholds: tuple[str, ...] = ("scalar",),
-                 gain_gates: tuple[str, ...] = ("off",), overshoots: tuple[str, ...] = ("off",),
-                 momenta: tuple[str, ...] = ("off",)):
+    def __init__(
+        self,
+        m: int,
+        n: int,
+        layers: int = 16,
+        neurons: tuple[str, ...] = ("soft",),
+        skips: bool = False,
+        weight_forms: tuple[str, ...] = ("lista",),
+        thresholds: tuple[str, ...] = ("scalar",),
+        gain_gates: tuple[str, ...] = ("off",),
+        overshoots: tuple[str, ...] = ("off",),
+        momenta: tuple[str, ...] = ("off",),
+    ):
         check_network(m, n, layers)  # before anything is allocated
         super().__init__()
         self.layers = layers
         self.sizes = (m, n)
-        self.config = SpaceConfig(tuple(neurons), skips, tuple(weight_forms), tuple(thresholds), tuple(gain_gates),
-                                  tuple(overshoots), tuple(momenta))  # what the labels offer
+        self.config = SpaceConfig(
+            tuple(neurons),
+            skips,
+            tuple(weight_forms),
+            tuple(thresholds),
+            tuple(gain_gates),
+            tuple(overshoots),
+            tuple(momenta),
+        )  # what the labels offer
         self.choices = {"neurons": tuple(neurons), "skips": skips, "weight_forms": tuple(weight_forms)}
         self.lam = DEFAULT_LAM
         self.arch_sample: dict = dict(current_model() or {})  # the sample it was frozen with ({} unfrozen; see freeze)
@@ -84,8 +107,16 @@ class LISTASpace(ModelSpace):
         return model
 
     @classmethod
-    def load_searched_model(cls, name: str, m: int = 250, n: int = 500, layers: int = 16, A: Optional[torch.Tensor] = None,
-                            lam: float = DEFAULT_LAM, pretrained: bool = False) -> "LISTASpace":
+    def load_searched_model(
+        cls,
+        name: str,
+        m: int = 250,
+        n: int = 500,
+        layers: int = 16,
+        A: Optional[torch.Tensor] = None,
+        lam: float = DEFAULT_LAM,
+        pretrained: bool = False,
+    ) -> "LISTASpace":
         """A named or searched architecture, frozen, for an ``m x n`` problem (NNI's space-hub
         convention): the family members of :data:`NAMED_ARCHITECTURES` with ``layers`` layers,
         or an architecture our committed results found (:data:`SEARCHED_MODELS`, shipped as
@@ -98,15 +129,21 @@ class LISTASpace(ModelSpace):
         if isinstance(name, (str, os.PathLike)) and str(name).endswith(".pt"):
             from nni_lista.space.exported import load_network
 
-            return load_network(name)
-        require(not pretrained, "no pretrained weights are shipped (runs never download): train the model, e.g. "
-                                "`nni-lista retrain --arch FILE`")
+            return cast("LISTASpace", load_network(name))  # a frozen LISTASpace, with its weights
+        require(
+            not pretrained,
+            "no pretrained weights are shipped (runs never download): train the model, e.g. "
+            "`nni-lista retrain --arch FILE`",
+        )
         check_network(m, n, layers, lam)
         if name in NAMED_ARCHITECTURES:
             arch = named_architecture(name, layers)
         else:
-            require(name in SEARCHED_MODELS, f"model {short(name)} is not allowed: choose one of "
-                                             f"{', '.join((*NAMED_ARCHITECTURES, *SEARCHED_MODELS))}")
+            require(
+                name in SEARCHED_MODELS,
+                f"model {short(name)} is not allowed: choose one of "
+                f"{', '.join((*NAMED_ARCHITECTURES, *SEARCHED_MODELS))}",
+            )
             arch = json.loads((_SEARCHED / f"{name}.json").read_text())
             depth = validate(arch)
             require(layers in (16, depth), f"{name} has {depth} layers (the depth it was searched at), not {layers}")
@@ -116,8 +153,18 @@ class LISTASpace(ModelSpace):
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "LISTASpace":
         require(preset in PRESETS, f"space {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
         config = PRESETS[preset]
-        return cls(m, n, layers, config.neurons, config.skips, config.weight_forms, config.thresholds, config.gain_gates,
-                   config.overshoots, config.momenta)
+        return cls(
+            m,
+            n,
+            layers,
+            config.neurons,
+            config.skips,
+            config.weight_forms,
+            config.thresholds,
+            config.gain_gates,
+            config.overshoots,
+            config.momenta,
+        )
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "LISTASpace":
         """Set every parameter to its ISTA value for operator ``A``; returns ``self``."""

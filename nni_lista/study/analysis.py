@@ -89,6 +89,7 @@ def graft(archs: Sequence[dict], labels: dict) -> dict:
 
 # ----------------------------------------------------------------------------- pattern vectors
 
+
 def skip_vector(archs: Sequence[dict], layers: int) -> np.ndarray:
     """The optional-skip frequencies, flattened row by row.
 
@@ -143,8 +144,15 @@ def pattern_correlation(a: Sequence[dict], b: Sequence[dict], layers: int, part:
 
 # ----------------------------------------------------------------------------- null distribution
 
-def null_correlations(labels: Mapping[str, Sequence[str]], k: Union[int, tuple[int, int]], layers: int, draws: int = 1000,
-                      seed: int = 0, part: str = "skips") -> np.ndarray:
+
+def null_correlations(
+    labels: Mapping[str, Sequence[str]],
+    k: Union[int, tuple[int, int]],
+    layers: int,
+    draws: int = 1000,
+    seed: int = 0,
+    part: str = "skips",
+) -> np.ndarray:
     """The chance distribution of :func:`pattern_correlation` for top-k sets without training.
 
     Each draw samples two independent sets A, B of ``k`` architectures (``k`` may be a pair
@@ -184,11 +192,15 @@ def correlation_test(observed: Optional[float], null: Sequence[float]) -> dict:
     """
     values = np.asarray([] if null is None else null, dtype=float)
     n = int(values.size)
-    result = {"observed": None if observed is None else float(observed),
-              "null_mean": float(values.mean()) if n else None,
-              "null_sd": float(values.std(ddof=1)) if n > 1 else None,
-              "null_p95": float(np.percentile(values, 95)) if n else None,
-              "n_null": n, "percentile": None, "p_value": None}
+    result = {
+        "observed": None if observed is None else float(observed),
+        "null_mean": float(values.mean()) if n else None,
+        "null_sd": float(values.std(ddof=1)) if n > 1 else None,
+        "null_p95": float(np.percentile(values, 95)) if n else None,
+        "n_null": n,
+        "percentile": None,
+        "p_value": None,
+    }
     if observed is not None:
         if n:
             result["percentile"] = 100.0 * float(np.sum(values < observed)) / n
@@ -197,6 +209,7 @@ def correlation_test(observed: Optional[float], null: Sequence[float]) -> dict:
 
 
 # ----------------------------------------------------------------------------- exact tests
+
 
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values: with ``p_(1) <= ... <= p_(m)``,
@@ -221,8 +234,13 @@ def _binomial_p(successes: int, trials: int, rate: float) -> Optional[float]:
     return float(binomtest(int(successes), int(trials), float(rate), alternative="two-sided").pvalue)
 
 
-def edge_binomial_test(archs: Sequence[dict], labels: Mapping[str, Sequence[str]], layers: int,
-                       base_rate: Union[None, float, Mapping[str, float]] = None, alpha: float = 0.05) -> tuple[list[dict], dict]:
+def edge_binomial_test(
+    archs: Sequence[dict],
+    labels: Mapping[str, Sequence[str]],
+    layers: int,
+    base_rate: Union[None, float, Mapping[str, float]] = None,
+    alpha: float = 0.05,
+) -> tuple[list[dict], dict]:
     """Per optional skip edge, is it on among ``archs`` more (or less) often than by chance?
 
     For each ``layer{k}/skip_from{j}`` label of ``labels`` with ``k <= layers`` (in label order):
@@ -256,8 +274,18 @@ def edge_binomial_test(archs: Sequence[dict], labels: Mapping[str, Sequence[str]
         else:
             rate = float(base_rate)
         on = sum(1 for arch in archs if arch.get(label) == "on")
-        edges.append({"label": label, "layer": k, "source": j, "on": on, "n": n, "frequency": on / n if n else None,
-                      "base_rate": rate, "p_value": _binomial_p(on, n, rate)})
+        edges.append(
+            {
+                "label": label,
+                "layer": k,
+                "source": j,
+                "on": on,
+                "n": n,
+                "frequency": on / n if n else None,
+                "base_rate": rate,
+                "p_value": _binomial_p(on, n, rate),
+            }
+        )
     tested = [edge for edge in edges if edge["p_value"] is not None]
     m = len(tested)
     for edge, adjusted in zip(tested, holm([edge["p_value"] for edge in tested])):
@@ -267,12 +295,16 @@ def edge_binomial_test(archs: Sequence[dict], labels: Mapping[str, Sequence[str]
         edge.setdefault("p_bonferroni", None)
         edge.setdefault("p_holm", None)
     holm_hits = [edge for edge in tested if edge["p_holm"] < alpha]
-    summary = {"edges": m, "n": n, "alpha": alpha,
-               "significant": sum(edge["p_value"] < alpha for edge in tested),
-               "significant_bonferroni": sum(edge["p_bonferroni"] < alpha for edge in tested),
-               "significant_holm": len(holm_hits),
-               "more_often": sum(edge["frequency"] > edge["base_rate"] for edge in holm_hits),
-               "less_often": sum(edge["frequency"] < edge["base_rate"] for edge in holm_hits)}
+    summary = {
+        "edges": m,
+        "n": n,
+        "alpha": alpha,
+        "significant": sum(edge["p_value"] < alpha for edge in tested),
+        "significant_bonferroni": sum(edge["p_bonferroni"] < alpha for edge in tested),
+        "significant_holm": len(holm_hits),
+        "more_often": sum(edge["frequency"] > edge["base_rate"] for edge in holm_hits),
+        "less_often": sum(edge["frequency"] < edge["base_rate"] for edge in holm_hits),
+    }
     return edges, summary
 
 
@@ -281,8 +313,9 @@ def skip_rates(archs: Sequence[dict], labels: Mapping[str, Sequence[str]]) -> di
     :func:`edge_binomial_test` taken from a search's sampled population (not empty)."""
     if not archs:
         raise ValueError("skip_rates needs at least one architecture")
-    return {label: sum(arch.get(label) == "on" for arch in archs) / len(archs)
-            for label in labels if _SKIP.match(label)}
+    return {
+        label: sum(arch.get(label) == "on" for arch in archs) / len(archs) for label in labels if _SKIP.match(label)
+    }
 
 
 def _neuron_counts(archs: Sequence[dict], layers: int, neurons: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -296,8 +329,13 @@ def _neuron_counts(archs: Sequence[dict], layers: int, neurons: Sequence[str]) -
     return counts, int(counts.sum())
 
 
-def neuron_enrichment(top_archs: Sequence[dict], population_archs: Sequence[dict], layers: int, test: str = "binomial",
-                      neurons: Sequence[str] = tuple(NEURONS)) -> list[dict]:
+def neuron_enrichment(
+    top_archs: Sequence[dict],
+    population_archs: Sequence[dict],
+    layers: int,
+    test: str = "binomial",
+    neurons: Sequence[str] = tuple(NEURONS),
+) -> list[dict]:
     """Per neuron type, its frequency among the top architectures against the sampled population.
 
     Slots are (architecture, layer) pairs, pooled over layers 1..T: ``x_i`` of the ``n`` top
@@ -328,9 +366,19 @@ def neuron_enrichment(top_archs: Sequence[dict], population_archs: Sequence[dict
                 from scipy.stats import fisher_exact
 
                 p = float(fisher_exact([[top[i], n - top[i]], [pop[i], big_n - pop[i]]], alternative="two-sided")[1])
-        rows.append({"neuron": name, "top_count": int(top[i]), "top_total": n, "top_frequency": top_freq,
-                     "population_count": int(pop[i]), "population_total": big_n, "population_frequency": pop_freq,
-                     "ratio": top_freq / pop_freq if pop_freq else None, "p_value": p})
+        rows.append(
+            {
+                "neuron": name,
+                "top_count": int(top[i]),
+                "top_total": n,
+                "top_frequency": top_freq,
+                "population_count": int(pop[i]),
+                "population_total": big_n,
+                "population_frequency": pop_freq,
+                "ratio": top_freq / pop_freq if pop_freq else None,
+                "p_value": p,
+            }
+        )
     tested = [row for row in rows if row["p_value"] is not None]
     for row, adjusted in zip(tested, holm([row["p_value"] for row in tested])):
         row["p_holm"] = adjusted
@@ -349,8 +397,10 @@ def nearest_named(arch: Mapping[str, str], layers: int) -> dict:
     """The named architecture (:data:`~nni_lista.space.architectures.NAMED_ARCHITECTURES`) that differs
     from ``arch`` in the fewest of ``arch``'s labels (Hamming distance over the labels of the
     searched space; ties go to the earlier name): ``{"name", "labels_changed", "labels"}``."""
+
     def distance(name: str) -> int:
         named = named_architecture(name, layers)
         return sum(named.get(label) != value for label, value in arch.items())
+
     name = min(NAMED_ARCHITECTURES, key=distance)
     return {"name": name, "labels_changed": distance(name), "labels": len(arch)}

@@ -57,8 +57,11 @@ def _count_verdict(hits: int, total: int) -> str:
 
 def claim1(results: dict) -> dict:
     """Per setting, the searched network against LISTA."""
-    per_setting = {setting: compare(rows["lista"], rows["searched"]) for setting, rows in results.items()
-                   if "lista" in rows and "searched" in rows}
+    per_setting = {
+        setting: compare(rows["lista"], rows["searched"])
+        for setting, rows in results.items()
+        if "lista" in rows and "searched" in rows
+    }
     wins = sum(v["verdict"] == "win" for v in per_setting.values())
     return {"per_setting": per_setting, "verdict": _count_verdict(wins, len(per_setting))}
 
@@ -67,7 +70,9 @@ def claim2(uniform: Optional[dict], enrichment: list[dict]) -> dict:
     """Soft thresholds throughout against every other neuron type throughout."""
     if not uniform or "soft" not in uniform:
         return {"verdict": "not tested", "versus_soft": {}, "enrichment": enrichment}
-    versus = {neuron: compare(row, uniform["soft"]) for neuron, row in uniform.items() if neuron != "soft"}  # soft as the candidate
+    versus = {
+        neuron: compare(row, uniform["soft"]) for neuron, row in uniform.items() if neuron != "soft"
+    }  # soft as the candidate
     words = [v["verdict"] for v in versus.values()]
     word = "reproduced" if all(w == "win" for w in words) else "not reproduced" if "loss" in words else "inconclusive"
     return {"verdict": word, "soft_versus": versus, "enrichment": enrichment}
@@ -110,7 +115,11 @@ def _named(row: dict) -> str:
     near = row.get("nearest_named")
     if near is None:
         return ""
-    return f"`{near['name']}`" if near["labels_changed"] == 0 else f"`{near['name']}` with {near['labels_changed']} of {near['labels']} labels changed"
+    return (
+        f"`{near['name']}`"
+        if near["labels_changed"] == 0
+        else f"`{near['name']}` with {near['labels_changed']} of {near['labels']} labels changed"
+    )
 
 
 def _p(value: Optional[float]) -> str:
@@ -122,24 +131,53 @@ def assess(summary: dict) -> tuple[dict, str]:
     section per claim, :func:`_account_1` to :func:`_account_4`)."""
     results, claims = summary["results"], summary["claims"]
     two, three, four = claims["2_soft_thresholds"], claims["3_consistent_patterns"], claims["4_transfer_to_dladmm"]
-    verdicts = {"1": claim1(results), "2": claim2(two.get("uniform"), two.get("enrichment", [])),
-                "3": claim3(three.get("pairs", []), three.get("edge_summary", {})), "4": claim4(four)}
+    verdicts = {
+        "1": claim1(results),
+        "2": claim2(two.get("uniform"), two.get("enrichment", [])),
+        "3": claim3(three.get("pairs", []), three.get("edge_summary", {})),
+        "4": claim4(four),
+    }
     seeds = summary["seeds"]["training"]
-    lines = [f"# The paper's claims, tested ({len(seeds)} training seeds: {seeds})", "",
-             "Test NMSE in dB, mean +- sd over training seeds; gains in dB (positive: the second model is better), "
-             "a *win* only when the gain exceeds the larger seed spread. The rules are in `nni_lista/study/claims.py`.", ""]
-    lines += _account_1(verdicts["1"], results) + _account_2(verdicts["2"], two) + _account_3(verdicts["3"]) + _account_4(verdicts["4"], four)
+    lines = [
+        f"# The paper's claims, tested ({len(seeds)} training seeds: {seeds})",
+        "",
+        "Test NMSE in dB, mean +- sd over training seeds; gains in dB (positive: the second model is better), "
+        "a *win* only when the gain exceeds the larger seed spread. The rules are in `nni_lista/study/claims.py`.",
+        "",
+    ]
+    lines += (
+        _account_1(verdicts["1"], results)
+        + _account_2(verdicts["2"], two)
+        + _account_3(verdicts["3"])
+        + _account_4(verdicts["4"], four)
+    )
     return verdicts, "\n".join(lines) + "\n"
 
 
 def _account_1(one: dict, results: dict) -> list[str]:
     lines: list[str] = []
     lines += [f"## 1. Searched networks beat LISTA: **{one['verdict']}**", ""]
-    lines.append(markdown_table(["setting", "LISTA", "searched", "gain", "spread", "verdict", "searched network"],
-                                [[s, _mean(results[s]["lista"]), _mean(results[s]["searched"]), *_gain(v), _named(results[s]["searched"])]
-                                 for s, v in one["per_setting"].items()]))
-    lines += ["", "*Searched network*: the named architecture (LISTA family or `dense`, every skip on) nearest to the retrained "
-              "architecture, and how many of its labels differ; `dense` and `lista` are the searches' starting points.", ""]
+    lines.append(
+        markdown_table(
+            ["setting", "LISTA", "searched", "gain", "spread", "verdict", "searched network"],
+            [
+                [
+                    s,
+                    _mean(results[s]["lista"]),
+                    _mean(results[s]["searched"]),
+                    *_gain(v),
+                    _named(results[s]["searched"]),
+                ]
+                for s, v in one["per_setting"].items()
+            ],
+        )
+    )
+    lines += [
+        "",
+        "*Searched network*: the named architecture (LISTA family or `dense`, every skip on) nearest to the retrained "
+        "architecture, and how many of its labels differ; `dense` and `lista` are the searches' starting points.",
+        "",
+    ]
 
     return lines
 
@@ -150,18 +188,37 @@ def _account_2(two_v: dict, two: dict) -> list[str]:
     if two_v["verdict"] != "not tested":
         uniform = two["uniform"]
         lines += [f"LISTA with one neuron type throughout ({two.get('setting')}); soft thresholds against each:", ""]
-        lines.append(markdown_table(["neuron throughout", "test NMSE", "soft's gain over it", "spread", "verdict for soft"],
-                                    [["soft", _mean(uniform["soft"]), "", "", ""]] +
-                                    [[neuron, _mean(uniform[neuron]), *_gain(v)] for neuron, v in two_v["soft_versus"].items()]))
+        lines.append(
+            markdown_table(
+                ["neuron throughout", "test NMSE", "soft's gain over it", "spread", "verdict for soft"],
+                [["soft", _mean(uniform["soft"]), "", "", ""]]
+                + [[neuron, _mean(uniform[neuron]), *_gain(v)] for neuron, v in two_v["soft_versus"].items()],
+            )
+        )
         lines.append("")
     enrichment = two.get("enrichment", [])
     if enrichment:
-        lines += [f"Neuron types among the searches' top architectures ({two.get('top_k')} architectures) against the "
-                  f"{two.get('population')} architectures they evaluated (layer slots pooled; two-sided binomial test, Holm-corrected):", ""]
-        lines.append(markdown_table(["neuron", "top frequency", "evaluated frequency", "ratio", "p (Holm)"],
-                                    [[r["neuron"], "" if r["top_frequency"] is None else f"{r['top_frequency']:.3f}",
-                                      "" if r["population_frequency"] is None else f"{r['population_frequency']:.3f}",
-                                      "" if r["ratio"] is None else f"{r['ratio']:.2f}", _p(r["p_holm"])] for r in enrichment]))
+        lines += [
+            f"Neuron types among the searches' top architectures ({two.get('top_k')} architectures) against the "
+            f"{two.get('population')} architectures they evaluated (layer slots pooled; two-sided binomial test, "
+            "Holm-corrected):",
+            "",
+        ]
+        lines.append(
+            markdown_table(
+                ["neuron", "top frequency", "evaluated frequency", "ratio", "p (Holm)"],
+                [
+                    [
+                        r["neuron"],
+                        "" if r["top_frequency"] is None else f"{r['top_frequency']:.3f}",
+                        "" if r["population_frequency"] is None else f"{r['population_frequency']:.3f}",
+                        "" if r["ratio"] is None else f"{r['ratio']:.2f}",
+                        _p(r["p_holm"]),
+                    ]
+                    for r in enrichment
+                ],
+            )
+        )
         lines.append("")
 
     return lines
@@ -171,17 +228,37 @@ def _account_3(three_v: dict) -> list[str]:
     lines: list[str] = []
     lines += [f"## 3. Searches find consistent skip patterns: **{three_v['verdict']}**", ""]
     if three_v["pairs"]:
-        lines.append(markdown_table(["search A", "search B", "skip r", "null p95", "p", "neuron r", "null p95", "p"],
-                                    [[pair["a"], pair["b"], *(cell for part in ("skips", "neurons") for cell in (
-                                        "" if pair[part]["observed"] is None else f"{pair[part]['observed']:.2f}",
-                                        "" if pair[part]["null_p95"] is None else f"{pair[part]['null_p95']:.2f}",
-                                        _p(pair[part]["p_value"])))] for pair in three_v["pairs"]]))
+        lines.append(
+            markdown_table(
+                ["search A", "search B", "skip r", "null p95", "p", "neuron r", "null p95", "p"],
+                [
+                    [
+                        pair["a"],
+                        pair["b"],
+                        *(
+                            cell
+                            for part in ("skips", "neurons")
+                            for cell in (
+                                "" if pair[part]["observed"] is None else f"{pair[part]['observed']:.2f}",
+                                "" if pair[part]["null_p95"] is None else f"{pair[part]['null_p95']:.2f}",
+                                _p(pair[part]["p_value"]),
+                            )
+                        ),
+                    ]
+                    for pair in three_v["pairs"]
+                ],
+            )
+        )
         lines.append("")
     edges = three_v["edge_summary"]
     if edges:
-        lines += [f"Per skip edge, the pooled top architectures ({edges['n']}) against the rate among the evaluated ones: "
-                  f"{edges['significant_holm']} of {edges['edges']} edges differ after Holm's correction "
-                  f"({edges['more_often']} more often, {edges['less_often']} less often; {edges['significant']} before correction).", ""]
+        lines += [
+            f"Per skip edge, the pooled top architectures ({edges['n']}) against the rate among the evaluated ones: "
+            f"{edges['significant_holm']} of {edges['edges']} edges differ after Holm's correction "
+            f"({edges['more_often']} more often, {edges['less_often']} less often; {edges['significant']} before "
+            "correction).",
+            "",
+        ]
 
     return lines
 
@@ -190,12 +267,22 @@ def _account_4(four_v: dict, four: dict) -> list[str]:
     lines: list[str] = []
     lines += [f"## 4. The pattern transfers to D-LADMM: **{four_v['verdict']}**", ""]
     if four_v["verdict"] != "not tested":
-        rows = [[name, _mean(four[name]), *_gain(v)] for name, v in [("plain", four_v["versus_plain"]), *four_v["versus_random"].items()]]
+        rows = [
+            [name, _mean(four[name]), *_gain(v)]
+            for name, v in [("plain", four_v["versus_plain"]), *four_v["versus_random"].items()]
+        ]
         rows.append(["lista-pattern", _mean(four["lista-pattern"]), "", "", ""])
-        lines.append(markdown_table(["D-LADMM", "test NMSE", "the LISTA pattern's gain over it", "spread", "verdict for the pattern"], rows))
+        lines.append(
+            markdown_table(
+                ["D-LADMM", "test NMSE", "the LISTA pattern's gain over it", "spread", "verdict for the pattern"], rows
+            )
+        )
         lines.append("")
         if "searched" in four:
             searched = compare(four["plain"], four["searched"])
-            lines += [f"D-LADMM searched directly: {_mean(four['searched'])} dB, {searched['gain_db']:+.2f} dB over plain "
-                      f"({searched['verdict']}).", ""]
+            lines += [
+                f"D-LADMM searched directly: {_mean(four['searched'])} dB, {searched['gain_db']:+.2f} dB over plain "
+                f"({searched['verdict']}).",
+                "",
+            ]
     return lines

@@ -56,10 +56,14 @@ class Study:
 
         path = self.out / "problems" / f"{setting}.pt"
         if not path.is_file():
-            with claim(lock_path(self.out, f"problem-{setting}"), wait=True):  # made once, by one of the processes sharing the study
+            with claim(
+                lock_path(self.out, f"problem-{setting}"), wait=True
+            ):  # made once, by one of the processes sharing the study
                 if not path.is_file():
                     kind, settings = problem_settings(self.config.problem, self.config.settings[setting] or {}, setting)
-                    problem = problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
+                    problem = (
+                        problems.make_synthetic(settings) if kind == "synthetic" else problems.make_image_cs(settings)
+                    )
                     problems.save(problem, path)
         return problems.problem_spec(file=str(path.resolve()))
 
@@ -111,11 +115,17 @@ class Study:
         units: list[Unit] = []
         for setting in c.settings:
             for model in c.baselines:
-                units += [Unit(self.baseline_key(setting, model, seed), self._baseline(setting, model, seed)) for seed in self.seeds_of(model)]
+                units += [
+                    Unit(self.baseline_key(setting, model, seed), self._baseline(setting, model, seed))
+                    for seed in self.seeds_of(model)
+                ]
             search = self.search_key(setting, c.search.strategy, c.search.seed)
             units.append(Unit(search, self._search(setting, c.search.strategy, c.search.seed)))
             for rank in range(c.search.retrain_top):
-                units += [Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed), needs=(search,)) for seed in seeds]
+                units += [
+                    Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed), needs=(search,))
+                    for seed in seeds
+                ]
         if c.consistency is not None:
             setting = c.consistency.setting
             for strategy, seed in self.consistency_runs()[1:]:
@@ -124,7 +134,10 @@ class Study:
             from nni_lista.space.neurons import NEURONS
 
             for neuron in NEURONS:
-                units += [Unit(self.neuron_key(c.neurons.setting, neuron, seed), self._uniform_neuron(neuron, seed)) for seed in seeds]
+                units += [
+                    Unit(self.neuron_key(c.neurons.setting, neuron, seed), self._uniform_neuron(neuron, seed))
+                    for seed in seeds
+                ]
         if c.distributions is not None:
             for space in c.distributions.spaces:
                 for index in range(c.distributions.samples):
@@ -133,10 +146,15 @@ class Study:
             setting = c.dladmm.setting
             search = self.dladmm_key(setting, "search")
             units.append(Unit(search, self._dladmm_search(setting)))
-            lista_search = self.search_key(setting, c.search.strategy, c.search.seed)  # the grafts read its top architectures
+            lista_search = self.search_key(
+                setting, c.search.strategy, c.search.seed
+            )  # the grafts read its top architectures
             for which in self.dladmm_variants():
                 needs = () if which == "plain" else (search,) if which == "searched" else (lista_search,)
-                units += [Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed), needs=needs) for seed in seeds]
+                units += [
+                    Unit(self.dladmm_key(setting, which, seed), self._dladmm_run(setting, which, seed), needs=needs)
+                    for seed in seeds
+                ]
         return units
 
     def consistency_runs(self) -> list[tuple[str, int]]:
@@ -154,24 +172,47 @@ class Study:
             from nni_lista.train.runs import run_model
 
             key = self.baseline_key(setting, model, seed)
-            return run_model(model, self.problem(setting), self.config.layers, self.config.lam, self._config(self.config.retrain, seed),
-                             self.work_dir(key), progress=self.progress)
+            return run_model(
+                model,
+                self.problem(setting),
+                self.config.layers,
+                self.config.lam,
+                self._config(self.config.retrain, seed),
+                self.work_dir(key),
+                progress=self.progress,
+            )
+
         return work
 
-    def _request(self, setting: str, strategy: str, seed: int, space: str, budget: int, backbone: str = "lista") -> SearchRequest:
-        return SearchRequest(strategy=strategy, problem=self.problem_spec(setting), layers=self.config.layers,
-                             space=space, budget=budget, training=self._config(self.config.search_training, seed),
-                             lam=self.config.lam, seed=seed, top_k=self.config.search.top_k, backbone=backbone)
+    def _request(
+        self, setting: str, strategy: str, seed: int, space: str, budget: int, backbone: str = "lista"
+    ) -> SearchRequest:
+        return SearchRequest(
+            strategy=strategy,
+            problem=self.problem_spec(setting),
+            layers=self.config.layers,
+            space=space,
+            budget=budget,
+            training=self._config(self.config.search_training, seed),
+            lam=self.config.lam,
+            seed=seed,
+            top_k=self.config.search.top_k,
+            backbone=backbone,
+        )
 
     def _search(self, setting: str, strategy: str, seed: int) -> Callable[[], dict]:
         def work() -> dict:
             request = self._request(setting, strategy, seed, self.config.search.space, self.config.search.budget)
             return explore(request, self.work_dir(self.search_key(setting, strategy, seed)))
+
         return work
 
     def top_archs(self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None) -> list[dict]:
-        found = self.done(self.search_key(setting, strategy or self.config.search.strategy,
-                                          self.config.search.seed if seed is None else seed))
+        found = self.done(
+            self.search_key(
+                setting, strategy or self.config.search.strategy, self.config.search.seed if seed is None else seed
+            )
+        )
         require(found is not None, f"the search of setting {setting!r} has not run yet")
         return [item["arch"] for item in found["top"]]
 
@@ -180,31 +221,51 @@ class Study:
             archs = self.top_archs(setting)
             if rank >= len(archs):  # a one-shot strategy exports its top-1 only
                 return {"skipped": f"the search returned {len(archs)} architecture(s)"}
-            return run_architecture(archs[rank], self.problem(setting), self._config(self.config.retrain, seed), self.config.lam,
-                                    self.work_dir(self.retrain_key(setting, rank, seed)))
+            return run_architecture(
+                archs[rank],
+                self.problem(setting),
+                self._config(self.config.retrain, seed),
+                self.config.lam,
+                self.work_dir(self.retrain_key(setting, rank, seed)),
+            )
+
         return work
 
     def _uniform_neuron(self, neuron: str, seed: int) -> Callable[[], dict]:
         """LISTA with one neuron type in every layer (claim 2: are soft thresholds preferred?)."""
+
         def work() -> dict:
             from nni_lista.space.architectures import named_architecture
 
             setting = self.config.neurons.setting
-            arch = {label: (neuron if label.endswith("/neuron") else value)
-                    for label, value in named_architecture("lista", self.config.layers).items()}
-            return run_architecture(arch, self.problem(setting), self._config(self.config.retrain, seed), self.config.lam,
-                                    self.work_dir(self.neuron_key(setting, neuron, seed)))
+            arch = {
+                label: (neuron if label.endswith("/neuron") else value)
+                for label, value in named_architecture("lista", self.config.layers).items()
+            }
+            return run_architecture(
+                arch,
+                self.problem(setting),
+                self._config(self.config.retrain, seed),
+                self.config.lam,
+                self.work_dir(self.neuron_key(setting, neuron, seed)),
+            )
+
         return work
 
     def _sample(self, space: str, index: int) -> Callable[[], dict]:
         def work() -> dict:
             backbone = BACKBONES["lista"]
             draw = random.Random(f"{space}/{index}")  # str seeds are hashed deterministically
-            sample = {label: draw.choice(values) for label, values in backbone.labels(space, self.config.layers).items()}
+            sample = {
+                label: draw.choice(values) for label, values in backbone.labels(space, self.config.layers).items()
+            }
             arch = backbone.complete(sample, space, self.config.layers)
             setting = self.config.distributions.setting
             config = self._config(self.config.distributions.training, seed=index)
-            return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(self.sample_key(space, index)))
+            return run_architecture(
+                arch, self.problem(setting), config, self.config.lam, self.work_dir(self.sample_key(space, index))
+            )
+
         return work
 
     def _dladmm_search(self, setting: str) -> Callable[[], dict]:
@@ -212,6 +273,7 @@ class Study:
             d = self.config.dladmm
             request = self._request(setting, d.strategy, self.config.search.seed, d.space, d.budget, backbone="dladmm")
             return explore(request, self.work_dir(self.dladmm_key(setting, "search")))
+
         return work
 
     def dladmm_arch(self, setting: str, which: str) -> dict:
@@ -228,19 +290,30 @@ class Study:
             found = self.done(self.dladmm_key(setting, "search"))
             require(found is not None, "the D-LADMM search has not run yet")
             return found["top"][0]["arch"]
-        soft = {label: ("soft" if label.endswith("/neuron") else value)
-                for label, value in graft(self.top_archs(setting), labels).items()}
+        soft = {
+            label: ("soft" if label.endswith("/neuron") else value)
+            for label, value in graft(self.top_archs(setting), labels).items()
+        }
         if which == "lista-pattern":
             return soft
         edges = sorted(label for label in labels if "/skip_from" in label)
         on = sum(soft[label] == "on" for label in edges)
         chosen = set(random.Random(f"dladmm/{which}").sample(edges, on))
-        return {label: ("on" if label in chosen else "off") if label in edges else value for label, value in soft.items()}
+        return {
+            label: ("on" if label in chosen else "off") if label in edges else value for label, value in soft.items()
+        }
 
     def _dladmm_run(self, setting: str, which: str, seed: int) -> Callable[[], dict]:
         def work() -> dict:
-            return run_architecture(self.dladmm_arch(setting, which), self.problem(setting), self._config(self.config.retrain, seed),
-                                    self.config.lam, self.work_dir(self.dladmm_key(setting, which, seed)), backbone="dladmm")
+            return run_architecture(
+                self.dladmm_arch(setting, which),
+                self.problem(setting),
+                self._config(self.config.retrain, seed),
+                self.config.lam,
+                self.work_dir(self.dladmm_key(setting, which, seed)),
+                backbone="dladmm",
+            )
+
         return work
 
     # -- driver
@@ -258,10 +331,15 @@ class Study:
         config.check_memory()
         kept = out / "config.yml"
         out.mkdir(parents=True, exist_ok=True)
-        with claim(out, wait=True):  # two commands starting at once on a new --out: one writes the copy, the other compares
+        with claim(
+            out, wait=True
+        ):  # two commands starting at once on a new --out: one writes the copy, the other compares
             if kept.is_file():
-                require(StudyConfig.load(kept) == config, f"{str(out)!r} holds a study made with another config ({kept}); "
-                                                          "give the same config to resume, or a new --out")
+                require(
+                    StudyConfig.load(kept) == config,
+                    f"{str(out)!r} holds a study made with another config ({kept}); "
+                    "give the same config to resume, or a new --out",
+                )
             else:
                 write_text(kept, Path(config_path).read_text())
         return cls(config, out, device, progress)
@@ -282,7 +360,9 @@ class Study:
         every_unit_written = time.time()
         with claim(lock_path(self.out, "summary"), wait=True):
             written = self.out / "study.json"
-            if written.is_file() and written.stat().st_mtime > every_unit_written:  # another process summarised meanwhile
+            if (
+                written.is_file() and written.stat().st_mtime > every_unit_written
+            ):  # another process summarised meanwhile
                 return json.loads(written.read_text())
             remove_orphans(self.out)  # the summary's own files, killed between writing and renaming
             remove_orphans(self.out / "problems")

@@ -51,9 +51,19 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
-def plot_heatmaps(panels: Mapping[str, "object"], path: str | os.PathLike, xlabel: str, ylabel: str,
-                  xticks: Sequence[str] | None = None, yticks: Sequence[str] | None = None, title: str = "",
-                  vmin: float = 0.0, vmax: float = 1.0, cmap: str = "viridis", annotate: bool = False) -> Path:
+def plot_heatmaps(
+    panels: Mapping[str, np.ndarray | Sequence[Sequence[float]]],
+    path: str | os.PathLike,
+    xlabel: str,
+    ylabel: str,
+    xticks: Sequence[str] | None = None,
+    yticks: Sequence[str] | None = None,
+    title: str = "",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cmap: str = "viridis",
+    annotate: bool = False,
+) -> Path:
     """One heat map per panel (name -> 2-D array), side by side, with a shared colour bar."""
     plt = _pyplot()
     count = len(panels)
@@ -66,13 +76,21 @@ def plot_heatmaps(panels: Mapping[str, "object"], path: str | os.PathLike, xlabe
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
-        shape = getattr(matrix, "shape", (len(matrix), len(matrix[0])))
-        ax.set_xticks(range(shape[1]), xticks if xticks is not None else [str(i + 1) for i in range(shape[1])],
-                      fontsize=6, rotation=90 if xticks is not None else 0)
-        ax.set_yticks(range(shape[0]), yticks if yticks is not None else [str(i + 1) for i in range(shape[0])], fontsize=6)
+        shape = np.shape(matrix)
+        ax.set_xticks(
+            range(shape[1]),
+            xticks if xticks is not None else [str(i + 1) for i in range(shape[1])],
+            fontsize=6,
+            rotation=90 if xticks is not None else 0,
+        )
+        ax.set_yticks(
+            range(shape[0]), yticks if yticks is not None else [str(i + 1) for i in range(shape[0])], fontsize=6
+        )
         if annotate:
             for (i, j), value in np.ndenumerate(np.asarray(matrix, dtype=float)):
-                ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
+                ax.text(
+                    j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7, color="w"
+                )
     for ax in axes.ravel()[count:]:
         ax.axis("off")
     if image is not None:
@@ -110,7 +128,9 @@ def plot_table(headers: Sequence[str], rows: Sequence[Sequence], path: str | os.
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.3 * len(headers) + 1.0, 0.32 * (len(rows) + 2) + 0.4), dpi=120)
     ax.axis("off")
-    table = ax.table(cellText=[[_cell(v) for v in row] for row in rows], colLabels=list(headers), loc="center", cellLoc="right")
+    table = ax.table(
+        cellText=[[_cell(v) for v in row] for row in rows], colLabels=list(headers), loc="center", cellLoc="right"
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.auto_set_column_width(list(range(len(headers))))
@@ -132,13 +152,27 @@ def plot_pareto(points: Sequence, front: Sequence, path: str | os.PathLike, xlab
     sources = list(dict.fromkeys(p.source for p in points if not p.source.startswith("family")))
     for source in sources:
         mine = [p for p in points if p.source == source]
-        ax.scatter([p.cost for p in mine], [p.nmse_db for p in mine], s=14, alpha=0.6, label=f"{Path(source).name} ({len(mine)})")
+        ax.scatter(
+            [p.cost for p in mine],
+            [p.nmse_db for p in mine],
+            s=14,
+            alpha=0.6,
+            label=f"{Path(source).name} ({len(mine)})",
+        )
     family = [p for p in points if p.source.startswith("family")]
-    ax.scatter([p.cost for p in family], [p.nmse_db for p in family], s=40, marker="D", color="black", label="LISTA family")
+    ax.scatter(
+        [p.cost for p in family], [p.nmse_db for p in family], s=40, marker="D", color="black", label="LISTA family"
+    )
     for p in family:
         ax.annotate(p.name, (p.cost, p.nmse_db), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.step([p.cost for p in front], [p.nmse_db for p in front], where="post", color="crimson", linewidth=1.2,
-            label=f"Pareto front ({len(front)})")
+    ax.step(
+        [p.cost for p in front],
+        [p.nmse_db for p in front],
+        where="post",
+        color="crimson",
+        linewidth=1.2,
+        label=f"Pareto front ({len(front)})",
+    )
     costs = [p.cost for p in points if p.cost > 0]
     if costs and max(costs) / min(costs) > 20:
         ax.set_xscale("log")
@@ -164,21 +198,43 @@ def plot_architecture(arch: Mapping[str, str], path: str | os.PathLike, title: s
         layers.setdefault(k, {})
         if dimension.startswith("skip_from"):
             if value != "off":
-                skips.append((int(dimension[len("skip_from"):]), k))
+                skips.append((int(dimension[len("skip_from") :]), k))
         else:
             layers[k][dimension] = str(value)
     count = max(layers) if layers else 0
     rows = max((len(choices) for choices in layers.values()), default=1)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.25 * count + 0.5), 1.4 + 0.32 * rows + 0.25 * min(len(skips), 8)), dpi=120)
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 1.25 * count + 0.5), 1.4 + 0.32 * rows + 0.25 * min(len(skips), 8)), dpi=120
+    )
     height = 0.32 * rows + 0.3
     for k in range(1, count + 1):
-        ax.add_patch(FancyBboxPatch((k - 0.45, 0), 0.9, height, boxstyle="round,pad=0.02", facecolor="#eef3fa", edgecolor="#4a6fa5"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (k - 0.45, 0), 0.9, height, boxstyle="round,pad=0.02", facecolor="#eef3fa", edgecolor="#4a6fa5"
+            )
+        )
         ax.text(k, height + 0.08, f"layer {k}", ha="center", va="bottom", fontsize=7, weight="bold")
         for row, (dimension, value) in enumerate(sorted(layers.get(k, {}).items())):
-            ax.text(k, height - 0.22 - 0.32 * row, f"{dimension.replace('_', ' ')}\n{value}", ha="center", va="center", fontsize=5.5)
+            ax.text(
+                k,
+                height - 0.22 - 0.32 * row,
+                f"{dimension.replace('_', ' ')}\n{value}",
+                ha="center",
+                va="center",
+                fontsize=5.5,
+            )
     for j, k in skips:  # j = 0 is the input, drawn left of layer 1
-        ax.add_patch(FancyArrowPatch((max(j, 0.55), height + 0.35), (k, height + 0.35), connectionstyle=f"arc3,rad=-{0.15 + 0.02 * (k - j)}",
-                                     arrowstyle="-|>", mutation_scale=7, color="#c0504d", linewidth=0.8))
+        ax.add_patch(
+            FancyArrowPatch(
+                (max(j, 0.55), height + 0.35),
+                (k, height + 0.35),
+                connectionstyle=f"arc3,rad=-{0.15 + 0.02 * (k - j)}",
+                arrowstyle="-|>",
+                mutation_scale=7,
+                color="#c0504d",
+                linewidth=0.8,
+            )
+        )
     ax.set_xlim(0.4, count + 0.6)
     ax.set_ylim(-0.1, height + 0.9 + 0.12 * max((k - j for j, k in skips), default=0))
     ax.axis("off")

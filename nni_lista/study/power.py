@@ -62,8 +62,9 @@ def synthetic_fitness(model, planted: dict, effect: float, replica: int) -> floa
     return value
 
 
-def synthetic_search(strategy: str, space: str, layers: int, budget: int, top_k: int, seed: int, planted: dict,
-                     effect: float, workdir) -> list[dict]:
+def synthetic_search(
+    strategy: str, space: str, layers: int, budget: int, top_k: int, seed: int, planted: dict, effect: float, workdir
+) -> list[dict]:
     """The top-``top_k`` architectures of ``strategy`` (cold start, strategy seed ``seed``, noise
     replica ``seed``) after ``budget`` synthetic evaluations on the ``space`` preset."""
     from nni.nas.evaluator import FunctionalEvaluator
@@ -73,7 +74,10 @@ def synthetic_search(strategy: str, space: str, layers: int, budget: int, top_k:
     from nni_lista.space.backbones import BACKBONES
 
     entry = STRATEGIES[strategy]
-    require(entry.kind == "multi-trial", f"strategy {strategy!r} is not allowed here: the synthetic searches run multi-trial strategies")
+    require(
+        entry.kind == "multi-trial",
+        f"strategy {strategy!r} is not allowed here: the synthetic searches run multi-trial strategies",
+    )
     maker = entry.make
     made = maker(budget, seed, None, [], 3, 0.5) if maker in _WARM_STARTED else maker(budget, seed, None)
     config = NasExperimentConfig("sequential", "simplified")
@@ -87,8 +91,18 @@ def synthetic_search(strategy: str, space: str, layers: int, budget: int, top_k:
     return top
 
 
-def pair_correlations(strategy: str, space: str, layers: int, budget: int, top_k: int, planted: dict, effect: float,
-                      pairs: int, first_seed: int, workdir) -> np.ndarray:
+def pair_correlations(
+    strategy: str,
+    space: str,
+    layers: int,
+    budget: int,
+    top_k: int,
+    planted: dict,
+    effect: float,
+    pairs: int,
+    first_seed: int,
+    workdir,
+) -> np.ndarray:
     """``r`` of the skip patterns of ``pairs`` pairs of independent synthetic searches (strategy
     and noise seeds ``first_seed``, ``first_seed + 1``, ...); pairs where ``r`` is undefined are dropped."""
     values = []
@@ -101,8 +115,9 @@ def pair_correlations(strategy: str, space: str, layers: int, budget: int, top_k
     return np.array(values, dtype=float)
 
 
-def null_distribution(strategy: str, space: str, layers: int, budget: int, top_k: int, pairs: int, workdir,
-                      first_seed: int = 0) -> np.ndarray:
+def null_distribution(
+    strategy: str, space: str, layers: int, budget: int, top_k: int, pairs: int, workdir, first_seed: int = 0
+) -> np.ndarray:
     """The null of ``r``: pairs of searches on pure noise (``effect = 0``)."""
     from nni_lista.space.backbones import BACKBONES
 
@@ -110,14 +125,24 @@ def null_distribution(strategy: str, space: str, layers: int, budget: int, top_k
     return pair_correlations(strategy, space, layers, budget, top_k, planted, 0.0, pairs, first_seed, workdir)
 
 
-def power(correlations: Sequence[float], threshold: float) -> float:
+def power(correlations: Sequence[float] | np.ndarray, threshold: float) -> float:
     """The share of ``correlations`` above ``threshold`` (the null's 95th percentile)."""
     values = np.asarray(correlations, dtype=float)
     return float((values > threshold).mean()) if values.size else 0.0
 
 
-def detectable_effect(strategy: str, space: str, layers: int, budget: int, top_k: int, effects: Sequence[float],
-                      null_pairs: int, power_pairs: int, workdir, seed: int = 0) -> dict:
+def detectable_effect(
+    strategy: str,
+    space: str,
+    layers: int,
+    budget: int,
+    top_k: int,
+    effects: Sequence[float],
+    null_pairs: int,
+    power_pairs: int,
+    workdir,
+    seed: int = 0,
+) -> dict:
     """The null's 95th percentile, the power at each effect of the grid (seeds disjoint from the
     null's), and the smallest effect with power >= :data:`TARGET_POWER` (``None`` when none has)."""
     from nni_lista.space.backbones import BACKBONES
@@ -130,11 +155,24 @@ def detectable_effect(strategy: str, space: str, layers: int, budget: int, top_k
     detectable: Optional[float] = None
     for index, effect in enumerate(effects):
         start = seed + 2 * null_pairs + 2 * power_pairs * index + 1_000_000  # replicas the null never used
-        found[f"{effect:g}"] = power(pair_correlations(strategy, space, layers, budget, top_k, planted, effect, power_pairs,
-                                                       start, workdir), threshold)
+        found[f"{effect:g}"] = power(
+            pair_correlations(strategy, space, layers, budget, top_k, planted, effect, power_pairs, start, workdir),
+            threshold,
+        )
         if detectable is None and found[f"{effect:g}"] >= TARGET_POWER:
             detectable = float(effect)
-    return {"strategy": strategy, "space": space, "layers": layers, "budget": budget, "top_k": top_k,
-            "planted": sorted(planted), "null_pairs": int(null.size), "null_p95": threshold,
-            "null_mean": float(null.mean()), "power_pairs": power_pairs, "power": found, "detectable_effect": detectable,
-            "target_power": TARGET_POWER}
+    return {
+        "strategy": strategy,
+        "space": space,
+        "layers": layers,
+        "budget": budget,
+        "top_k": top_k,
+        "planted": sorted(planted),
+        "null_pairs": int(null.size),
+        "null_p95": threshold,
+        "null_mean": float(null.mean()),
+        "power_pairs": power_pairs,
+        "power": found,
+        "detectable_effect": detectable,
+        "target_power": TARGET_POWER,
+    }

@@ -18,12 +18,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Iterator, Optional
 
 from nni_lista.base.errors import require
 from nni_lista.base.limits import MAX_RECORD_BYTES, read_bounded
 from nni_lista.base.io import remove_orphans, remove_orphans_of, write_json
 
+fcntl: Optional[ModuleType]
 try:
     import fcntl
 except ImportError:  # Windows: no flock; one process per study there
@@ -57,7 +59,10 @@ def unit_result(out: Path, key: str) -> Optional[dict]:
         result = data["result"] if isinstance(data, dict) else None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, RecursionError):
         result = None
-    require(isinstance(result, dict), f"unit file {str(path)!r} is damaged: delete it and run the same command again to redo that unit")
+    require(
+        isinstance(result, dict),
+        f"unit file {str(path)!r} is damaged: delete it and run the same command again to redo that unit",
+    )
     return result
 
 
@@ -102,6 +107,8 @@ def claim(path: Path, wait: bool = False) -> Iterator[bool]:
 
 def _lock(fd: int, wait: bool) -> bool:
     """``flock`` ``fd`` exclusively: True once held, False when another process holds it and ``wait`` is off."""
+    if fcntl is None:  # claim() never calls it then; this tells the type checker
+        return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
@@ -128,14 +135,21 @@ def run_units(units: list[Unit], out: Path, progress: bool = True, desc: str = "
     index = {u.key: i for i, u in enumerate(units, start=1)}
     for unit in units:
         for need in unit.needs:
-            require(index.get(need, len(units) + 1) < index[unit.key], f"unit {unit.key!r} needs {need!r}, which is not an earlier unit of the plan")
+            require(
+                index.get(need, len(units) + 1) < index[unit.key],
+                f"unit {unit.key!r} needs {need!r}, which is not an earlier unit of the plan",
+            )
     started = time.perf_counter()
-    done = {u.key for u in units if unit_result(out, u.key) is not None}  # a damaged unit file is refused before any work
+    done = {
+        u.key for u in units if unit_result(out, u.key) is not None
+    }  # a damaged unit file is refused before any work
     if done:
         print(f"resuming: {len(done)} of {len(units)} units already done", file=sys.stderr, flush=True)
     pending = [u for u in units if u.key not in done]
     told: list[str] = []
-    with tqdm(total=len(units), initial=len(done), desc=desc, unit="unit", disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(units), initial=len(done), desc=desc, unit="unit", disable=not progress, dynamic_ncols=True
+    ) as bar:
         while pending:
             waiting, ran = [], False
             for unit in pending:
@@ -160,7 +174,10 @@ def run_units(units: list[Unit], out: Path, progress: bool = True, desc: str = "
                     print(f"[{index[unit.key]}/{len(units)}] {unit.key}", file=sys.stderr, flush=True)
                     began = time.perf_counter()
                     result = unit.work()
-                    write_json(unit_path(out, unit.key), {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result})
+                    write_json(
+                        unit_path(out, unit.key),
+                        {"key": unit.key, "seconds": round(time.perf_counter() - began, 3), "result": result},
+                    )
                     bar.update(1)
                     ran = True
             pending = waiting
@@ -175,5 +192,9 @@ def _tell_waiting(waiting: list[Unit], told: list[str]) -> list[str]:
     keys = [u.key for u in waiting]
     if keys and keys != told:
         shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        print(f"waiting for {len(keys)} unit(s) that other processes are running or that need theirs: {shown}", file=sys.stderr, flush=True)
+        print(
+            f"waiting for {len(keys)} unit(s) that other processes are running or that need theirs: {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
     return keys

@@ -51,6 +51,7 @@ def replicated(runs: list[dict]) -> dict:
     """One model over its training seeds: means of test/validation NMSE (and PSNR), their sample
     standard deviations (``None`` for one seed), each seed's value, the mean per-layer curve,
     steps and seconds per seed, and the run settings without the seed (``train_seeds`` instead)."""
+
     def stats(key: str) -> tuple[float, Optional[float], list[float]]:
         values = [r[key] for r in runs]
         return (*mean_and_sd(values), values)
@@ -113,7 +114,9 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     space_labels = BACKBONES["lista"].labels(c.search.space, c.layers)
     results, searches, claim1 = _results(study, space_labels)
     made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
-    settings_info = {name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()}
+    settings_info = {
+        name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()
+    }
     top = {setting: study.top_archs(setting) for setting in c.settings}
     pooled = [arch for archs in top.values() for arch in archs]
     population = [arch for found in searches.values() for arch in _population(found)]
@@ -126,24 +129,38 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     for setting in c.settings:
         if settings_info[setting]["kind"] == "image-cs" and "ista" in results[setting]:
             ista = results[setting]["ista"]["val_nmse_db"]
-            images[setting] = {model: row["val_nmse_db"] < ista for model, row in results[setting].items()
-                               if model not in ("ista", "fista", "searched mean") and "val_nmse_db" in row}
+            images[setting] = {
+                model: row["val_nmse_db"] < ista
+                for model, row in results[setting].items()
+                if model not in ("ista", "fista", "searched mean") and "val_nmse_db" in row
+            }
     headers, rows = _tables(study, results, claim1, made, settings_info)
     summary = {
         "config": c.to_dict(),
-        "seeds": {"training": seeds, "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
-                  "strategies": {name: found.get("strategy_seed") for name, found in searches.items()}},
+        "seeds": {
+            "training": seeds,
+            "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
+            "strategies": {name: found.get("strategy_seed") for name, found in searches.items()},
+        },
         "device": study.device,
         "problems": settings_info,
         "results": results,
-        "claims": {"1_searched_beats_lista": claim1, "2_soft_thresholds": claim2, "3_consistent_patterns": claim3,
-                   "4_transfer_to_dladmm": claim4},
+        "claims": {
+            "1_searched_beats_lista": claim1,
+            "2_soft_thresholds": claim2,
+            "3_consistent_patterns": claim3,
+            "4_transfer_to_dladmm": claim4,
+        },
         "images_better_than_ista": images,
         "searches": searches,
         "patterns": patterns,
         "distributions": distributions,
         "table": {"headers": headers, "rows": rows},
-        "timing": {"units_seconds": round(sum(seconds.values()), 1), "this_run_seconds": round(run_seconds, 1), "per_unit": seconds},
+        "timing": {
+            "units_seconds": round(sum(seconds.values()), 1),
+            "this_run_seconds": round(run_seconds, 1),
+            "per_unit": seconds,
+        },
     }
     verdicts, account = assess(summary)
     summary["verdicts"] = {claim: v["verdict"] for claim, v in verdicts.items()}
@@ -172,16 +189,24 @@ def _results(study, space_labels) -> tuple[dict, dict, dict]:
     searches: dict = {}
     claim1: dict = {}
     for setting in c.settings:
-        rows = {model: replicated(_done_all(study, [study.baseline_key(setting, model, s) for s in study.seeds_of(model)]))
-                for model in c.baselines}
+        rows = {
+            model: replicated(_done_all(study, [study.baseline_key(setting, model, s) for s in study.seeds_of(model)]))
+            for model in c.baselines
+        }
         ranks = []
         for rank in range(c.search.retrain_top):
             runs = _done_all(study, [study.retrain_key(setting, rank, s) for s in seeds])
             if all(r is not None and "skipped" not in r for r in runs):
                 ranks.append(replicated(runs))
         best = min(range(len(ranks)), key=lambda i: ranks[i]["val_nmse_db"])  # selected on validation, reported on test
-        chosen = {label: value for label, value in study.top_archs(setting)[best].items() if label in space_labels}  # the searched labels
-        rows["searched"] = {**ranks[best], "rank_in_search": best + 1, "nearest_named": analysis.nearest_named(chosen, c.layers)}
+        chosen = {
+            label: value for label, value in study.top_archs(setting)[best].items() if label in space_labels
+        }  # the searched labels
+        rows["searched"] = {
+            **ranks[best],
+            "rank_in_search": best + 1,
+            "nearest_named": analysis.nearest_named(chosen, c.layers),
+        }
         rows["searched mean"] = {"nmse_db": statistics.fmean(r["nmse_db"] for r in ranks), "k": len(ranks)}
         results[setting] = rows
         searches[setting] = study.done(study.search_key(setting, c.search.strategy, c.search.seed))
@@ -195,14 +220,33 @@ def _patterns(study, top: dict, pooled: list) -> dict:
     from nni_lista.study.plots import plot_heatmaps
 
     c, out, layers = study.config, study.out, study.config.layers
-    patterns = {name: {"skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
-                       "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(), "k": len(archs)}
-                for name, archs in {**top, "all settings": pooled}.items()}
-    plot_heatmaps({f"{name} (top {len(archs)})": analysis.skip_frequency(archs, layers) for name, archs in {**top, "all settings": pooled}.items()},
-                  out / "averaged-architecture.png", "origin layer j (estimate x^j)", "destination layer k",
-                  title=f"Averaged architecture: fraction of the top-{c.search.top_k} with each edge\n({c.search.strategy}, {c.search.space} space; the predecessor edge is always on)")
-    plot_heatmaps({"all settings": analysis.neuron_frequency(pooled, layers)}, out / "neuron-frequency.png", "neuron type", "layer",
-                  xticks=list(NEURONS), title=f"Neuron type per layer among the top-{c.search.top_k} of every setting")
+    patterns = {
+        name: {
+            "skip_frequency": analysis.skip_frequency(archs, layers).round(4).tolist(),
+            "neuron_frequency": analysis.neuron_frequency(archs, layers).round(4).tolist(),
+            "k": len(archs),
+        }
+        for name, archs in {**top, "all settings": pooled}.items()
+    }
+    plot_heatmaps(
+        {
+            f"{name} (top {len(archs)})": analysis.skip_frequency(archs, layers)
+            for name, archs in {**top, "all settings": pooled}.items()
+        },
+        out / "averaged-architecture.png",
+        "origin layer j (estimate x^j)",
+        "destination layer k",
+        title=f"Averaged architecture: fraction of the top-{c.search.top_k} with each edge\n"
+        f"({c.search.strategy}, {c.search.space} space; the predecessor edge is always on)",
+    )
+    plot_heatmaps(
+        {"all settings": analysis.neuron_frequency(pooled, layers)},
+        out / "neuron-frequency.png",
+        "neuron type",
+        "layer",
+        xticks=list(NEURONS),
+        title=f"Neuron type per layer among the top-{c.search.top_k} of every setting",
+    )
 
     return patterns
 
@@ -210,12 +254,26 @@ def _patterns(study, top: dict, pooled: list) -> dict:
 def _claim2(study, results: dict, pooled: list, population: list) -> dict:
     """Claim 2, soft thresholds: neuron enrichment among the top, and LISTA with each neuron throughout."""
     c, layers, seeds = study.config, study.config.layers, list(study.config.training_seeds)
-    claim2 = {"enrichment": analysis.neuron_enrichment(pooled, population, layers), "top_k": len(pooled), "population": len(population)}
+    claim2 = {
+        "enrichment": analysis.neuron_enrichment(pooled, population, layers),
+        "top_k": len(pooled),
+        "population": len(population),
+    }
     if c.neurons is not None:
         setting = c.neurons.setting
-        uniform = {neuron: replicated(_done_all(study, [study.neuron_key(setting, neuron, s) for s in seeds])) for neuron in NEURONS}
-        claim2.update({"setting": setting, "uniform": uniform,
-                       "versus_soft": {neuron: compare(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"}})
+        uniform = {
+            neuron: replicated(_done_all(study, [study.neuron_key(setting, neuron, s) for s in seeds]))
+            for neuron in NEURONS
+        }
+        claim2.update(
+            {
+                "setting": setting,
+                "uniform": uniform,
+                "versus_soft": {
+                    neuron: compare(uniform["soft"], row) for neuron, row in uniform.items() if neuron != "soft"
+                },
+            }
+        )
         for neuron, row in uniform.items():
             results[setting][f"lista, {neuron} throughout"] = row
 
@@ -228,8 +286,14 @@ def _claim3(study, pooled: list, population: list, labels) -> dict:
     from nni_lista.study.plots import plot_heatmaps
 
     c, out, layers = study.config, study.out, study.config.layers
-    edges, edge_summary = analysis.edge_binomial_test(pooled, labels, layers, base_rate=analysis.skip_rates(population, labels))
-    claim3: dict = {"edges": edges, "edge_summary": edge_summary, "base_rate": "the skip rates among the architectures the searches evaluated"}
+    edges, edge_summary = analysis.edge_binomial_test(
+        pooled, labels, layers, base_rate=analysis.skip_rates(population, labels)
+    )
+    claim3: dict = {
+        "edges": edges,
+        "edge_summary": edge_summary,
+        "base_rate": "the skip rates among the architectures the searches evaluated",
+    }
     if c.consistency is not None:
         setting = c.consistency.setting
         runs = study.consistency_runs()
@@ -240,23 +304,50 @@ def _claim3(study, pooled: list, population: list, labels) -> dict:
             for j in range(i + 1, len(runs)):
                 pair = {"a": names[i], "b": names[j]}
                 for part in ("skips", "neurons"):
-                    null = analysis.null_correlations(labels, (len(archs[i]), len(archs[j])), layers, c.consistency.null_draws, seed=0, part=part)
-                    pair[part] = analysis.correlation_test(analysis.pattern_correlation(archs[i], archs[j], layers, part), null)
+                    null = analysis.null_correlations(
+                        labels, (len(archs[i]), len(archs[j])), layers, c.consistency.null_draws, seed=0, part=part
+                    )
+                    pair[part] = analysis.correlation_test(
+                        analysis.pattern_correlation(archs[i], archs[j], layers, part), null
+                    )
                 pairs.append(pair)
-        claim3.update({"setting": setting, "runs": names, "pairs": pairs,
-                       "patterns": {name: analysis.skip_frequency(a, layers).round(4).tolist() for name, a in zip(names, archs)}})
+        claim3.update(
+            {
+                "setting": setting,
+                "runs": names,
+                "pairs": pairs,
+                "patterns": {
+                    name: analysis.skip_frequency(a, layers).round(4).tolist() for name, a in zip(names, archs)
+                },
+            }
+        )
         grid = np.full((len(runs), len(runs)), math.nan)
         for part_index, part in enumerate(("skips", "neurons")):
             for k, pair in enumerate(pairs):
                 i, j = names.index(pair["a"]), names.index(pair["b"])
                 value = pair[part]["observed"]
                 grid[(i, j) if part_index == 0 else (j, i)] = math.nan if value is None else value
-        plot_heatmaps({"skips (upper) / neurons (lower)": grid}, out / "consistency.png", "", "", xticks=names, yticks=names,
-                      vmin=-1.0, vmax=1.0, cmap="coolwarm", annotate=True,
-                      title=f"Consistency of the averaged architecture ({setting}): Pearson correlation\n"
-                            f"of skip frequencies (upper triangle) and neuron frequencies (lower); nulls in study.json")
-        plot_heatmaps({name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)}, out / "consistency-patterns.png",
-                      "origin layer j", "destination layer k", title=f"Averaged architectures of each search ({setting})")
+        plot_heatmaps(
+            {"skips (upper) / neurons (lower)": grid},
+            out / "consistency.png",
+            "",
+            "",
+            xticks=names,
+            yticks=names,
+            vmin=-1.0,
+            vmax=1.0,
+            cmap="coolwarm",
+            annotate=True,
+            title=f"Consistency of the averaged architecture ({setting}): Pearson correlation\n"
+            f"of skip frequencies (upper triangle) and neuron frequencies (lower); nulls in study.json",
+        )
+        plot_heatmaps(
+            {name: analysis.skip_frequency(a, layers) for name, a in zip(names, archs)},
+            out / "consistency-patterns.png",
+            "origin layer j",
+            "destination layer k",
+            title=f"Averaged architectures of each search ({setting})",
+        )
 
     return claim3
 
@@ -272,7 +363,9 @@ def _claim4(study, results: dict) -> Optional[dict]:
             row = replicated(_done_all(study, [study.dladmm_key(setting, which, s) for s in seeds]))
             claim4[which] = row
             results[setting][f"d-ladmm {which}"] = row
-        claim4["versus_plain"] = {which: compare(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"}
+        claim4["versus_plain"] = {
+            which: compare(claim4["plain"], claim4[which]) for which in study.dladmm_variants() if which != "plain"
+        }
         claim4["search"] = study.done(study.dladmm_key(setting, "search"))
 
     return claim4
@@ -286,11 +379,22 @@ def _distributions(study) -> Optional[dict]:
     distributions = None
     if c.distributions is not None:
         d = c.distributions
-        distributions = {"setting": d.setting, "training": d.training.to_dict(), "samples": d.samples, "metric": "val_nmse_db",
-                         "values": {space: [study.done(study.sample_key(space, i))["val_nmse_db"] for i in range(d.samples)]
-                                    for space in d.spaces}}
-        plot_edfs(distributions["values"], out / "error-distributions.png", "validation NMSE (dB), lower is better",
-                  f"Design-space error distributions ({d.setting}, {d.training.max_steps} steps each)")
+        distributions = {
+            "setting": d.setting,
+            "training": d.training.to_dict(),
+            "samples": d.samples,
+            "metric": "val_nmse_db",
+            "values": {
+                space: [study.done(study.sample_key(space, i))["val_nmse_db"] for i in range(d.samples)]
+                for space in d.spaces
+            },
+        }
+        plot_edfs(
+            distributions["values"],
+            out / "error-distributions.png",
+            "validation NMSE (dB), lower is better",
+            f"Design-space error distributions ({d.setting}, {d.training.max_steps} steps each)",
+        )
 
     return distributions
 
@@ -305,30 +409,65 @@ def _tables(study, results: dict, claim1: dict, made: dict, settings_info: dict)
     # the table: final test NMSE dB (mean +- sd over training seeds) per model and setting
     models = list(dict.fromkeys(model for rows in results.values() for model in rows))
     headers = ["model", *(f"{s} ({_size(made[s][1])})" for s in c.settings)]
-    table_rows = [[model, *(cell(results[s][model]) if model in results[s] else "" for s in c.settings)] for model in models]
+    table_rows = [
+        [model, *(cell(results[s][model]) if model in results[s] else "" for s in c.settings)] for model in models
+    ]
     image_settings = [s for s in c.settings if settings_info[s]["kind"] == "image-cs"]
-    psnr_rows = [[model, *(cell(results[s][model], "psnr_db") if model in results[s] else "" for s in image_settings)] for model in models
-                 if any("psnr_db" in results[s].get(model, {}) for s in image_settings)]
-    verdicts = [["searched vs LISTA", *(f"{claim1[s]['gain_db']:+.2f} ({claim1[s]['verdict']})" if s in claim1 else "" for s in c.settings)]]
+    psnr_rows = [
+        [model, *(cell(results[s][model], "psnr_db") if model in results[s] else "" for s in image_settings)]
+        for model in models
+        if any("psnr_db" in results[s].get(model, {}) for s in image_settings)
+    ]
+    verdicts = [
+        [
+            "searched vs LISTA",
+            *(f"{claim1[s]['gain_db']:+.2f} ({claim1[s]['verdict']})" if s in claim1 else "" for s in c.settings),
+        ]
+    ]
     table = markdown_table(headers, table_rows + verdicts)
-    sample_rows = [[model, *(cell(results[s][model], "nmse_db_sample_mean") if model in results[s] else "" for s in c.settings)]
-                   for model in models if any("nmse_db_sample_mean" in results[s].get(model, {}) for s in c.settings)]
+    sample_rows = [
+        [model, *(cell(results[s][model], "nmse_db_sample_mean") if model in results[s] else "" for s in c.settings)]
+        for model in models
+        if any("nmse_db_sample_mean" in results[s].get(model, {}) for s in c.settings)
+    ]
     if sample_rows:
-        table += ("\n\nThe same, as the mean over test samples of each sample's dB (the Open-L2O figure's NMSE; the table "
-                  "above is a ratio of sums over the test set); blank where a run predates this record\n\n"
-                  + markdown_table(headers, sample_rows))
+        table += (
+            "\n\nThe same, as the mean over test samples of each sample's dB (the Open-L2O figure's NMSE; the table "
+            "above is a ratio of sums over the test set); blank where a run predates this record\n\n"
+            + markdown_table(headers, sample_rows)
+        )
     if image_settings:
         table += "\n\nPSNR dB (natural images)\n\n" + markdown_table(["model", *image_settings], psnr_rows)
-    converging = [[model, *(f"{results[s][model]['late_gain_db']:.2f} ({steps_cell(results[s][model]['steps'])})"
-                            if "late_gain_db" in results[s].get(model, {}) else "" for s in c.settings)] for model in models
-                  if any("late_gain_db" in results[s].get(model, {}) for s in c.settings)]
+    converging = [
+        [
+            model,
+            *(
+                f"{results[s][model]['late_gain_db']:.2f} ({steps_cell(results[s][model]['steps'])})"
+                if "late_gain_db" in results[s].get(model, {})
+                else ""
+                for s in c.settings
+            ),
+        ]
+        for model in models
+        if any("late_gain_db" in results[s].get(model, {}) for s in c.settings)
+    ]
     if converging:
-        table += ("\n\nConvergence: validation NMSE gained over each run's last 1,000 steps (dB, mean over seeds), "
-                  "and the steps each seed ran (fewer than the schedule's when the patience ended it)\n\n" + markdown_table(headers, converging))
+        table += (
+            "\n\nConvergence: validation NMSE gained over each run's last 1,000 steps (dB, mean over seeds), "
+            "and the steps each seed ran (fewer than the schedule's when the patience ended it)\n\n"
+            + markdown_table(headers, converging)
+        )
     write_text(out / "table.md", f"test NMSE dB, mean +- sd over training seeds {seeds}\n\n{table}\n")
-    plot_table(headers, table_rows + verdicts, out / "table.png", f"final-layer test NMSE (dB), mean +- sd over training seeds {seeds}")
+    plot_table(
+        headers,
+        table_rows + verdicts,
+        out / "table.png",
+        f"final-layer test NMSE (dB), mean +- sd over training seeds {seeds}",
+    )
     for setting in c.settings:
-        curves = {model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row}
+        curves = {
+            model: row["nmse_db_per_layer"] for model, row in results[setting].items() if "nmse_db_per_layer" in row
+        }
         plot_nmse_vs_layer(curves, out / f"curves-{setting}.png", f"{setting}: test NMSE per layer (mean over seeds)")
 
     return headers, table_rows + verdicts

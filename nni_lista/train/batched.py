@@ -149,12 +149,16 @@ class _StackedLayer(nn.Module):
         K = len(blocks)
         self.K = K
         self.forms = _grouped(K, [b.form for b in blocks], lambda f: type(f), _Form)
-        self.neurons = _grouped(K, [b.neuron for b in blocks], lambda n: (type(n), getattr(n, "percent", None)), _Neuron)
+        self.neurons = _grouped(
+            K, [b.neuron for b in blocks], lambda n: (type(n), getattr(n, "percent", None)), _Neuron
+        )
         self.neuron_of = [None] * K  # network i -> (its neuron group, its row there)
         for group in self.neurons:
             for row, i in enumerate(group.index):
                 self.neuron_of[i] = (group, row)
-        self.gain = nn.ParameterList()  # one per skip edge that some network has on; rows of networks without it are unused
+        self.gain = (
+            nn.ParameterList()
+        )  # one per skip edge that some network has on; rows of networks without it are unused
         self.gain_links: list[list[Optional[nn.Parameter]]] = []
         self.edges_of: list[list[tuple[int, int]]] = [[] for _ in range(K)]  # network i -> [(source j, gain index)]
         for position, j in enumerate(blocks[0].skip_sources):
@@ -195,7 +199,10 @@ class StackedNetworks(nn.Module):
     def __init__(self, networks: list[LISTASpace]):
         super().__init__()
         require(len(networks) >= 1, "no networks to stack")
-        require(all(self.supports(net) for net in networks), "only frozen networks of the LISTA space without gates, momentum or threshold shapes can be stacked")
+        require(
+            all(self.supports(net) for net in networks),
+            "only frozen networks of the LISTA space without gates, momentum or threshold shapes can be stacked",
+        )
         sizes = {(net.sizes, net.layers, net.measure is not None) for net in networks}
         require(len(sizes) == 1, f"networks of different sizes or depths cannot be stacked: {sorted(sizes)}")
         self._networks = list(networks)  # a plain list: not submodules
@@ -209,9 +216,11 @@ class StackedNetworks(nn.Module):
         post-ALISTA mechanisms (:mod:`nni_lista.space.mechanisms`: not batched)."""
         if not isinstance(network, LISTASpace):
             return False
-        return not any(isinstance(module, space_layers.LayerChoice)
-                       or (isinstance(module, Mechanism) and not isinstance(module, MECHANISMS_OFF))
-                       for module in network.modules())
+        return not any(
+            isinstance(module, space_layers.LayerChoice)
+            or (isinstance(module, Mechanism) and not isinstance(module, MECHANISMS_OFF))
+            for module in network.modules()
+        )
 
     def forward(self, b: torch.Tensor, depth: Optional[int] = None) -> list[torch.Tensor]:
         """The estimates ``x^1 .. x^depth`` of every network, each ``(K, batch, n)``."""
@@ -232,7 +241,10 @@ class StackedNetworks(nn.Module):
         for block in self.blocks:
             for group in (*block.forms, *block.neurons):
                 for name, params in group.links:
-                    yield getattr(group, name), {i: (row, param) for row, (i, param) in enumerate(zip(group.index, params))}
+                    yield (
+                        getattr(group, name),
+                        {i: (row, param) for row, (i, param) in enumerate(zip(group.index, params))},
+                    )
             for gains, params in zip(block.gain, block.gain_links):
                 yield gains, {i: (i, param) for i, param in enumerate(params) if param is not None}
 
@@ -275,7 +287,9 @@ class _Track:
         self.config = config
         self.best_value, self.best_state, self.best_step = value, state, 0
         self.history: list[dict] = []
-        self.plateau = None if config.plateau_db is None else plateaued(self.history, config.plateau_db, config.plateau_steps)
+        self.plateau = (
+            None if config.plateau_db is None else plateaued(self.history, config.plateau_db, config.plateau_steps)
+        )
         self.steps: Optional[int] = None  # set when it stops
         self.failure: Optional[Exception] = None
 
@@ -291,8 +305,9 @@ class _Track:
             self.steps = step
 
 
-def train_together(networks: list[LISTASpace], problem: Problem, config: TrainConfig,
-                   progress: Optional[bool] = None) -> list[TrainResult | Exception]:
+def train_together(
+    networks: list[LISTASpace], problem: Problem, config: TrainConfig, progress: Optional[bool] = None
+) -> list[TrainResult | Exception]:
     """Train ``networks`` (ISTA-initialised) end to end with ``config`` as one batched
     computation; each ends with its best validation weights, as
     :func:`nni_lista.train.training.train` leaves it. Returns one :class:`TrainResult` per
@@ -301,8 +316,11 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
     from tqdm.auto import tqdm
 
     require(config.protocol == "e2e", f"protocol {config.protocol!r} cannot be batched: only e2e")
-    require(not config.plateau_drops, f"plateau_drops {config.plateau_drops} cannot be batched: the networks share one "
-                                      "schedule, and each would drop its rate at its own plateau")
+    require(
+        not config.plateau_drops,
+        f"plateau_drops {config.plateau_drops} cannot be batched: the networks share one "
+        "schedule, and each would drop its rate at its own plateau",
+    )
     stacked = StackedNetworks(networks).to(config.device)
     problem = problem.to(config.device)
     optimizer, scheduler = e2e_optimizer(stacked, config)
@@ -310,14 +328,22 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
     started = time.perf_counter()
     tracks = [_Track(config, value, stacked.row_state(i)) for i, value in enumerate(_validate(stacked, problem))]
     step = 0
-    with tqdm(total=config.max_steps, desc=f"{stacked.K} networks", unit="step", leave=False, dynamic_ncols=True,
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=config.max_steps,
+        desc=f"{stacked.K} networks",
+        unit="step",
+        leave=False,
+        dynamic_ncols=True,
+        disable=None if progress is None else not progress,
+    ) as bar:
         while step < config.max_steps and any(t.steps is None for t in tracks):
             batch = problem.train_batch(config.batch, generator)
             losses = _losses(stacked, problem, batch.b, batch.s)
             for i, track in enumerate(tracks):
                 if track.steps is None and not torch.isfinite(losses[i]):
-                    track.failure = TrainingDiverged(f"training loss became {float(losses[i].detach())} at end-to-end, step {step + 1}")
+                    track.failure = TrainingDiverged(
+                        f"training loss became {float(losses[i].detach())} at end-to-end, step {step + 1}"
+                    )
                     track.steps = step
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()  # rows do not mix: a diverged network's NaN reaches only its own gradients
@@ -336,5 +362,8 @@ def train_together(networks: list[LISTASpace], problem: Problem, config: TrainCo
         stacked.load_row_state(i, track.best_state)
     stacked.unstack()
     share = (time.perf_counter() - started) / stacked.K
-    return [track.failure or TrainResult(steps=step if track.steps is None else track.steps, seconds=share, history=track.history)
-            for track in tracks]
+    return [
+        track.failure
+        or TrainResult(steps=step if track.steps is None else track.steps, seconds=share, history=track.history)
+        for track in tracks
+    ]

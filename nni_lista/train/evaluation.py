@@ -13,7 +13,9 @@ from nni_lista.problem.problems import Problem, Split
 
 
 @torch.no_grad()
-def layer_estimates(model: nn.Module, problem: Problem, split: Split, depth: Optional[int] = None) -> list[torch.Tensor]:
+def layer_estimates(
+    model: nn.Module, problem: Problem, split: Split, depth: Optional[int] = None
+) -> list[torch.Tensor]:
     """Decoded signal estimates of every layer (up to ``depth``) on ``split``, on the split's device
     (the model runs on its own)."""
     was_training = model.training
@@ -36,7 +38,11 @@ def evaluate(model: nn.Module, problem: Problem, split: Optional[Split] = None) 
     split = problem.test if split is None else split
     estimates = layer_estimates(model, problem, split)
     per_layer = nmse_db_per_layer(estimates, split.s)
-    result = {"nmse_db_per_layer": per_layer, "nmse_db": per_layer[-1], "nmse_db_sample_mean": nmse_db_sample_mean(estimates[-1], split.s)}
+    result = {
+        "nmse_db_per_layer": per_layer,
+        "nmse_db": per_layer[-1],
+        "nmse_db_sample_mean": nmse_db_sample_mean(estimates[-1], split.s),
+    }
     if problem.kind == "image-cs":
         result["psnr_db"] = psnr_db(estimates[-1], split.s)
     return result

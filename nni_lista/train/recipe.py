@@ -52,14 +52,26 @@ class Recipe:
     plateau_drops: int = 0
 
     def __post_init__(self) -> None:
-        require(isinstance(self.lrs, tuple) and self.lrs and all(isinstance(v, float) and v > 0 for v in self.lrs),
-                f"lrs {self.lrs!r} is not allowed: give one or more learning rates > 0")
+        require(
+            isinstance(self.lrs, tuple) and self.lrs and all(isinstance(v, float) and v > 0 for v in self.lrs),
+            f"lrs {self.lrs!r} is not allowed: give one or more learning rates > 0",
+        )
 
     def config(self, lr: float, seed: int) -> TrainConfig:
         """The training config of one run: the convergence rule in place of the patience."""
-        return TrainConfig(protocol="e2e", max_steps=self.max_steps, batch=self.batch, eval_every=self.eval_every,
-                           patience=self.max_steps, lr=lr, seed=seed, plateau_db=self.plateau_db,
-                           plateau_steps=self.plateau_steps, clip_norm=self.clip_norm, plateau_drops=self.plateau_drops)
+        return TrainConfig(
+            protocol="e2e",
+            max_steps=self.max_steps,
+            batch=self.batch,
+            eval_every=self.eval_every,
+            patience=self.max_steps,
+            lr=lr,
+            seed=seed,
+            plateau_db=self.plateau_db,
+            plateau_steps=self.plateau_steps,
+            clip_norm=self.clip_norm,
+            plateau_drops=self.plateau_drops,
+        )
 
 
 def _run(arch: dict, problem: Problem, recipe: Recipe, lr: float, seed: int, out: Optional[Path], lam: float) -> dict:
@@ -71,8 +83,9 @@ def _run(arch: dict, problem: Problem, recipe: Recipe, lr: float, seed: int, out
     return kept if kept is not None else run_architecture(arch, problem, config, lam, where, progress=False)
 
 
-def choose_lr(arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: Optional[Path] = None,
-              lam: float = DEFAULT_LAM) -> tuple[float, dict[float, dict]]:
+def choose_lr(
+    arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: Optional[Path] = None, lam: float = DEFAULT_LAM
+) -> tuple[float, dict[float, dict]]:
     """Train ``arch`` with training seed ``seed`` at every rate of the grid; returns the rate with
     the best validation NMSE and every run's ``metrics.json`` content by rate (written under
     ``out/lr{RATE}-seed{SEED}`` when ``out`` is given)."""
@@ -81,12 +94,12 @@ def choose_lr(arch: dict, problem: Problem, recipe: Recipe, seed: int = 0, out: 
     return best, runs
 
 
-def replicates(arch: dict, problem: Problem, recipe: Recipe, seeds: list[int], out: Optional[Path] = None,
-               lam: float = DEFAULT_LAM) -> dict:
+def replicates(
+    arch: dict, problem: Problem, recipe: Recipe, seeds: list[int], out: Optional[Path] = None, lam: float = DEFAULT_LAM
+) -> dict:
     """The recipe: the rate chosen on validation with ``seeds[0]`` (:func:`choose_lr`), then every
     seed at that rate. ``{"lr", "grid": {rate: val dB}, "runs": [metrics per seed, in order]}``."""
     require(bool(seeds), "give at least one training seed")
     lr, grid = choose_lr(arch, problem, recipe, seeds[0], out, lam)
     runs = [grid[lr]] + [_run(arch, problem, recipe, lr, seed, out, lam) for seed in seeds[1:]]
     return {"lr": lr, "grid": {f"{rate:g}": found["val_nmse_db"] for rate, found in grid.items()}, "runs": runs}
-

@@ -16,9 +16,17 @@ from nni_lista.problem.problems import Problem
 from nni_lista.train.training import EXECUTION, TrainConfig, train
 
 
-def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Optional[Path],
-        extra_settings: Optional[dict] = None, progress: Optional[bool] = None,
-        on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> dict:
+def run(
+    model,
+    name: str,
+    problem: Problem,
+    config: TrainConfig,
+    out_dir: Optional[Path],
+    extra_settings: Optional[dict] = None,
+    progress: Optional[bool] = None,
+    on_layer: Optional[Callable[[int, float], None]] = None,
+    prefixes=None,
+) -> dict:
     """Train ``model`` (if it learns) and test it; returns the ``metrics.json`` content, which
     is also written to ``out_dir`` (with the training's checkpoints) unless it is ``None``.
 
@@ -36,8 +44,9 @@ def run(model, name: str, problem: Problem, config: TrainConfig, out_dir: Option
         **(extra_settings or {}),
     }
     if out_dir is not None:
-        _check_metrics(Path(out_dir) / "metrics.json", name, settings,
-                       frozenset({"problem", "problem_file", *problem.settings}))
+        _check_metrics(
+            Path(out_dir) / "metrics.json", name, settings, frozenset({"problem", "problem_file", *problem.settings})
+        )
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
     steps, seconds, curve, reused = 0, 0.0, None, 0
     if model.learned:
@@ -65,7 +74,9 @@ def training_config(settings: dict) -> TrainConfig:
     """The training config that a run's ``settings`` record (the inverse of :func:`run`'s
     record: the seed is ``train_seed``; the device is not part of a run's identity)."""
     fields = set(TrainConfig.__dataclass_fields__) - {"seed", "device"}
-    return TrainConfig.from_dict({k: v for k, v in settings.items() if k in fields} | {"seed": settings.get("train_seed", 0)})
+    return TrainConfig.from_dict(
+        {k: v for k, v in settings.items() if k in fields} | {"seed": settings.get("train_seed", 0)}
+    )
 
 
 def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozenset = frozenset()) -> None:
@@ -93,13 +104,19 @@ def _check_metrics(path: Path, name: str, settings: dict, problem_keys: frozense
     shown = "; ".join(f"{k} was {value(before, k)}, now {value(now, k)}" for k in changed[:3])
     shown += f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
     if set(changed) <= problem_keys:
-        raise UsageError(f"{out!r} holds a run of {name!r} on a different problem instance ({shown}): give another --out "
-                         "for this problem, or the same problem file (or problem options) to resume that run")
-    raise UsageError(f"{out!r} holds a run of {name!r} made with other settings ({shown}): give another --out, "
-                     "or the same options to resume that run")
+        raise UsageError(
+            f"{out!r} holds a run of {name!r} on a different problem instance ({shown}): give another --out "
+            "for this problem, or the same problem file (or problem options) to resume that run"
+        )
+    raise UsageError(
+        f"{out!r} holds a run of {name!r} made with other settings ({shown}): give another --out, "
+        "or the same options to resume that run"
+    )
 
 
-def recorded_architecture_run(out_dir: Path, arch: dict, problem: Problem, config: TrainConfig, lam: float) -> Optional[dict]:
+def recorded_architecture_run(
+    out_dir: Path, arch: dict, problem: Problem, config: TrainConfig, lam: float
+) -> Optional[dict]:
     """The ``metrics.json`` that :func:`run_architecture` wrote in ``out_dir`` for this very run
     (the same architecture, problem settings, LASSO weight and training config, execution details
     aside), or None. Lets a long benchmark's committed results stand in for runs whose
@@ -107,27 +124,55 @@ def recorded_architecture_run(out_dir: Path, arch: dict, problem: Problem, confi
     try:
         metrics = json.loads(read_bounded(Path(out_dir) / "metrics.json", MAX_RECORD_BYTES, "metrics.json"))
         settings = metrics["settings"]
-        same = (metrics["model"] == "arch" and settings["arch"] == json.loads(json.dumps(arch)) and settings["lam"] == lam
-                and settings.get("backbone", "lista") == "lista" and settings["problem"] == problem.kind
-                and all(settings.get(k) == v for k, v in json.loads(json.dumps(json_safe(problem.settings))).items())
-                and training_config(settings).identity() == config.identity())
+        same = (
+            metrics["model"] == "arch"
+            and settings["arch"] == json.loads(json.dumps(arch))
+            and settings["lam"] == lam
+            and settings.get("backbone", "lista") == "lista"
+            and settings["problem"] == problem.kind
+            and all(settings.get(k) == v for k, v in json.loads(json.dumps(json_safe(problem.settings))).items())
+            and training_config(settings).identity() == config.identity()
+        )
     except (OSError, ValueError, KeyError, TypeError, RecursionError, UsageError):
         return None
     return metrics if same else None
 
 
-def run_model(name: str, problem: Problem, layers: int, lam: float, config: TrainConfig, out_dir: Optional[Path],
-              extra_settings: Optional[dict] = None, progress: Optional[bool] = None) -> dict:
+def run_model(
+    name: str,
+    problem: Problem,
+    layers: int,
+    lam: float,
+    config: TrainConfig,
+    out_dir: Optional[Path],
+    extra_settings: Optional[dict] = None,
+    progress: Optional[bool] = None,
+) -> dict:
     """:func:`run` for the family model registered as ``name``."""
     return run(build(name, problem.A, layers, lam), name, problem, config, out_dir, extra_settings, progress)
 
 
-def run_architecture(arch: dict, problem: Problem, config: TrainConfig, lam: float, out_dir: Optional[Path],
-                     extra_settings: Optional[dict] = None, progress: Optional[bool] = None, backbone: str = "lista") -> dict:
+def run_architecture(
+    arch: dict,
+    problem: Problem,
+    config: TrainConfig,
+    lam: float,
+    out_dir: Optional[Path],
+    extra_settings: Optional[dict] = None,
+    progress: Optional[bool] = None,
+    backbone: str = "lista",
+) -> dict:
     """:func:`run` for an architecture of ``backbone``'s space (:data:`nni_lista.space.backbones.BACKBONES`),
     trained from its initialisation; ``settings`` records the label map and the backbone."""
     from nni_lista.space.backbones import BACKBONES
 
     model = BACKBONES[backbone].build(arch, problem.m, problem.n, problem.A, lam)
-    return run(model, "arch", problem, config, out_dir, {"arch": dict(arch), "backbone": backbone, **(extra_settings or {})},
-               progress)
+    return run(
+        model,
+        "arch",
+        problem,
+        config,
+        out_dir,
+        {"arch": dict(arch), "backbone": backbone, **(extra_settings or {})},
+        progress,
+    )

@@ -94,42 +94,87 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        require(isinstance(self.protocol, str) and self.protocol in PROTOCOLS, f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}")
+        require(
+            isinstance(self.protocol, str) and self.protocol in PROTOCOLS,
+            f"protocol {short(self.protocol)} is not allowed: choose one of {', '.join(PROTOCOLS)}",
+        )
         for name in ("max_steps", "batch", "eval_every", "patience"):
             value = getattr(self, name)
-            require(is_int(value) and value >= 1, f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1")
-        require(self.max_steps <= MAX_STEPS, f"max-steps {self.max_steps!r} is not allowed: it must be an integer in [1, {MAX_STEPS:,}]")
-        require(self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]")
-        require(is_finite_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0")
-        require(is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0")
+            require(
+                is_int(value) and value >= 1,
+                f"{name.replace('_', '-')} {short(value)} is not allowed: it must be an integer >= 1",
+            )
+        require(
+            self.max_steps <= MAX_STEPS,
+            f"max-steps {self.max_steps!r} is not allowed: it must be an integer in [1, {MAX_STEPS:,}]",
+        )
+        require(
+            self.batch <= MAX_BATCH, f"batch {self.batch!r} is not allowed: it must be an integer in [1, {MAX_BATCH}]"
+        )
+        require(
+            is_finite_number(self.lr) and self.lr > 0, f"lr {short(self.lr)} is not allowed: it must be a number > 0"
+        )
+        require(
+            is_int(self.seed) and self.seed >= 0, f"seed {short(self.seed)} is not allowed: it must be an integer >= 0"
+        )
         lrs = self.stage_lrs
-        require(isinstance(lrs, tuple) and len(lrs) == 3 and all(is_finite_number(v) and v >= 0 for v in lrs),
-                f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0")
-        require(is_finite_number(self.decay) and self.decay >= 0, f"decay {short(self.decay)} is not allowed: it must be a number >= 0")
-        require(self.target_db is None or is_finite_number(self.target_db), f"target_db {short(self.target_db)} is not allowed: it must be a number")
-        require(self.plateau_db is None or (is_finite_number(self.plateau_db) and self.plateau_db >= 0),
-                f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0")
-        require(is_int(self.plateau_steps) and self.plateau_steps >= 1,
-                f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1")
-        require(is_int(self.plateau_drops) and 0 <= self.plateau_drops <= 6,
-                f"plateau_drops {short(self.plateau_drops)} is not allowed: it must be an integer in [0, 6]")
-        require(not self.plateau_drops or (self.plateau_db is not None and self.protocol == "e2e"),
-                f"plateau_drops {self.plateau_drops} is not allowed without plateau_db and protocol e2e: the drops "
-                "happen at the plateaus of end-to-end training")
+        require(
+            isinstance(lrs, tuple) and len(lrs) == 3 and all(is_finite_number(v) and v >= 0 for v in lrs),
+            f"stage_lrs {short(lrs)} is not allowed: give three numbers >= 0",
+        )
+        require(
+            is_finite_number(self.decay) and self.decay >= 0,
+            f"decay {short(self.decay)} is not allowed: it must be a number >= 0",
+        )
+        require(
+            self.target_db is None or is_finite_number(self.target_db),
+            f"target_db {short(self.target_db)} is not allowed: it must be a number",
+        )
+        require(
+            self.plateau_db is None or (is_finite_number(self.plateau_db) and self.plateau_db >= 0),
+            f"plateau_db {short(self.plateau_db)} is not allowed: it must be a number >= 0",
+        )
+        require(
+            is_int(self.plateau_steps) and self.plateau_steps >= 1,
+            f"plateau_steps {short(self.plateau_steps)} is not allowed: it must be an integer >= 1",
+        )
+        require(
+            is_int(self.plateau_drops) and 0 <= self.plateau_drops <= 6,
+            f"plateau_drops {short(self.plateau_drops)} is not allowed: it must be an integer in [0, 6]",
+        )
+        require(
+            not self.plateau_drops or (self.plateau_db is not None and self.protocol == "e2e"),
+            f"plateau_drops {self.plateau_drops} is not allowed without plateau_db and protocol e2e: the drops "
+            "happen at the plateaus of end-to-end training",
+        )
         scale = self.lr_scale
-        require(isinstance(scale, dict) and all(k in PARAMETER_KINDS and is_finite_number(v) and v > 0 for k, v in scale.items()),
-                f"lr-scale {short(scale)} is not allowed: map parameter kinds ({', '.join(PARAMETER_KINDS)}) to numbers > 0")
-        require(is_int(self.warmup_steps) and self.warmup_steps >= 0,
-                f"warmup-steps {short(self.warmup_steps)} is not allowed: it must be an integer >= 0")
-        require(self.protocol == "e2e" or (not scale and not self.warmup_steps),
-                f"lr-scale and warmup-steps are not allowed with protocol {self.protocol!r}: they shape the e2e schedule")
+        require(
+            isinstance(scale, dict)
+            and all(k in PARAMETER_KINDS and is_finite_number(v) and v > 0 for k, v in scale.items()),
+            f"lr-scale {short(scale)} is not allowed: map parameter kinds ({', '.join(PARAMETER_KINDS)}) to numbers "
+            "> 0",
+        )
+        require(
+            is_int(self.warmup_steps) and self.warmup_steps >= 0,
+            f"warmup-steps {short(self.warmup_steps)} is not allowed: it must be an integer >= 0",
+        )
+        require(
+            self.protocol == "e2e" or (not scale and not self.warmup_steps),
+            f"lr-scale and warmup-steps are not allowed with protocol {self.protocol!r}: they shape the e2e schedule",
+        )
         require(isinstance(self.compile, bool), f"compile {short(self.compile)} is not allowed: give true or false")
-        require(self.clip_norm is None or (is_finite_number(self.clip_norm) and self.clip_norm > 0),
-                f"clip_norm {short(self.clip_norm)} is not allowed: it must be a number > 0, or none")
-        require(not self.compile or self.protocol == "e2e",
-                f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
-                "stage-wise would compile one per depth)")
-        require(isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N")
+        require(
+            self.clip_norm is None or (is_finite_number(self.clip_norm) and self.clip_norm > 0),
+            f"clip_norm {short(self.clip_norm)} is not allowed: it must be a number > 0, or none",
+        )
+        require(
+            not self.compile or self.protocol == "e2e",
+            f"compile is not allowed with protocol {self.protocol!r}: only e2e training is compiled (one graph; "
+            "stage-wise would compile one per depth)",
+        )
+        require(
+            isinstance(self.device, str), f"device {short(self.device)} is not allowed: give auto, cpu, cuda or cuda:N"
+        )
         object.__setattr__(self, "device", resolve_device(self.device))
 
     def to_dict(self) -> dict:
@@ -141,7 +186,12 @@ class TrainConfig:
             del values["plateau_db"], values["plateau_steps"]
         if self.clip_norm is None:
             del values["clip_norm"]
-        for name in ("compile", "lr_scale", "warmup_steps", "plateau_drops"):  # left out at their defaults: runs recorded before they existed match
+        for name in (
+            "compile",
+            "lr_scale",
+            "warmup_steps",
+            "plateau_drops",
+        ):  # left out at their defaults: runs recorded before they existed match
             if not values[name]:
                 del values[name]
         return values
@@ -153,7 +203,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
-
 
 
 EXECUTION = ("device", "compile")  # TrainConfig fields that say how a run executes, not what it computes
@@ -235,42 +284,81 @@ class CheckpointStore:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for a bad file (or one holding more than tensors)
-            raise UsageError(f"checkpoint {str(self.path)!r} cannot be read ({type(exc).__name__}): it is not a checkpoint "
-                             f"written by nni-lista; {hint}") from None
+            raise UsageError(
+                f"checkpoint {str(self.path)!r} cannot be read ({type(exc).__name__}): it is not a checkpoint "
+                f"written by nni-lista; {hint}"
+            ) from None
         require(isinstance(state, dict), f"checkpoint {str(self.path)!r} is not an nni-lista checkpoint; {hint}")
         theirs = state.get("fingerprint")
         if theirs != self.fingerprint:
-            differ = sorted(k for k in self.fingerprint if not isinstance(theirs, dict) or theirs.get(k) != self.fingerprint[k])
+            differ = sorted(
+                k for k in self.fingerprint if not isinstance(theirs, dict) or theirs.get(k) != self.fingerprint[k]
+            )
             if isinstance(theirs, dict) and set(differ) <= {"problem", "instance"}:
-                raise UsageError(f"{self.directory} holds a checkpoint of a run on a different problem instance: give another "
-                                 f"--out for this problem, or the same problem file (or problem options) to resume that run")
-            raise UsageError(f"{self.directory} holds a checkpoint of a different run (other {', '.join(differ) or 'fields'}): "
-                             f"give another --out or delete {self.path}")
-        require(isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
-                f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}")
-        bad = next((name for name, value in state["model"].items()
-                    if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())), None)
-        require(bad is None, f"checkpoint {str(self.path)!r} holds NaN or infinite weights ({bad}): it is not a good state to "
-                             f"resume from; {hint}")
+                raise UsageError(
+                    f"{self.directory} holds a checkpoint of a run on a different problem instance: give another "
+                    f"--out for this problem, or the same problem file (or problem options) to resume that run"
+                )
+            raise UsageError(
+                f"{self.directory} holds a checkpoint of a different run (other {', '.join(differ) or 'fields'}): "
+                f"give another --out or delete {self.path}"
+            )
+        require(
+            isinstance(state.get("model"), dict) and isinstance(state.get("steps"), int),
+            f"checkpoint {str(self.path)!r} is damaged (no model state or step count); {hint}",
+        )
+        bad = next(
+            (
+                name
+                for name, value in state["model"].items()
+                if isinstance(value, torch.Tensor)
+                and value.is_floating_point()
+                and not bool(torch.isfinite(value).all())
+            ),
+            None,
+        )
+        require(
+            bad is None,
+            f"checkpoint {str(self.path)!r} holds NaN or infinite weights ({bad}): it is not a good state to "
+            f"resume from; {hint}",
+        )
         return state
 
     def check_counts(self, state: dict, max_steps: int, stages: Optional[int] = None) -> None:
         """Refuse (one line) a checkpoint whose counters a run cannot have written: ``steps`` outside
         ``[0, max_steps]``, negative or non-finite ``seconds``, no history list, or (stage-wise)
         ``stages_done`` outside ``[0, stages]``; its fingerprint may still be valid."""
-        checks = [("steps", is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps, f"an integer in [0, {max_steps}]"),
-                  ("seconds", is_finite_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
-                  ("history", isinstance(state.get("history"), list), "a list"),
-                  ("start", state.get("start") is None or is_finite_number(state.get("start")), "a number or none"),
-                  ("dropped", all(is_int(v) and 0 <= v <= max_steps for v in state.get("dropped", [])) if isinstance(
-                      state.get("dropped", []), list) else False, f"a list of steps in [0, {max_steps}]")]
+        checks = [
+            (
+                "steps",
+                is_int(state.get("steps")) and 0 <= state["steps"] <= max_steps,
+                f"an integer in [0, {max_steps}]",
+            ),
+            ("seconds", is_finite_number(state.get("seconds")) and state["seconds"] >= 0, "a finite number >= 0"),
+            ("history", isinstance(state.get("history"), list), "a list"),
+            ("start", state.get("start") is None or is_finite_number(state.get("start")), "a number or none"),
+            (
+                "dropped",
+                all(is_int(v) and 0 <= v <= max_steps for v in state.get("dropped", []))
+                if isinstance(state.get("dropped", []), list)
+                else False,
+                f"a list of steps in [0, {max_steps}]",
+            ),
+        ]
         if stages is not None:
-            checks.append(("stages_done", is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
-                           f"an integer in [0, {stages}]"))
+            checks.append(
+                (
+                    "stages_done",
+                    is_int(state.get("stages_done")) and 0 <= state["stages_done"] <= stages,
+                    f"an integer in [0, {stages}]",
+                )
+            )
         for name, ok, allowed in checks:
             if not ok:
-                raise UsageError(f"checkpoint {str(self.path)!r} is damaged: {name} {short(state.get(name, 'missing'))} is not "
-                                 f"{allowed}; delete it or give another --out")
+                raise UsageError(
+                    f"checkpoint {str(self.path)!r} is damaged: {name} {short(state.get(name, 'missing'))} is not "
+                    f"{allowed}; delete it or give another --out"
+                )
 
     @contextlib.contextmanager
     def restoring(self):
@@ -280,8 +368,10 @@ class CheckpointStore:
             yield
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise UsageError(f"checkpoint {str(self.path)!r} is damaged ({type(exc).__name__}: {first}); delete it or give "
-                             f"another --out") from None
+            raise UsageError(
+                f"checkpoint {str(self.path)!r} is damaged ({type(exc).__name__}: {first}); delete it or give "
+                f"another --out"
+            ) from None
 
     def save(self, state: dict) -> None:
         if self.path is not None:
@@ -298,8 +388,15 @@ def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> 
     from nni_lista.problem.problems import instance_digest
 
     settings = {k: (str(v) if isinstance(v, float) else v) for k, v in problem.settings.items()}
-    return {"model": type(model).__name__, "arch": getattr(model, "arch", None), "layers": model.layers, "lam": model.lam,
-            "problem": settings, "instance": instance_digest(problem), "config": config.identity()}
+    return {
+        "model": type(model).__name__,
+        "arch": getattr(model, "arch", None),
+        "layers": model.layers,
+        "lam": model.lam,
+        "problem": settings,
+        "instance": instance_digest(problem),
+        "config": config.identity(),
+    }
 
 
 def _check_finite(loss: torch.Tensor, where: str, store: CheckpointStore) -> None:
@@ -321,9 +418,18 @@ class _Stage:
             raise TrainingDiverged(f"validation NMSE became NaN at {self.where}; {self.store.describe()}")
         return value
 
-    def run(self, optimizer, cap: int, generator: torch.Generator, scheduler=None, start: int = 0,
-            best: Optional[tuple[float, dict, int]] = None, on_validate: Callable | None = None,
-            target: Optional[float] = None, plateau: Optional["Plateau"] = None) -> tuple[int, float]:
+    def run(
+        self,
+        optimizer,
+        cap: int,
+        generator: torch.Generator,
+        scheduler=None,
+        start: int = 0,
+        best: Optional[tuple[float, dict, int]] = None,
+        on_validate: Callable | None = None,
+        target: Optional[float] = None,
+        plateau: Optional["Plateau"] = None,
+    ) -> tuple[int, float]:
         """Train from step ``start`` to ``cap`` (or until the validation NMSE reaches ``target``,
         or ``plateau(step, best)`` says the run has stopped improving); returns (steps taken,
         best validation NMSE)."""
@@ -364,8 +470,15 @@ class _Stage:
         return step - start, best_value
 
 
-def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
-                    on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
+def train_stagewise(
+    model: UnrolledModel,
+    problem: Problem,
+    config: TrainConfig,
+    store: CheckpointStore,
+    bar,
+    on_layer: Optional[Callable[[int, float], None]] = None,
+    prefixes=None,
+) -> TrainResult:
     T = model.layers
     cap = max(1, config.max_steps // (3 * T))
     state = store.load()
@@ -405,7 +518,15 @@ def train_stagewise(model: UnrolledModel, problem: Problem, config: TrainConfig,
         steps += taken
         seconds += time.perf_counter() - started
         history.append({"layer": layer + 1, "stage": stage + 1, "steps": taken, "val_nmse_db": best})
-        store.save({"model": model.state_dict(), "stages_done": index + 1, "steps": steps, "seconds": seconds, "history": history})
+        store.save(
+            {
+                "model": model.state_dict(),
+                "stages_done": index + 1,
+                "steps": steps,
+                "seconds": seconds,
+                "history": history,
+            }
+        )
         if stage == 2:
             store.save_layer(layer, model)
             if prefixes is not None:
@@ -448,12 +569,22 @@ def parameter_groups(model: torch.nn.Module, lr: float, scale: dict) -> list[dic
     return [{"params": params, "lr": lr * scale.get(kind, 1.0), "kind": kind} for kind, params in groups.items()]
 
 
-def stops(step: int, value: float, best_value: float, best_step: int, patience: int, target: Optional[float] = None,
-          plateau: Optional[Callable[[int, float], bool]] = None) -> bool:
+def stops(
+    step: int,
+    value: float,
+    best_value: float,
+    best_step: int,
+    patience: int,
+    target: Optional[float] = None,
+    plateau: Optional[Callable[[int, float], bool]] = None,
+) -> bool:
     """The stopping rules, checked at each validation: no improvement for ``patience`` steps,
     the validation NMSE ``value`` at or below ``target``, or ``plateau(step, best_value)``."""
-    return (step - best_step >= patience or (target is not None and value <= target)
-            or (plateau is not None and plateau(step, best_value)))
+    return (
+        step - best_step >= patience
+        or (target is not None and value <= target)
+        or (plateau is not None and plateau(step, best_value))
+    )
 
 
 #: the factor the plateau rule divides the rate by at each drop
@@ -472,8 +603,15 @@ class Plateau:
     factor now); the next one stops the run. Call it before ``history`` gets step ``t``'s entry:
     it only reads entries up to ``t - window``."""
 
-    def __init__(self, history: list[dict], gain_db: float, window: int, drops: int = 0, dropped: Optional[list] = None,
-                 start: Optional[float] = None):
+    def __init__(
+        self,
+        history: list[dict],
+        gain_db: float,
+        window: int,
+        drops: int = 0,
+        dropped: Optional[list] = None,
+        start: Optional[float] = None,
+    ):
         self.history, self.gain_db, self.window, self.drops = history, gain_db, window, drops
         self.dropped: list[int] = list(dropped or [])
         # the validation NMSE before the first step, a candidate like any other (a warm start can be the best)
@@ -516,13 +654,30 @@ def e2e_optimizer(module: torch.nn.Module, config: TrainConfig, plateau: Optiona
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, with_warmup(factor, config.warmup_steps))
 
 
-def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig, store: CheckpointStore, bar,
-                     on_layer: Optional[Callable[[int, float], None]] = None, prefixes=None) -> TrainResult:
+def train_end_to_end(
+    model: UnrolledModel,
+    problem: Problem,
+    config: TrainConfig,
+    store: CheckpointStore,
+    bar,
+    on_layer: Optional[Callable[[int, float], None]] = None,
+    prefixes=None,
+) -> TrainResult:
     state = store.load()
     start, seconds, best, history = 0, 0.0, None, []
     dropped = [] if state is None else state.get("dropped", [])
-    plateau = None if config.plateau_db is None else Plateau(history, config.plateau_db, config.plateau_steps,
-                                                             config.plateau_drops, dropped, None if state is None else state.get("start"))
+    plateau = (
+        None
+        if config.plateau_db is None
+        else Plateau(
+            history,
+            config.plateau_db,
+            config.plateau_steps,
+            config.plateau_drops,
+            dropped,
+            None if state is None else state.get("start"),
+        )
+    )
     optimizer, scheduler = e2e_optimizer(model, config, plateau)
     generator = seeded_generator(config.seed, _E2E_STREAM)
     if state is not None:
@@ -546,21 +701,51 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
     started = time.perf_counter()
 
     def checkpoint(step: int, value: float, best_now: tuple) -> None:
-        history.append({"step": step, "val_nmse_db": value, "seconds": round(seconds + time.perf_counter() - started, 3)})
-        store.save({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(), "steps": step, "seconds": seconds + time.perf_counter() - started,
-            "best_value": best_now[0], "best_model": best_now[1], "best_step": best_now[2], "history": history,
-            "dropped": [] if plateau is None else plateau.dropped, "start": None if plateau is None else plateau.start,
-        })
+        history.append(
+            {"step": step, "val_nmse_db": value, "seconds": round(seconds + time.perf_counter() - started, 3)}
+        )
+        store.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "steps": step,
+                "seconds": seconds + time.perf_counter() - started,
+                "best_value": best_now[0],
+                "best_model": best_now[1],
+                "best_step": best_now[2],
+                "history": history,
+                "dropped": [] if plateau is None else plateau.dropped,
+                "start": None if plateau is None else plateau.start,
+            }
+        )
 
     last = model.layers - 1
-    runner = _Stage(model, problem, config, store, bar, last, "end-to-end",
-                    compiled_loss(model, problem, last) if config.compile else None)
-    taken, _ = runner.run(optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau)
+    runner = _Stage(
+        model,
+        problem,
+        config,
+        store,
+        bar,
+        last,
+        "end-to-end",
+        compiled_loss(model, problem, last) if config.compile else None,
+    )
+    taken, _ = runner.run(
+        optimizer, config.max_steps, generator, scheduler, start, best, checkpoint, config.target_db, plateau
+    )
     seconds += time.perf_counter() - started
-    store.save({"model": model.state_dict(), "finished": True, "steps": start + taken, "seconds": seconds, "history": history,
-                "dropped": [] if plateau is None else plateau.dropped})
+    store.save(
+        {
+            "model": model.state_dict(),
+            "finished": True,
+            "steps": start + taken,
+            "seconds": seconds,
+            "history": history,
+            "dropped": [] if plateau is None else plateau.dropped,
+        }
+    )
     if on_layer is not None:
         per_layer = nmse_db_per_layer(layer_estimates(model, problem, problem.val), problem.val.s)  # one forward pass
         for layer, value in enumerate(per_layer):
@@ -571,9 +756,15 @@ def train_end_to_end(model: UnrolledModel, problem: Problem, config: TrainConfig
 PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise, "e2e": train_end_to_end}
 
 
-def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: Optional[Path] = None,
-          progress: Optional[bool] = None, on_layer: Optional[Callable[[int, float], None]] = None,
-          prefixes=None) -> TrainResult:
+def train(
+    model: UnrolledModel,
+    problem: Problem,
+    config: TrainConfig,
+    out_dir: Optional[Path] = None,
+    progress: Optional[bool] = None,
+    on_layer: Optional[Callable[[int, float], None]] = None,
+    prefixes=None,
+) -> TrainResult:
     """Train ``model`` on ``problem`` with ``config.protocol``; checkpoints go under ``out_dir``.
 
     ``on_layer(k, nmse_db)`` is called once per layer (0-based) when layer ``k`` is trained,
@@ -591,6 +782,12 @@ def train(model: UnrolledModel, problem: Problem, config: TrainConfig, out_dir: 
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
     model.to(config.device)  # and stays there: evaluation follows the model's device
     problem = problem.to(config.device)
-    with tqdm(total=config.max_steps, desc=type(model).__name__, unit="step", disable=None if progress is None else not progress,
-              leave=False, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=config.max_steps,
+        desc=type(model).__name__,
+        unit="step",
+        disable=None if progress is None else not progress,
+        leave=False,
+        dynamic_ncols=True,
+    ) as bar:
         return PROTOCOLS[config.protocol](model, problem, config, store, bar, on_layer, prefixes)

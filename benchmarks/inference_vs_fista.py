@@ -7,7 +7,7 @@ takes its test NMSE (ratio of sums). Then runs FISTA on the same test set,
 (Beck and Teboulle 2009), for each LASSO weight of ``--lams`` until its test NMSE is at least as
 good as the model's (at most ``--max-iterations``), and keeps the weight that needs the fewest
 iterations. Both are then timed on this machine, interleaved (the fastest of ``--repeats``
-rounds, ``nni_lista.space.latency.fastest_ms``), on the whole test set (1,000 samples) and on
+rounds, ``nni_lista.search.latency.fastest_ms``), on the whole test set (1,000 samples) and on
 one sample. Prints the speed-up at equal accuracy. Run it on an otherwise idle machine:
 
     .venv/bin/python benchmarks/inference_vs_fista.py --out results/inference/cpu.json
@@ -37,7 +37,7 @@ from nni_lista.base.tables import markdown_table
 from nni_lista.models import family
 from nni_lista.problem import problems
 from nni_lista.problem.metrics import nmse_db, nmse_db_sample_mean
-from nni_lista.space.latency import fastest_ms
+from nni_lista.search.latency import fastest_ms
 from nni_lista.train.evaluation import evaluate
 from nni_lista.train.runs import training_config
 from nni_lista.train.training import CheckpointStore, TrainConfig, fingerprint, train

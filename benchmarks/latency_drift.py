@@ -2,7 +2,7 @@
 
 Times three named networks (LISTA, ALISTA, dense; 100x200, T = 8, batch 1) ``--trials`` times
 each, two ways: back to back (the fastest of ``--repeats`` consecutive calls of one network, as a
-naive timer does) and interleaved (``nni_lista.space.latency.fastest_ms``, the networks' calls
+naive timer does) and interleaved (``nni_lista.search.latency.fastest_ms``, the networks' calls
 in shuffled rounds, as the latency table is measured). Prints, per network and way, the trials'
 fastest times and their spread (largest / smallest), and the spread of the ALISTA / LISTA ratio.
 Run it on an otherwise idle machine:
@@ -19,7 +19,7 @@ import torch
 
 from nni_lista.base.tables import markdown_table
 from nni_lista.problem import problems
-from nni_lista.space.latency import fastest_ms
+from nni_lista.search.latency import fastest_ms
 from nni_lista.space.architectures import named_architecture
 from nni_lista.space.spaces import build
 

@@ -3,7 +3,7 @@
 Measures the latency table here (``nni-lista latency``), then the forward latency of frozen
 networks: the five named ones (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense) and random
 architectures of the full space, each the fastest of ``--repeats`` calls, timed in the same
-interleaved rounds as the table (``nni_lista.space.latency.fastest_ms``). Prints, per network,
+interleaved rounds as the table (``nni_lista.search.latency.fastest_ms``). Prints, per network,
 predicted and measured milliseconds and the relative error, then the mean and largest absolute
 relative error and the rank correlations (Kendall tau, Spearman rho) between predicted and
 measured, with the null of a random ordering beside them (the 95th percentile of |tau| over
@@ -24,7 +24,7 @@ from scipy import stats
 
 from nni_lista.base.io import write_json
 from nni_lista.base.tables import markdown_table
-from nni_lista.space.latency import measure_table, predict
+from nni_lista.search.latency import measure_table, predict
 from nni_lista.space.architectures import NAMED_ARCHITECTURES, PRESETS, labels, named_architecture
 
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from nni_lista.space import architectures, hpo
+from nni_lista.search import hpo
+from nni_lista.space import architectures
 from nni_lista.cli import main
 from nni_lista.base.errors import UsageError
 

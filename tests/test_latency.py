@@ -1,4 +1,4 @@
-"""The measured latency model (nni_lista/space/latency.py): an NNI ExpressionProfiler that sums
+"""The measured latency model (nni_lista/search/latency.py): an NNI ExpressionProfiler that sums
 one measured term per choice, usable as a limit by every strategy."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from nni_lista.base.errors import UsageError
 from nni_lista.cli import main
 from nni_lista.problem import problems
 from nni_lista.search.explore import SearchRequest, run_search
-from nni_lista.space.latency import LatencyProfiler, measure_network, measure_table, predict, table_key
-from nni_lista.space.latency_table import LatencyTable
+from nni_lista.search.latency import LatencyProfiler, measure_network, measure_table, predict, table_key
+from nni_lista.search.latency_table import LatencyTable
 from nni_lista.space.architectures import PRESETS, complete, labels, named_architecture
 from nni_lista.space.spaces import LISTASpace, build
 from nni_lista.train.training import TrainConfig

@@ -9,7 +9,8 @@ import torch
 
 from nni_lista.models import family
 from nni_lista.problem import problems
-from nni_lista.space import architectures, hpo, spaces
+from nni_lista.search import hpo
+from nni_lista.space import architectures, spaces
 from nni_lista.space.architectures import PRESETS
 from nni_lista.space.spaces import LISTASpace
 

@@ -9,6 +9,7 @@ from nni_lista.models import family
 
 from nni_lista.problem import problems
 
+from nni_lista.search.export import save_arch
 from nni_lista.space import architectures, spaces
 from nni_lista.base.errors import UsageError
 from nni_lista.space.architectures import PRESETS
@@ -103,7 +104,7 @@ def test_layer_parameters_cover_a_random_architecture(problem):
 
 def test_arch_file_round_trip(tmp_path):
     arch = architectures.named_architecture("lista-cpss", T)
-    architectures.save_arch(arch, tmp_path / "a.json")
+    save_arch(arch, tmp_path / "a.json")
     assert architectures.load_arch(tmp_path / "a.json") == arch
     # completing a sub-space sample gives a full-space architecture
     sample = {"layer3/skip_from1": "on"}

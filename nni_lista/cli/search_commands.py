@@ -27,7 +27,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     problem = _problem_from_args(args)  # sizes checked against memory first
     spec = _problem_spec(args)
     if args.latency_table is not None and args.latency_table.exists():  # its content, before NNI is imported
-        from nni_lista.space.latency_table import LatencyTable
+        from nni_lista.search.latency_table import LatencyTable
 
         LatencyTable.load(args.latency_table)
     from nni_lista.search.explore import SearchRequest, run_search
@@ -150,7 +150,7 @@ def cmd_trial(args: argparse.Namespace) -> int:
 
 
 def cmd_export_space(args: argparse.Namespace) -> int:
-    from nni_lista.space.hpo import search_space, write_search_space
+    from nni_lista.search.hpo import search_space, write_search_space
     from nni_lista.base.limits import check_layers, check_output
 
     check_layers(args.layers)
@@ -188,7 +188,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
             layers_of(arch) == args.layers,
             f"{str(path)!r} has {layers_of(arch)} layers: give --layers {layers_of(arch)}",
         )
-    from nni_lista.space.latency import measure_table, predict  # after every check: it imports NNI's profilers
+    from nni_lista.search.latency import measure_table, predict  # after every check: it imports NNI's profilers
 
     device = resolve_device(args.device)
     table, measured = measure_table(
@@ -252,7 +252,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     problem = resolve_problem(data["problem"])
     table = None
     if args.cost == "latency":
-        from nni_lista.space.latency import load_or_measure
+        from nni_lista.search.latency import load_or_measure
 
         table = load_or_measure(
             args.latency_table, problem.m, problem.n, data["layers"], args.latency_batch, progress=sys.stderr.isatty()

@@ -194,7 +194,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_arch(args: argparse.Namespace) -> int:
     from nni_lista.base.limits import check_layers, check_output
-    from nni_lista.space.architectures import named_architecture, save_arch
+    from nni_lista.search.export import save_arch
+    from nni_lista.space.architectures import named_architecture
 
     check_layers(args.layers)
     check_output(args.out, directory=False)

@@ -33,7 +33,7 @@ from nni_lista.base.errors import UsageError
 from nni_lista.base.io import write_json
 from nni_lista.base.limits import read_bounded
 from nni_lista.models.family import DEFAULT_LAM
-from nni_lista.space.latency import measure_network
+from nni_lista.search.latency import measure_network
 from nni_lista.space.layers import analytic_flops, initialise
 from nni_lista.train.prefixes import PrefixCache
 from nni_lista.problem.problems import resolve_problem, seeded_generator

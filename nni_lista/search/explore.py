@@ -7,7 +7,7 @@ metric, ``-NMSE_dB`` on the validation set; NNI's TPE minimises unless told, so 
 with ``optimize_mode='maximize'``.
 
 Constraints (``max_flops``, ``max_params``, ``max_latency``: the measured latency model of
-:mod:`nni_lista.space.latency`) use NNI's profilers on the space: a ``Filter``
+:mod:`nni_lista.search.latency`) use NNI's profilers on the space: a ``Filter``
 middleware for multi-trial strategies (rejected samples do not use the budget), a
 ``RangeProfilerFilter`` for RandomOneShot, and a profiler penalty for DARTS, GumbelDARTS,
 Proxyless and ENAS; a one-shot export that still exceeds a limit is projected onto it
@@ -51,8 +51,8 @@ from nni_lista.search import handback, manager, weight_sharing
 from nni_lista.search.chronicle import Chronicle
 from nni_lista.search.deadline import SUPERNET_SHARE, Deadline
 from nni_lista.space.backbones import BACKBONES, backbone as get_backbone
-from nni_lista.space.latency import LatencyProfiler, load_or_measure
-from nni_lista.space.latency_table import LatencyTable
+from nni_lista.search.latency import LatencyProfiler, load_or_measure
+from nni_lista.search.latency_table import LatencyTable
 from nni_lista.train.runs import run_architecture
 from nni_lista.space.architectures import named_architecture
 from nni_lista.space.spaces import LISTASpace
@@ -168,7 +168,7 @@ class SearchRequest:
     top_k: int = 5
     max_flops: Optional[float] = None
     max_params: Optional[float] = None
-    max_latency: Optional[float] = None  # ms, the measured latency model (nni_lista.space.latency)
+    max_latency: Optional[float] = None  # ms, the measured latency model (nni_lista.search.latency)
     latency_batch: int = 1  # the batch the latency limit is for
     latency_margin: float = (
         0.15  # the table's predictions must stay this fraction under max_latency (its error, README)

@@ -1,25 +1,69 @@
-"""``nni-lista export``: the network a search found, retrained, in one file.
+"""The files a user takes away: an architecture (a JSON label map, :func:`save_arch`), a trained
+network with everything needed to rebuild it (:func:`save_network`), and ``nni-lista export``
+(:func:`export_search`), the network a search found, retrained, in one file.
 
-Reads a search's output directory (``top.json``, ``best_arch.json`` and the retraining's
+:func:`export_search` reads a search's output directory (``top.json``, ``best_arch.json`` and the retraining's
 ``retrain/searched/checkpoint.pt``), checks that the retraining finished and that its weights
 belong to this architecture and problem, and writes the file of
 :mod:`nni_lista.space.exported`, which ``LISTASpace.load_searched_model(path)`` loads back.
+Writing lives here, not in the space: :mod:`nni_lista.space` writes no files.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import cast
 
 import torch
 
 from nni_lista.base.errors import UsageError, require, short
+from nni_lista.base.io import torch_save, write_json
 from nni_lista.base.limits import MAX_TENSOR_FILE_BYTES, check_regular_file
 from nni_lista.search.handback import read_top
 from nni_lista.problem.problems import instance_digest, resolve_problem
 from nni_lista.space.backbones import backbone
-from nni_lista.space.exported import save_network
+from nni_lista.space.architectures import validate
+from nni_lista.space.exported import FORMAT
 from nni_lista.train.evaluation import evaluate
+
+
+def save_arch(arch: dict, path: str | os.PathLike) -> Path:
+    """Write a validated architecture as a JSON label map, atomically."""
+    validate(arch)
+    return write_json(path, dict(arch))
+
+
+def save_network(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    arch: dict,
+    *,
+    backbone: str,
+    A: torch.Tensor,
+    lam: float,
+    problem: object,
+    problem_digest: str,
+    test_nmse_db: float,
+) -> Path:
+    """Write ``model``'s weights with everything needed to rebuild it, atomically."""
+    return torch_save(
+        path,
+        {
+            "format": FORMAT,
+            "backbone": backbone,
+            "arch": dict(arch),
+            "m": int(A.shape[0]),
+            "n": int(A.shape[1]),
+            "layers": int(getattr(model, "layers")),
+            "A": A.detach().cpu().float(),
+            "lam": float(lam),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "problem": problem,
+            "problem_digest": problem_digest,
+            "test_nmse_db": float(test_nmse_db),
+        },
+    )
 
 
 def _top(run: Path) -> dict:

@@ -6,7 +6,7 @@ proxy training (``-metric`` of the search's ``history``). The family members (LI
 LISTA-CPSS, ALISTA, dense) are taken from the histories when a warm-started search scored them,
 and otherwise trained here with the search's own recipe on its problem, so that every point is
 measured the same way. The cost is FLOPs per sample or parameters (NNI's profilers count the
-same), or the latency model of :mod:`nni_lista.space.latency`.
+same), or the latency model of :mod:`nni_lista.search.latency`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def cost_function(kind: str, m: int, n: int, layers: int, table=None) -> Callabl
     require(
         kind == "latency" and table is not None, f"cost {short(kind)} is not allowed: choose flops, params or latency"
     )
-    from nni_lista.space.latency import LatencyProfiler
+    from nni_lista.search.latency import LatencyProfiler
     from nni_lista.space.spaces import LISTASpace
 
     profiler = LatencyProfiler(LISTASpace.from_preset("full", m, n, layers), table)

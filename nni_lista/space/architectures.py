@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import cast
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.io import write_json
 from nni_lista.base.limits import MAX_ARCH_FILE_BYTES, check_arch_depth, check_layers, read_bounded
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -269,12 +268,6 @@ def validate(arch: object) -> int:
     layers = layers_of(arch)
     check(with_defaults(cast(dict, arch), layers), layers)
     return layers
-
-
-def save_arch(arch: dict, path: str | os.PathLike) -> Path:
-    """Write a validated architecture as a JSON label map, atomically."""
-    validate(arch)
-    return write_json(path, dict(arch))
 
 
 def load_arch(path: str | os.PathLike, check_arch=None) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""A trained network of the space in one file (``nni-lista export``), and loading it back.
+"""Loading back a trained network of the space from its one file (written by ``nni-lista export``,
+:func:`nni_lista.search.export.save_network`).
 
 The file is a ``torch.save`` dict of plain values and tensors (read back with
 ``weights_only=True``: nothing in it is unpickled as an object): the format tag, the backbone,
@@ -21,43 +22,10 @@ from pathlib import Path
 import torch
 
 from nni_lista.base.errors import UsageError, require, short
-from nni_lista.base.io import torch_save
 from nni_lista.base.limits import check_arch_depth, check_layers, check_memory, read_bounded
 
 FORMAT = "nni-lista-network/1"
 MAX_NETWORK_FILE_BYTES = 2 << 30  # 2 GiB: a 4000 x 8000 network of 16 layers with untied weights
-
-
-def save_network(
-    path: str | os.PathLike,
-    model: torch.nn.Module,
-    arch: dict,
-    *,
-    backbone: str,
-    A: torch.Tensor,
-    lam: float,
-    problem: object,
-    problem_digest: str,
-    test_nmse_db: float,
-) -> Path:
-    """Write ``model``'s weights with everything needed to rebuild it, atomically."""
-    return torch_save(
-        path,
-        {
-            "format": FORMAT,
-            "backbone": backbone,
-            "arch": dict(arch),
-            "m": int(A.shape[0]),
-            "n": int(A.shape[1]),
-            "layers": int(getattr(model, "layers")),
-            "A": A.detach().cpu().float(),
-            "lam": float(lam),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "problem": problem,
-            "problem_digest": problem_digest,
-            "test_nmse_db": float(test_nmse_db),
-        },
-    )
 
 
 def read_network(path: str | os.PathLike) -> dict:

@@ -1,5 +1,5 @@
 """The latency table's file: per-choice latencies in milliseconds, checked when read, without
-torch or NNI (:mod:`nni_lista.space.latency` measures a table and builds NNI's profiler from it;
+torch or NNI (:mod:`nni_lista.search.latency` measures a table and builds NNI's profiler from it;
 the model and the key are described there)."""
 
 from __future__ import annotations

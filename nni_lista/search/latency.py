@@ -44,7 +44,7 @@ from nni_lista.base.errors import require
 from nni_lista.models.family import DEFAULT_LAM, lipschitz
 from nni_lista.space.layers import FORMS, GatedSkip, MeasurementMap
 from nni_lista.space.architectures import WEIGHT_FORMS, in_layer
-from nni_lista.space.latency_table import LatencyTable
+from nni_lista.search.latency_table import LatencyTable
 from nni_lista.space.mechanisms import MECHANISMS, OFF
 from nni_lista.space.neurons import NEURONS
 

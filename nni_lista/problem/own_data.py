@@ -158,6 +158,20 @@ def _operator(
     return sensing, synthesis
 
 
+def _matrix_problem(sensing: torch.Tensor, synthesis: Optional[torch.Tensor], **fields) -> Problem:
+    """A ``matrix`` problem on this operator, its settings and sets still to fill in."""
+    empty = Split(torch.empty(0), torch.empty(0))
+    return Problem(
+        kind="matrix",
+        settings={},
+        sensing=sensing.float(),
+        synthesis=None if synthesis is None else synthesis.float(),
+        val=empty,
+        test=empty,
+        **fields,
+    )
+
+
 def from_matrix(
     matrix: object,
     p: float = 0.1,
@@ -175,16 +189,7 @@ def from_matrix(
         m=1, n=2, p=p, snr_db=snr_db, seed=seed, n_val=n_val, n_test=n_test
     )  # the same checks as synthetic
     sensing, synthesis = _operator(matrix, dictionary, normalise)
-    problem = Problem(
-        kind="matrix",
-        settings={},
-        sensing=sensing.float(),
-        synthesis=None if synthesis is None else synthesis.float(),
-        val=Split(torch.empty(0), torch.empty(0)),
-        test=Split(torch.empty(0), torch.empty(0)),
-        p=p,
-        snr_db=snr_db,
-    )
+    problem = _matrix_problem(sensing, synthesis, p=p, snr_db=snr_db)
     problem.settings = {
         "m": problem.m,
         "n": problem.n,
@@ -225,17 +230,7 @@ def from_arrays(
         name: _as_float_matrix(value, f"the {name} set", cols=length).float()
         for name, value in (("training", train), ("validation", val), ("test", test))
     }
-    problem = Problem(
-        kind="matrix",
-        settings={},
-        sensing=sensing.float(),
-        synthesis=None if synthesis is None else synthesis.float(),
-        val=Split(torch.empty(0), torch.empty(0)),
-        test=Split(torch.empty(0), torch.empty(0)),
-        train_pool=sets["training"],
-        p=1.0,
-        snr_db=snr_db,
-    )
+    problem = _matrix_problem(sensing, synthesis, p=1.0, snr_db=snr_db, train_pool=sets["training"])
     problem.settings = {
         "m": problem.m,
         "n": problem.n,

@@ -216,18 +216,17 @@ class Study:
         require(found is not None, f"the search of setting {setting!r} has not run yet")
         return [item["arch"] for item in found["top"]]
 
+    def _run_retrain(self, arch: dict, setting: str, seed: int, key: str) -> dict:
+        """``arch`` trained by the study's retraining recipe with training seed ``seed``, into unit ``key``."""
+        config = self._config(self.config.retrain, seed)
+        return run_architecture(arch, self.problem(setting), config, self.config.lam, self.work_dir(key))
+
     def _retrain(self, setting: str, rank: int, seed: int) -> Callable[[], dict]:
         def work() -> dict:
             archs = self.top_archs(setting)
             if rank >= len(archs):  # a one-shot strategy exports its top-1 only
                 return {"skipped": f"the search returned {len(archs)} architecture(s)"}
-            return run_architecture(
-                archs[rank],
-                self.problem(setting),
-                self._config(self.config.retrain, seed),
-                self.config.lam,
-                self.work_dir(self.retrain_key(setting, rank, seed)),
-            )
+            return self._run_retrain(archs[rank], setting, seed, self.retrain_key(setting, rank, seed))
 
         return work
 
@@ -242,13 +241,7 @@ class Study:
                 label: (neuron if label.endswith("/neuron") else value)
                 for label, value in named_architecture("lista", self.config.layers).items()
             }
-            return run_architecture(
-                arch,
-                self.problem(setting),
-                self._config(self.config.retrain, seed),
-                self.config.lam,
-                self.work_dir(self.neuron_key(setting, neuron, seed)),
-            )
+            return self._run_retrain(arch, setting, seed, self.neuron_key(setting, neuron, seed))
 
         return work
 

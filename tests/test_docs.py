@@ -149,3 +149,16 @@ def test_the_package_layout_names_every_module_and_only_existing_ones():
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for path in re.findall(r"\bnni_lista/[A-Za-z0-9_/]+\.(?:py|js)\b", page.read_text()):
             assert (ROOT / path).is_file(), f"{page.name} names {path}, which does not exist"
+
+
+def test_the_claim_1_table_of_the_results_page_quotes_only_what_the_study_wrote():
+    """Every number of docs/results.md's claim-1 table (means +- sd, gains with their intervals) is
+    in results/study-full/claims.md, as written there."""
+    page = (ROOT / "docs" / "results.md").read_text()
+    start = page.index("**Claim 1: searched networks beat LISTA.**")
+    table = page[start : page.index("\n\n", page.index("| setting", start))]
+    numbers = re.findall(r"[-+]\d+\.\d\d(?: \+- \d+\.\d\d| \[[-+]\d+\.\d\d, [-+]\d+\.\d\d\])?", table)
+    claims = (ROOT / "results" / "study-full" / "claims.md").read_text()
+    assert len(numbers) == 6 * 5  # six settings: LISTA, the best member, searched, two gains
+    missing = [number for number in numbers if number not in claims]
+    assert not missing, f"docs/results.md quotes numbers claims.md does not hold: {missing}"

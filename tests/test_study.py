@@ -124,6 +124,26 @@ def test_every_learned_model_has_one_run_per_training_seed_and_a_spread(finished
     )
 
 
+def test_the_searches_starting_points_are_retrained_for_claim_1(finished):
+    """``dense`` (the paper space's starting point that is no baseline) is retrained per setting and
+    seed; where the search's best architecture is ``dense`` itself, its retraining is the record."""
+    from nni_lista.space.architectures import named_architecture, with_defaults
+
+    config, out, summary = finished
+    study = Study(StudyConfig.load(config), out)
+    assert study.starting_points() == ["dense"]
+    for setting, rows in summary["results"].items():
+        assert rows["dense"]["nmse_db_seeds"] and len(rows["dense"]["nmse_db_seeds"]) == 2
+        is_dense = with_defaults(study.top_archs(setting)[0], TINY["layers"]) == named_architecture("dense", 4)
+        for seed in (0, 1):
+            record = study.done(study.start_key(setting, "dense", seed))
+            retrained = study.done(study.retrain_key(setting, 0, seed))
+            assert ("same_as" in record) == is_dense
+            assert (record["nmse_db"] == retrained["nmse_db"]) or not is_dense
+    claims = (out / "claims.md").read_text()
+    assert "not retrained" not in claims  # claim 1 compares every searched network with its starting point
+
+
 def test_settings_and_searches_are_independent(finished):
     _, _, summary = finished
     problems = summary["seeds"]["problems"]
@@ -243,7 +263,8 @@ def test_study_resumes_with_the_same_numbers(finished, tmp_path, monkeypatch):
         setting: {model: value for model, value in rows.items() if model in resumed["results"][setting]}
         for setting, rows in _numbers(summary).items()
     }
-    assert _numbers(resumed) == expected and len(expected["noiseless"]) == len(TINY["baselines"]) + 2
+    # the baselines, the starting point `dense`, the searched network and the searched mean
+    assert _numbers(resumed) == expected and len(expected["noiseless"]) == len(TINY["baselines"]) + 3
 
 
 @pytest.mark.parametrize(

@@ -97,12 +97,26 @@ class Study:
         return f"distribution/{space}/{index}"
 
     @staticmethod
+    def start_key(setting: str, name: str, seed: int) -> str:
+        return f"start/{setting}/{name}/seed{seed}"
+
+    @staticmethod
     def dladmm_key(setting: str, which: str, seed: Optional[int] = None) -> str:
         return f"dladmm/{setting}/{which}" + ("" if seed is None else f"/seed{seed}")
 
     def seeds_of(self, model: str) -> tuple[int, ...]:
         """Training seeds of a baseline: all of them when it learns, the first when it does not."""
         return self.config.training_seeds if MODELS[model].learned else self.config.training_seeds[:1]
+
+    def starting_points(self) -> list[str]:
+        """The named architectures the main search starts from that are not baselines (``dense``
+        for the ``paper`` space): retrained like the baselines, so that claim 1 can tell what the
+        search added beyond them."""
+        from nni_lista.search.warm_start import seed_names
+        from nni_lista.space.architectures import PRESETS
+
+        names = seed_names(PRESETS[self.config.search.space], self.config.layers)
+        return [name for name in names if name not in self.config.baselines]
 
     def dladmm_variants(self) -> list[str]:
         grafts = self.config.dladmm.random_grafts if self.config.dladmm else 0
@@ -124,6 +138,15 @@ class Study:
             for rank in range(c.search.retrain_top):
                 units += [
                     Unit(self.retrain_key(setting, rank, seed), self._retrain(setting, rank, seed), needs=(search,))
+                    for seed in seeds
+                ]
+            for name in self.starting_points():
+                units += [
+                    Unit(
+                        self.start_key(setting, name, seed),
+                        self._starting_point(setting, name, seed),
+                        needs=(self.retrain_key(setting, 0, seed),),
+                    )
                     for seed in seeds
                 ]
         if c.consistency is not None:
@@ -227,6 +250,22 @@ class Study:
             if rank >= len(archs):  # a one-shot strategy exports its top-1 only
                 return {"skipped": f"the search returned {len(archs)} architecture(s)"}
             return self._run_retrain(archs[rank], setting, seed, self.retrain_key(setting, rank, seed))
+
+        return work
+
+    def _starting_point(self, setting: str, name: str, seed: int) -> Callable[[], dict]:
+        """The named architecture ``name`` retrained; when the search's best architecture is that
+        very architecture, its retraining (the same architecture, recipe and seed) is the record."""
+
+        def work() -> dict:
+            from nni_lista.space.architectures import named_architecture, with_defaults
+
+            arch = named_architecture(name, self.config.layers)
+            top = with_defaults(self.top_archs(setting)[0], self.config.layers)
+            retrained = self.retrain_key(setting, 0, seed)
+            if top == arch:
+                return {**(self.done(retrained) or {}), "same_as": retrained}
+            return self._run_retrain(arch, setting, seed, self.start_key(setting, name, seed))
 
         return work
 

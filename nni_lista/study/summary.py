@@ -193,6 +193,10 @@ def _results(study, space_labels) -> tuple[dict, dict, dict]:
             model: replicated(_done_all(study, [study.baseline_key(setting, model, s) for s in study.seeds_of(model)]))
             for model in c.baselines
         }
+        for name in study.starting_points():  # retrained starting points of the search, e.g. dense
+            runs = _done_all(study, [study.start_key(setting, name, s) for s in seeds])
+            if all(r is not None for r in runs):
+                rows[name] = replicated(runs)
         ranks = []
         for rank in range(c.search.retrain_top):
             runs = _done_all(study, [study.retrain_key(setting, rank, s) for s in seeds])

@@ -342,3 +342,39 @@ def test_the_gradient_is_clipped_to_its_norm_before_each_step(small_problem, mon
     assert max(seen) > 1e-2  # without clipping the same run's gradients are far larger
     with pytest.raises(UsageError, match="clip_norm"):
         _config("e2e", clip_norm=0.0)
+
+
+def _start(problem, **kw) -> dict:
+    model = family.build("lista", problem.A, T)
+    training.perturb_start(model, _config("e2e", **kw))
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def test_init_noise_makes_training_seeds_start_apart(small_problem):
+    ista = _start(small_problem)
+    assert all(torch.equal(ista[k], v) for k, v in _start(small_problem, seed=2).items())  # no noise: one start
+    a, again, b = (_start(small_problem, seed=s, init_noise=0.05) for s in (1, 1, 2))
+    assert all(torch.equal(a[k], again[k]) for k in a)  # the same seed, the same start
+    assert all(not torch.equal(a[k], b[k]) for k in a if ista[k].abs().sum() > 0)  # another seed, another start
+    ratios = torch.cat([(a[k] / ista[k] - 1).flatten() for k in a if (ista[k] != 0).all()])
+    assert 0.03 < float(ratios.std()) < 0.07  # relative noise of about init_noise
+
+
+def test_init_noise_is_part_of_a_run_and_resumes_to_the_same_numbers(small_problem, tmp_path, monkeypatch):
+    quiet, _ = _train(small_problem, "e2e", seed=1)
+    noisy, _ = _train(small_problem, "e2e", seed=1, init_noise=0.05)
+    assert evaluate(noisy, small_problem)["nmse_db"] != evaluate(quiet, small_problem)["nmse_db"]
+    assert "init_noise" not in _config("e2e").to_dict() and _config("e2e", init_noise=0.05).to_dict()["init_noise"]
+    with monkeypatch.context() as patch:
+        _interrupt_after(small_problem, patch, 75)
+        with pytest.raises(_Interrupt):
+            _train(small_problem, "e2e", out=tmp_path, seed=1, init_noise=0.05)
+    resumed, result = _train(small_problem, "e2e", out=tmp_path, seed=1, init_noise=0.05)
+    assert result.resumed
+    assert evaluate(resumed, small_problem)["nmse_db_per_layer"] == evaluate(noisy, small_problem)["nmse_db_per_layer"]
+
+
+@pytest.mark.parametrize("value", [-0.1, 2.0, float("nan"), "big"])
+def test_bad_init_noise_is_one_line(value):
+    with pytest.raises(UsageError, match=r"init_noise .* is not allowed: it must be a number in \[0, 1\]"):
+        training.TrainConfig(init_noise=value)

@@ -54,7 +54,7 @@ from nni_lista.base.device import resolve_device
 from nni_lista.problem.problems import Problem, seeded_generator
 
 # generator purposes (see problems.seeded_generator)
-_STAGE_STREAM, _E2E_STREAM = 100, 101
+_STAGE_STREAM, _E2E_STREAM, _INIT_STREAM = 100, 101, 102
 
 
 MAX_BATCH = 1 << 20
@@ -89,6 +89,10 @@ class TrainConfig:
     # rescale the gradient to at most this global l2 norm before each Adam step (off when None): gradient
     # spikes (e.g. through ALISTA-AT's threshold factor) otherwise inflate Adam's second moments for good
     clip_norm: Optional[float] = None
+    # every learned parameter starts at p * (1 + init_noise * N(0, 1)), drawn from the training seed
+    # (perturb_start), so that seeds differ in where training starts, not only in its batches; 0 (the
+    # default) keeps the deterministic ISTA start
+    init_noise: float = 0.0
     # end-to-end: torch.compile the training loss (forward and backward); like the device, how a run
     # is executed, not what it computes, so not part of its identity (docs/training.md, "Compiled steps")
     compile: bool = False
@@ -155,6 +159,10 @@ class TrainConfig:
             "> 0",
         )
         require(
+            is_finite_number(self.init_noise) and 0 <= self.init_noise <= 1,
+            f"init_noise {short(self.init_noise)} is not allowed: it must be a number in [0, 1]",
+        )
+        require(
             is_int(self.warmup_steps) and self.warmup_steps >= 0,
             f"warmup-steps {short(self.warmup_steps)} is not allowed: it must be an integer >= 0",
         )
@@ -191,6 +199,7 @@ class TrainConfig:
             "lr_scale",
             "warmup_steps",
             "plateau_drops",
+            "init_noise",
         ):  # left out at their defaults: runs recorded before they existed match
             if not values[name]:
                 del values[name]
@@ -756,6 +765,18 @@ def train_end_to_end(
 PROTOCOLS: dict[str, Callable[..., TrainResult]] = {"stagewise": train_stagewise, "e2e": train_end_to_end}
 
 
+def perturb_start(model: torch.nn.Module, config: TrainConfig) -> None:
+    """``p <- p * (1 + init_noise * N(0, 1))`` for every learned parameter, entry by entry, from a
+    stream of the training seed alone: the same seed gives the same start, another seed another."""
+    if not config.init_noise:
+        return
+    generator = seeded_generator(config.seed, _INIT_STREAM)
+    with torch.no_grad():
+        for _, parameter in sorted(model.named_parameters()):
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            parameter.mul_(1 + config.init_noise * noise.to(parameter.device))
+
+
 def train(
     model: UnrolledModel,
     problem: Problem,
@@ -780,6 +801,7 @@ def train(
     store = CheckpointStore(out_dir, fingerprint(model, problem, config))
     if out_dir is not None:
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming
+    perturb_start(model, config)  # a resumed run then loads its checkpoint over it
     model.to(config.device)  # and stays there: evaluation follows the model's device
     problem = problem.to(config.device)
     with tqdm(

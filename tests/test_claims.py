@@ -176,3 +176,33 @@ def test_the_account_says_which_named_architecture_the_searched_network_is():
     assert cells["a"][0] == "`dense`" and cells["a"][-2:] == ["0 (it is the seed)", "returned its seed"]
     assert cells["b"][0] == "`dense` with 5 of 40 labels changed"
     assert cells["b"][-2:] == ["not retrained", "undecided (its seed `dense` not retrained)"]
+
+
+def _dynamic_pair(observed: float, null_p95: float, power: float) -> dict:
+    pair = _pair(0.5)  # the uniform null says nothing here: the search-dynamics null decides
+    pair["skips"]["observed"] = observed
+    pair["dynamics"] = {"null_p95": null_p95, "power": {"1": power, "2": 1.0}}
+    return pair
+
+
+def test_claim3_uses_the_null_of_the_searches_own_dynamics_when_it_is_there():
+    assert claim3([_dynamic_pair(0.6, 0.5, 0.9)], {})["verdict"] == "reproduced"
+    assert claim3([_dynamic_pair(0.4, 0.5, 0.9)], {})["verdict"] == "not reproduced"
+
+
+def test_claim3_without_power_is_undecidable_not_refuted():
+    three = claim3([_dynamic_pair(0.4, 0.5, 0.9), _dynamic_pair(0.1, 0.6, 0.2)], {})
+    assert three["verdict"] == "undecidable at this budget (power 0.20 at effect 1)"
+    _, account = assess(
+        {
+            "seeds": {"training": [0, 1]},
+            "results": {},
+            "claims": {
+                "2_soft_thresholds": {},
+                "3_consistent_patterns": {"pairs": [_dynamic_pair(0.1, 0.6, 0.2)], "edge_summary": {}},
+                "4_transfer_to_dladmm": None,
+            },
+        }
+    )
+    row = next(line for line in account.splitlines() if line.startswith("| x "))
+    assert [cell.strip() for cell in row.strip("|").split("|")][5:7] == ["0.60", "0.20"]

@@ -29,7 +29,16 @@ TINY = {
     # the plateau rule at its loosest: every retraining stops at its second validation (step 30)
     "retrain": {"max_steps": 60, "eval_every": 15, "plateau_db": 100.0, "plateau_steps": 15},
     "training_seeds": [0, 1],
-    "consistency": {"seeds": [1], "strategies": ["evolution"], "null_draws": 50},
+    # claim 3 from cold searches, with the null of their own dynamics and its power (3 and 2 pairs)
+    "consistency": {
+        "seeds": [1],
+        "strategies": ["evolution"],
+        "null_draws": 50,
+        "cold": True,
+        "null_pairs": 3,
+        "power_pairs": 2,
+        "effects": [1.0],
+    },
     "distributions": {"samples": 2, "spaces": ["lista", "paper"], "training": {"max_steps": 20, "eval_every": 20}},
     "dladmm": {"budget": 2, "random_grafts": 1},
     "neurons": {"setting": "noiseless"},
@@ -144,12 +153,29 @@ def test_the_searches_starting_points_are_retrained_for_claim_1(finished):
     assert "not retrained" not in claims  # claim 1 compares every searched network with its starting point
 
 
+def test_claim_3_compares_cold_searches_against_their_own_dynamics(finished):
+    config, out, summary = finished
+    study = Study(StudyConfig.load(config), out)
+    three = summary["claims"]["3_consistent_patterns"]
+    assert three["cold"] and all(name.endswith("(cold)") for name in three["runs"])
+    for strategy, seed in study.consistency_runs():
+        assert study.done(study.search_key("noiseless", strategy, seed, cold=True))["warm_start"]["seeds"] == []
+    assert study.strategy_pairs() == [("random", "random"), ("evolution", "random")]
+    for pair in three["pairs"]:
+        dynamics = pair["dynamics"]
+        assert dynamics["null_pairs"] >= 1 and set(dynamics["power"]) == {"1"} and -1 <= dynamics["null_p95"] <= 1
+    assert "search-dynamics null p95" in (out / "claims.md").read_text()
+
+
 def test_settings_and_searches_are_independent(finished):
     _, _, summary = finished
     problems = summary["seeds"]["problems"]
     assert len(set(problems.values())) == len(problems)  # no two settings share an instance
     strategies = summary["seeds"]["strategies"]
     assert len(set(strategies.values())) == len(strategies)  # nor a search's draws
+    consistency = summary["seeds"]["consistency_strategies"]  # nor those of the searches claim 3 compares
+    assert len(consistency) == 3 and None not in consistency.values()
+    assert len(set(consistency.values())) == len(consistency)
 
 
 def test_the_stopping_rule_ends_every_retraining_the_same_way(finished):

@@ -17,9 +17,13 @@ more than that, otherwise **within spread** (:func:`compare`). The verdicts:
    **not reproduced** when some type beats soft, else **inconclusive**. The neuron frequencies
    among the searches' top architectures (Holm-corrected binomial tests) are reported beside it.
 3. *Searches find consistent skip patterns*: the skip-only correlation of the averaged
-   architectures of every pair of searches against its null (random top-k sets). **Reproduced**
-   when every pair is above its null at the 5% level, **not reproduced** when none is, else
-   **partly reproduced**; the neuron-only correlations and the per-edge tests are reported beside it.
+   architectures of every pair of searches against its null: the null of the pair's own search
+   dynamics (the same strategies on a fitness without signal, :mod:`nni_lista.study.power`) when
+   the config asks for it, else random top-k sets. **Reproduced** when every pair is above its
+   null (its 95th percentile, or p < 5 %), **not reproduced** when none is, else **partly
+   reproduced**; when none is and the power to find a pattern as large as the training noise is
+   below 0.8, **undecidable at this budget**. The neuron-only correlations and the per-edge tests
+   are reported beside it.
 4. *The pattern transfers to D-LADMM*: the averaged LISTA skip pattern grafted onto D-LADMM
    (soft thresholds) against plain D-LADMM and against random grafts of equal density.
    **Reproduced** when the graft beats plain D-LADMM and every random graft; **not
@@ -127,11 +131,33 @@ def claim2(uniform: Optional[dict], enrichment: list[dict]) -> dict:
     return {"verdict": word, "soft_versus": versus, "enrichment": enrichment}
 
 
+#: the planted effect (in units of the training noise) whose power decides whether claim 3 can be tested
+REALISTIC_EFFECT = 1.0
+
+
+def _consistent(pair: dict) -> bool:
+    """Above the null of the pair's own search dynamics when there is one, else the uniform null's p < ALPHA."""
+    dynamics, skips = pair.get("dynamics"), pair["skips"]
+    if dynamics:
+        return skips["observed"] is not None and skips["observed"] > dynamics["null_p95"]
+    return skips["p_value"] < ALPHA
+
+
 def claim3(pairs: list[dict], edge_summary: dict) -> dict:
-    """Skip-pattern consistency of every pair of searches against the null."""
+    """Skip-pattern consistency of every pair of searches against its null. With the nulls of the
+    searches' own dynamics and their power measured, a claim no pair supports is **undecidable**
+    (not "not reproduced") when the power to find a planted pattern as large as the training noise
+    (:data:`REALISTIC_EFFECT`) is below 0.8 for some pair: the test could not have seen it."""
     tested = [pair for pair in pairs if pair["skips"].get("p_value") is not None]
-    consistent = sum(pair["skips"]["p_value"] < ALPHA for pair in tested)
-    return {"verdict": _count_verdict(consistent, len(tested)), "pairs": pairs, "edge_summary": edge_summary}
+    consistent = sum(_consistent(pair) for pair in tested)
+    verdict = _count_verdict(consistent, len(tested))
+    powers = [
+        pair["dynamics"]["power"].get(f"{REALISTIC_EFFECT:g}") for pair in tested if pair.get("dynamics") is not None
+    ]
+    weak = [p for p in powers if p is not None and p < 0.8]
+    if consistent == 0 and tested and weak:
+        verdict = f"undecidable at this budget (power {min(weak):.2f} at effect {REALISTIC_EFFECT:g})"
+    return {"verdict": verdict, "pairs": pairs, "edge_summary": edge_summary}
 
 
 def claim4(dladmm: Optional[dict]) -> dict:
@@ -306,28 +332,33 @@ def _account_3(three_v: dict) -> list[str]:
     lines: list[str] = []
     lines += [f"## 3. Searches find consistent skip patterns: **{three_v['verdict']}**", ""]
     if three_v["pairs"]:
+        dynamics = any(pair.get("dynamics") for pair in three_v["pairs"])
+        extra = ["search-dynamics null p95", f"power at effect {REALISTIC_EFFECT:g}"] if dynamics else []
         lines.append(
             markdown_table(
-                ["search A", "search B", "skip r", "null p95", "p", "neuron r", "null p95", "p"],
+                ["search A", "search B", "skip r", "null p95", "p", *extra, "neuron r", "null p95", "p"],
                 [
                     [
                         pair["a"],
                         pair["b"],
-                        *(
-                            cell
-                            for part in ("skips", "neurons")
-                            for cell in (
-                                "" if pair[part]["observed"] is None else f"{pair[part]['observed']:.2f}",
-                                "" if pair[part]["null_p95"] is None else f"{pair[part]['null_p95']:.2f}",
-                                _p(pair[part]["p_value"]),
-                            )
-                        ),
+                        *_correlation_cells(pair["skips"]),
+                        *(_dynamics_cells(pair.get("dynamics")) if dynamics else []),
+                        *_correlation_cells(pair["neurons"]),
                     ]
                     for pair in three_v["pairs"]
                 ],
             )
         )
         lines.append("")
+        if dynamics:
+            lines += [
+                "*Search-dynamics null*: the 95th percentile of the skip correlation of the same two strategies, "
+                "cold, at the study's space, budget and top-k, on a fitness without signal (nothing trained; "
+                "`nni_lista/study/power.py`); a pair is consistent above it. *Power*: the share of such pairs that "
+                f"exceed it when a third of the skips is planted with an effect of {REALISTIC_EFFECT:g} (as large as "
+                "the training noise).",
+                "",
+            ]
     edges = three_v["edge_summary"]
     if edges:
         lines += [
@@ -339,6 +370,21 @@ def _account_3(three_v: dict) -> list[str]:
         ]
 
     return lines
+
+
+def _correlation_cells(test: dict) -> list[str]:
+    return [
+        "" if test["observed"] is None else f"{test['observed']:.2f}",
+        "" if test["null_p95"] is None else f"{test['null_p95']:.2f}",
+        _p(test["p_value"]),
+    ]
+
+
+def _dynamics_cells(dynamics: Optional[dict]) -> list[str]:
+    if not dynamics:
+        return ["", ""]
+    power = dynamics["power"].get(f"{REALISTIC_EFFECT:g}")
+    return [f"{dynamics['null_p95']:.2f}", "" if power is None else f"{power:.2f}"]
 
 
 def _account_4(four_v: dict, four: dict) -> list[str]:

@@ -110,12 +110,21 @@ class SearchPlan:
 @dataclass(frozen=True)
 class ConsistencyPlan:
     """Claim 3: the main search repeated with other ``seeds`` and other ``strategies`` on
-    ``setting``; each correlation is tested against ``null_draws`` random top-k sets."""
+    ``setting``; each correlation is tested against ``null_draws`` random top-k sets. With
+    ``cold`` every consistency search (the main one repeated too) starts without the family's
+    seeds. With ``null_pairs`` > 0 each pair of strategies also gets the null of its own search
+    dynamics (``null_pairs`` pairs of the strategies on a synthetic fitness without signal,
+    :mod:`nni_lista.study.power`) and the power to find a planted pattern of each of ``effects``
+    (``power_pairs`` pairs each); a pair is then consistent above that null's 95th percentile."""
 
     setting: str
     seeds: tuple[int, ...] = ()
     strategies: tuple[str, ...] = ()
     null_draws: int = 1000
+    cold: bool = False
+    null_pairs: int = 0
+    power_pairs: int = 10
+    effects: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 
     def __post_init__(self) -> None:
         require(
@@ -128,6 +137,17 @@ class ConsistencyPlan:
         )
         for strategy in self.strategies:
             SearchPlan(strategy=strategy)
+        require(isinstance(self.cold, bool), f"consistency.cold {short(self.cold)} is not allowed: give true or false")
+        for name, high in (("null_pairs", 1000), ("power_pairs", 1000)):
+            value = getattr(self, name)
+            require(
+                is_int(value) and 0 <= value <= high,
+                f"consistency.{name} {short(value)} is not allowed: it must be an integer in [0, {high}]",
+            )
+        require(
+            0 < len(self.effects) <= 10 and all(is_finite_number(v) and v > 0 for v in self.effects),
+            f"consistency.effects {short(list(self.effects))} is not allowed: give 1 to 10 numbers > 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -297,13 +317,20 @@ class StudyConfig:
             and len(set(training_seeds)) == len(training_seeds),
             f"training_seeds {short(training_seeds)} is not allowed: give a list of 1 to 20 different integers >= 0",
         )
-        consistency = optional("consistency", ("setting", "seeds", "strategies", "null_draws"))
+        consistency = optional(
+            "consistency",
+            ("setting", "seeds", "strategies", "null_draws", "cold", "null_pairs", "power_pairs", "effects"),
+        )
         if consistency is not None:
             consistency = ConsistencyPlan(
                 setting=consistency["setting"],
                 null_draws=consistency.get("null_draws", 1000),
                 seeds=tuple(_list("consistency.seeds", consistency.get("seeds", []))),
                 strategies=tuple(_names("consistency.strategies", consistency.get("strategies", []))),
+                cold=consistency.get("cold", False),
+                null_pairs=consistency.get("null_pairs", 0),
+                power_pairs=consistency.get("power_pairs", 10),
+                effects=tuple(_list("consistency.effects", consistency.get("effects", [0.5, 1.0, 2.0, 4.0]))),
             )
         distributions = optional("distributions", ("setting", "samples", "spaces", "training"))
         if distributions is not None:

@@ -19,6 +19,7 @@ tests the paper's four claims.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -77,8 +78,12 @@ class Study:
 
     # -- unit keys: every key is made here
     @staticmethod
-    def search_key(setting: str, strategy: str, seed: int) -> str:
-        return f"search/{setting}/{strategy}-seed{seed}"
+    def search_key(setting: str, strategy: str, seed: int, cold: bool = False) -> str:
+        return f"search/{setting}/{strategy}-seed{seed}" + ("-cold" if cold else "")
+
+    @staticmethod
+    def power_key(setting: str, a: str, b: str) -> str:
+        return f"power/{setting}/{a}-vs-{b}"
 
     @staticmethod
     def baseline_key(setting: str, model: str, seed: int) -> str:
@@ -150,9 +155,12 @@ class Study:
                     for seed in seeds
                 ]
         if c.consistency is not None:
-            setting = c.consistency.setting
-            for strategy, seed in self.consistency_runs()[1:]:
-                units.append(Unit(self.search_key(setting, strategy, seed), self._search(setting, strategy, seed)))
+            setting, cold = c.consistency.setting, c.consistency.cold
+            for strategy, seed in self.consistency_runs()[0 if cold else 1 :]:
+                key = self.search_key(setting, strategy, seed, cold)
+                units.append(Unit(key, self._search(setting, strategy, seed, cold)))
+            if c.consistency.null_pairs:
+                units += [Unit(self.power_key(setting, a, b), self._power(a, b)) for a, b in self.strategy_pairs()]
         if c.neurons is not None:
             from nni_lista.space.neurons import NEURONS
 
@@ -189,6 +197,12 @@ class Study:
             runs += [(s, c.search.seed) for s in c.consistency.strategies]
         return list(dict.fromkeys(runs))
 
+    def strategy_pairs(self) -> list[tuple[str, str]]:
+        """The distinct (unordered) strategy pairs among the consistency searches' pairs."""
+        runs = self.consistency_runs()
+        pairs = [tuple(sorted((runs[i][0], runs[j][0]))) for i in range(len(runs)) for j in range(i + 1, len(runs))]
+        return list(dict.fromkeys((a, b) for a, b in pairs))
+
     # -- work
     def _baseline(self, setting: str, model: str, seed: int) -> Callable[[], dict]:
         def work() -> dict:
@@ -223,17 +237,48 @@ class Study:
             backbone=backbone,
         )
 
-    def _search(self, setting: str, strategy: str, seed: int) -> Callable[[], dict]:
+    def _search(self, setting: str, strategy: str, seed: int, cold: bool = False) -> Callable[[], dict]:
         def work() -> dict:
             request = self._request(setting, strategy, seed, self.config.search.space, self.config.search.budget)
-            return explore(request, self.work_dir(self.search_key(setting, strategy, seed)))
+            if cold:
+                request = replace(request, warm_start=False)
+            return explore(request, self.work_dir(self.search_key(setting, strategy, seed, cold)))
 
         return work
 
-    def top_archs(self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None) -> list[dict]:
+    def _power(self, a: str, b: str) -> Callable[[], dict]:
+        """Claim 3's null from the search dynamics of the pair ``(a, b)`` and its power, at the
+        study's space, budget and top-k (:func:`nni_lista.study.power.detectable_effect`)."""
+
+        def work() -> dict:
+            from nni_lista.study.power import detectable_effect
+
+            c, consistency = self.config, self.config.consistency
+            assert consistency is not None  # only planned with a consistency section
+            key = self.power_key(consistency.setting, a, b)
+            return detectable_effect(
+                (a, b),
+                c.search.space,
+                c.layers,
+                c.search.budget,
+                c.search.top_k,
+                list(consistency.effects),
+                consistency.null_pairs,
+                consistency.power_pairs,
+                self.work_dir(key),
+            )
+
+        return work
+
+    def top_archs(
+        self, setting: str, strategy: Optional[str] = None, seed: Optional[int] = None, cold: bool = False
+    ) -> list[dict]:
         found = self.done(
             self.search_key(
-                setting, strategy or self.config.search.strategy, self.config.search.seed if seed is None else seed
+                setting,
+                strategy or self.config.search.strategy,
+                self.config.search.seed if seed is None else seed,
+                cold,
             )
         )
         require(found is not None, f"the search of setting {setting!r} has not run yet")

@@ -91,8 +91,13 @@ def synthetic_search(
     return top
 
 
+def _pair(strategy: str | tuple[str, str]) -> tuple[str, str]:
+    """``(a, b)``: the strategies of the two searches of a pair (one name: both the same)."""
+    return (strategy, strategy) if isinstance(strategy, str) else (strategy[0], strategy[1])
+
+
 def pair_correlations(
-    strategy: str,
+    strategy: str | tuple[str, str],
     space: str,
     layers: int,
     budget: int,
@@ -104,11 +109,13 @@ def pair_correlations(
     workdir,
 ) -> np.ndarray:
     """``r`` of the skip patterns of ``pairs`` pairs of independent synthetic searches (strategy
-    and noise seeds ``first_seed``, ``first_seed + 1``, ...); pairs where ``r`` is undefined are dropped."""
+    and noise seeds ``first_seed``, ``first_seed + 1``, ...); pairs where ``r`` is undefined are
+    dropped. ``strategy`` is one name, or the two of a pair (as claim 3 pairs evolution with random)."""
+    first, second = _pair(strategy)
     values = []
     for k in range(pairs):
-        a = synthetic_search(strategy, space, layers, budget, top_k, first_seed + 2 * k, planted, effect, workdir)
-        b = synthetic_search(strategy, space, layers, budget, top_k, first_seed + 2 * k + 1, planted, effect, workdir)
+        a = synthetic_search(first, space, layers, budget, top_k, first_seed + 2 * k, planted, effect, workdir)
+        b = synthetic_search(second, space, layers, budget, top_k, first_seed + 2 * k + 1, planted, effect, workdir)
         r = analysis.pattern_correlation(a, b, layers, "skips")
         if r is not None:
             values.append(r)
@@ -116,7 +123,14 @@ def pair_correlations(
 
 
 def null_distribution(
-    strategy: str, space: str, layers: int, budget: int, top_k: int, pairs: int, workdir, first_seed: int = 0
+    strategy: str | tuple[str, str],
+    space: str,
+    layers: int,
+    budget: int,
+    top_k: int,
+    pairs: int,
+    workdir,
+    first_seed: int = 0,
 ) -> np.ndarray:
     """The null of ``r``: pairs of searches on pure noise (``effect = 0``)."""
     from nni_lista.space.backbones import BACKBONES
@@ -132,7 +146,7 @@ def power(correlations: Sequence[float] | np.ndarray, threshold: float) -> float
 
 
 def detectable_effect(
-    strategy: str,
+    strategy: str | tuple[str, str],
     space: str,
     layers: int,
     budget: int,
@@ -162,7 +176,7 @@ def detectable_effect(
         if detectable is None and found[f"{effect:g}"] >= TARGET_POWER:
             detectable = float(effect)
     return {
-        "strategy": strategy,
+        "strategy": strategy if isinstance(strategy, str) else list(strategy),
         "space": space,
         "layers": layers,
         "budget": budget,

@@ -92,6 +92,18 @@ def _size(settings) -> str:
     return f"{settings.m}x{settings.n if isinstance(settings, SyntheticSettings) else settings.n_atoms}"
 
 
+def _consistency_seeds(study) -> dict:
+    """The strategy seed of each search claim 3 compares (they must all differ)."""
+    consistency = study.config.consistency
+    if consistency is None:
+        return {}
+    keys = [
+        study.search_key(consistency.setting, strategy, seed, consistency.cold)
+        for strategy, seed in study.consistency_runs()
+    ]
+    return {key: (study.done(key) or {}).get("strategy_seed") for key in keys}
+
+
 def _done_all(study, keys: list[str]) -> list[dict]:
     return [study.done(key) for key in keys]
 
@@ -141,6 +153,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
             "training": seeds,
             "problems": {name: info["settings"].get("seed") for name, info in settings_info.items()},
             "strategies": {name: found.get("strategy_seed") for name, found in searches.items()},
+            "consistency_strategies": _consistency_seeds(study),
         },
         "device": study.device,
         "problems": settings_info,
@@ -299,14 +312,17 @@ def _claim3(study, pooled: list, population: list, labels) -> dict:
         "base_rate": "the skip rates among the architectures the searches evaluated",
     }
     if c.consistency is not None:
-        setting = c.consistency.setting
+        setting, cold = c.consistency.setting, c.consistency.cold
         runs = study.consistency_runs()
-        names = [f"{strategy} seed {seed}" for strategy, seed in runs]
-        archs = [study.top_archs(setting, strategy, seed) for strategy, seed in runs]
+        names = [f"{strategy} seed {seed}" + (" (cold)" if cold else "") for strategy, seed in runs]
+        archs = [study.top_archs(setting, strategy, seed, cold) for strategy, seed in runs]
         pairs = []
         for i in range(len(runs)):
             for j in range(i + 1, len(runs)):
-                pair = {"a": names[i], "b": names[j]}
+                pair: dict = {"a": names[i], "b": names[j]}
+                if c.consistency.null_pairs:  # the null of the pair's own search dynamics, and its power
+                    a, b = sorted((runs[i][0], runs[j][0]))
+                    pair["dynamics"] = study.done(study.power_key(setting, a, b))
                 for part in ("skips", "neurons"):
                     null = analysis.null_correlations(
                         labels, (len(archs[i]), len(archs[j])), layers, c.consistency.null_draws, seed=0, part=part
@@ -318,6 +334,7 @@ def _claim3(study, pooled: list, population: list, labels) -> dict:
         claim3.update(
             {
                 "setting": setting,
+                "cold": cold,
                 "runs": names,
                 "pairs": pairs,
                 "patterns": {

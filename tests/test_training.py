@@ -378,3 +378,19 @@ def test_init_noise_is_part_of_a_run_and_resumes_to_the_same_numbers(small_probl
 def test_bad_init_noise_is_one_line(value):
     with pytest.raises(UsageError, match=r"init_noise .* is not allowed: it must be a number in \[0, 1\]"):
         training.TrainConfig(init_noise=value)
+
+
+def test_the_family_the_space_and_dladmm_are_unrolled_networks_and_nothing_else_trains(small_problem):
+    from nni_lista.models.unrolled import Unrolled
+    from nni_lista.space import ladmm
+    from nni_lista.space.architectures import named_architecture
+    from nni_lista.space.spaces import build
+
+    A = small_problem.A
+    m, n = A.shape
+    networks = [family.build(name, A, T) for name in family.MODELS]
+    networks += [build(named_architecture("dense", T), m, n, A)]
+    networks += [ladmm.DLADMMSpace(m, n, T).initialise(A)]  # plain D-LADMM: nothing to choose
+    assert all(isinstance(network, Unrolled) for network in networks)
+    with pytest.raises(UsageError, match="a Linear is not an unrolled network"):
+        training.train(torch.nn.Linear(2, 2), small_problem, _config("e2e"), progress=False)

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from nni_lista.base.errors import TrainingDiverged, UsageError, require, short
 from nni_lista.train.evaluation import layer_estimates, layer_nmse_db
 from nni_lista.problem.metrics import nmse_db_per_layer
-from nni_lista.models.family import UnrolledModel
+from nni_lista.models.unrolled import Unrolled
 from nni_lista.base.io import remove_orphans, torch_save
 from nni_lista.base.limits import MAX_STEPS, MAX_TENSOR_FILE_BYTES, check_regular_file, is_finite_number, is_int
 from nni_lista.base.device import resolve_device
@@ -254,7 +254,7 @@ def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
-def layer_loss(model: UnrolledModel, problem: Problem, b: torch.Tensor, s: torch.Tensor, layer: int) -> torch.Tensor:
+def layer_loss(model: Unrolled, problem: Problem, b: torch.Tensor, s: torch.Tensor, layer: int) -> torch.Tensor:
     """``mean_batch ||D z_layer - s||^2`` for the 0-based ``layer``."""
     estimate = problem.decode(model(b, layer + 1)[layer])
     return (estimate - s).pow(2).sum(dim=1).mean()
@@ -386,12 +386,12 @@ class CheckpointStore:
         if self.path is not None:
             torch_save(self.path, {**state, "fingerprint": self.fingerprint})
 
-    def save_layer(self, layer: int, model: UnrolledModel) -> None:
+    def save_layer(self, layer: int, model: Unrolled) -> None:
         if self.directory is not None:
             torch_save(self.directory / "layers" / f"layer{layer + 1:02d}.pt", model.state_dict())
 
 
-def fingerprint(model: UnrolledModel, problem: Problem, config: TrainConfig) -> dict:
+def fingerprint(model: Unrolled, problem: Problem, config: TrainConfig) -> dict:
     """What identifies a run for resuming: model class and size, problem settings and the
     instance itself (a hash of its operator and fixed sets), config."""
     from nni_lista.problem.problems import instance_digest
@@ -480,7 +480,7 @@ class _Stage:
 
 
 def train_stagewise(
-    model: UnrolledModel,
+    model: Unrolled,
     problem: Problem,
     config: TrainConfig,
     store: CheckpointStore,
@@ -664,7 +664,7 @@ def e2e_optimizer(module: torch.nn.Module, config: TrainConfig, plateau: Optiona
 
 
 def train_end_to_end(
-    model: UnrolledModel,
+    model: Unrolled,
     problem: Problem,
     config: TrainConfig,
     store: CheckpointStore,
@@ -778,7 +778,7 @@ def perturb_start(model: torch.nn.Module, config: TrainConfig) -> None:
 
 
 def train(
-    model: UnrolledModel,
+    model: Unrolled,
     problem: Problem,
     config: TrainConfig,
     out_dir: Optional[Path] = None,
@@ -798,6 +798,11 @@ def train(
     A run that finds its own checkpoint in ``out_dir`` resumes from it. ``progress=None``
     shows a progress bar only on a terminal.
     """
+    require(
+        isinstance(model, Unrolled),
+        f"a {type(model).__name__} is not an unrolled network: train a family model, an architecture of the "
+        "space or D-LADMM (layers, lam, layer_parameters, per-layer outputs)",
+    )
     store = CheckpointStore(out_dir, fingerprint(model, problem, config))
     if out_dir is not None:
         remove_orphans(out_dir)  # temp files of a run killed between writing and renaming

@@ -336,7 +336,25 @@ MODELS: dict[str, type[UnrolledModel]] = {
 def build(name: str, A: torch.Tensor, layers: int, lam: float = DEFAULT_LAM) -> UnrolledModel:
     """The model registered as ``name`` for operator ``A`` with ``layers`` layers; a bad name,
     operator (not a finite real m x n matrix with m <= n), depth or ``lam``, or one too large for
-    the memory available, is one line (:class:`~nni_lista.base.errors.UsageError`) before anything is built."""
+    the memory available, is one line (:class:`~nni_lista.base.errors.UsageError`) before anything is built.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODELS`: ``ista``, ``fista``, ``lista``, ``lista-cp``, ``lista-cpss``,
+        ``alista``, ``alista-at``, ``aglista``, ``hyperlista``.
+    A : torch.Tensor
+        The ``m x n`` operator.
+    layers : int
+        The depth T (for ISTA and FISTA, the number of iterations).
+    lam : float, default 0.4
+        The LASSO weight of the ISTA initialisation.
+
+    Returns
+    -------
+    UnrolledModel
+        The model, ISTA-initialised; ``model(b)`` gives the estimate after each layer.
+    """
     require(name in MODELS, f"model {short(name)} is not allowed: choose one of {', '.join(MODELS)}")
     ok = isinstance(A, torch.Tensor) and A.dim() == 2 and A.dtype.is_floating_point and not A.is_complex()
     shape = tuple(A.shape) if isinstance(A, torch.Tensor) else type(A).__name__

@@ -160,9 +160,21 @@ NAMED_ARCHITECTURES = tuple(_NAMED)
 
 
 def named_architecture(name: str, layers: int) -> dict[str, str]:
-    """A named architecture (:data:`NAMED_ARCHITECTURES`: the LISTA family, ``dense`` = LISTA with
-    every skip on, and the post-ALISTA members ALISTA-AT, AGLISTA, HyperLISTA) as a full-space
-    architecture."""
+    """A named architecture as a full-space architecture.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMED_ARCHITECTURES`: the LISTA family, ``dense`` (LISTA with every skip
+        on) and the post-ALISTA members ALISTA-AT, AGLISTA, HyperLISTA.
+    layers : int
+        The depth T.
+
+    Returns
+    -------
+    dict of str to str
+        Its label map (``layer1/weight_form: analytic``, ...).
+    """
     require(name in _NAMED, f"architecture {name!r} is not allowed: choose one of {', '.join(_NAMED)}")
     value = _fixed_values(PRESETS["lista"]) | _NAMED[name]
     return {label: value[dimension_of(label)] for label in labels(layers)}
@@ -170,9 +182,23 @@ def named_architecture(name: str, layers: int) -> dict[str, str]:
 
 def describe(arch: dict, layers: int, shown: int = 4) -> dict:
     """The named architecture nearest to ``arch`` (fewest of ``arch``'s labels differ; ties go to
-    the earlier name) and how ``arch`` differs from it: ``{"nearest", "labels_changed",
-    "changes", "family_member", "text"}``, ``text`` as "= ALISTA" or "ALISTA with 3 labels
-    changed: layer5/momentum=learned, ...". ``arch`` may hold only the labels a search set."""
+    the earlier name) and how ``arch`` differs from it.
+
+    Parameters
+    ----------
+    arch : dict
+        A label map; it may hold only the labels a search set.
+    layers : int
+        The depth T.
+    shown : int, default 4
+        How many changed labels the text names.
+
+    Returns
+    -------
+    dict
+        ``{"nearest", "labels_changed", "changes", "family_member", "text"}``, ``text`` as
+        "= ALISTA" or "ALISTA with 3 labels changed: layer5/momentum=learned, ...".
+    """
 
     def changes(name: str) -> list[str]:
         named = named_architecture(name, layers)

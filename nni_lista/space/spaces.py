@@ -64,6 +64,27 @@ class LISTASpace(ModelSpace):
     JSON. The operator ``A`` arrives with :meth:`initialise`, which sets the ISTA
     initialisation; a frozen model then maps ``b`` (batch, m) to the list of its layers'
     estimates, like the models of :mod:`nni_lista.models.family`.
+
+    Parameters
+    ----------
+    m, n : int
+        The problem size: ``m`` measurements of an ``n``-dimensional code, ``1 <= m <= n``.
+    layers : int, default 16
+        The depth T.
+    neurons : tuple of str, default ("soft",)
+        The neuron of each layer to choose from (``nni_lista.space.neurons.NEURONS``).
+    skips : bool, default False
+        Whether each layer chooses gated skip connections from every earlier estimate.
+    weight_forms : tuple of str, default ("lista",)
+        ``lista`` (``W_k``, ``B``), ``coupled`` (LISTA-CP) and ``analytic`` (ALISTA).
+    thresholds, gain_gates, overshoots, momenta : tuple of str
+        The post-ALISTA mechanisms to choose from (``nni_lista.space.mechanisms``); ``("scalar",)``
+        and ``("off",)`` by default, the 2019 space.
+
+    See Also
+    --------
+    from_preset : the named spaces (``lista``, ``connectivity``, ``neurons``, ``paper``, ``family``, ``full``).
+    build : a frozen network of one architecture.
     """
 
     learned = True
@@ -125,7 +146,29 @@ class LISTASpace(ModelSpace):
 
         ``name`` may also be the path of a file written by ``nni-lista export`` (a ``.pt``
         file): the network a search found, with its trained weights, ready to run (its size and
-        depth are the file's; the other arguments are not used)."""
+        depth are the file's; the other arguments are not used).
+
+        Parameters
+        ----------
+        name : str or os.PathLike
+            A named architecture (``lista``, ``alista``, ``aglista``, ...), a searched model, or
+            the path of an exported ``.pt`` network.
+        m, n : int, default 250, 500
+            The problem size.
+        layers : int, default 16
+            The depth T.
+        A : torch.Tensor, optional
+            The ``m x n`` operator to ISTA-initialise for.
+        lam : float, default 0.4
+            The LASSO weight.
+        pretrained : bool, default False
+            Refused: no weights are shipped.
+
+        Returns
+        -------
+        LISTASpace
+            The frozen network.
+        """
         if isinstance(name, (str, os.PathLike)) and str(name).endswith(".pt"):
             from nni_lista.space.exported import load_network
 
@@ -151,6 +194,22 @@ class LISTASpace(ModelSpace):
 
     @classmethod
     def from_preset(cls, preset: str, m: int, n: int, layers: int = 16) -> "LISTASpace":
+        """A named space (``nni_lista.space.architectures.PRESETS``).
+
+        Parameters
+        ----------
+        preset : str
+            ``lista``, ``connectivity``, ``neurons``, ``paper``, ``family`` or ``full``.
+        m, n : int
+            The problem size.
+        layers : int, default 16
+            The depth T.
+
+        Returns
+        -------
+        LISTASpace
+            The space, not initialised (call :meth:`initialise` with the operator).
+        """
         require(preset in PRESETS, f"space {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
         config = PRESETS[preset]
         return cls(
@@ -167,7 +226,20 @@ class LISTASpace(ModelSpace):
         )
 
     def initialise(self, A: torch.Tensor, lam: float = DEFAULT_LAM) -> "LISTASpace":
-        """Set every parameter to its ISTA value for operator ``A``; returns ``self``."""
+        """Set every parameter to its ISTA value for operator ``A``.
+
+        Parameters
+        ----------
+        A : torch.Tensor
+            The ``m x n`` operator.
+        lam : float, default 0.4
+            The LASSO weight (thresholds start at ``lam / L``).
+
+        Returns
+        -------
+        LISTASpace
+            ``self``.
+        """
         return initialise(self, A, lam)
 
     def extra_oneshot_hooks(self, strategy) -> list:
@@ -201,7 +273,25 @@ SEARCHED_MODELS = tuple(sorted(path.stem for path in _SEARCHED.glob("*.json")))
 
 
 def build(arch: dict, m: int, n: int, A: Optional[torch.Tensor] = None, lam: float = DEFAULT_LAM) -> LISTASpace:
-    """The network of full-space architecture ``arch`` (validated), ISTA-initialised for ``A``."""
+    """The network of a full-space architecture, frozen and ISTA-initialised.
+
+    Parameters
+    ----------
+    arch : dict
+        A label map of the full space (``layer3/neuron: soft``, ...); labels of dimensions added
+        after 2019 may be missing (they read as their first value).
+    m, n : int
+        The problem size.
+    A : torch.Tensor, optional
+        The ``m x n`` operator; without it the network is not initialised.
+    lam : float, default 0.4
+        The LASSO weight.
+
+    Returns
+    -------
+    LISTASpace
+        The frozen network; ``model(b)`` gives its layers' estimates.
+    """
     layers = validate(arch)
     arch = with_defaults(arch, layers)
     model = LISTASpace.from_preset("full", m, n, layers).freeze(arch)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Sequence
 
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Random, RegularizedEvolution
@@ -101,7 +102,7 @@ def _next_seed(seeds: list[dict], dedup) -> dict | None:
 class WarmStartRandom(Random):
     """NNI's random search, trying ``seeds`` (samples of the space) before random samples."""
 
-    def __init__(self, *, seeds: list[dict] = (), **kwargs):
+    def __init__(self, *, seeds: Sequence[dict] = (), **kwargs):
         super().__init__(**kwargs)
         self.seeds = [dict(s) for s in seeds]
 
@@ -130,7 +131,7 @@ class WarmStartEvolution(RegularizedEvolution):
         ``sample_size``, ``seed``, ...); ``mutation_prob`` is not used.
     """
 
-    def __init__(self, *, seeds: list[dict] = (), max_mutations: int = 3, dimension_prob: float = 0.5, **kwargs):
+    def __init__(self, *, seeds: Sequence[dict] = (), max_mutations: int = 3, dimension_prob: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         if max_mutations < 1:
             raise ValueError(f"max_mutations {max_mutations} is not allowed: it must be >= 1")
@@ -205,13 +206,22 @@ class WarmStartEvolution(RegularizedEvolution):
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
-        self._archive = list(state_dict.get("archive", self._population))
+        archive = state_dict.get("archive", self._population)
+        self._archive = list(archive or [])
+
+
+def _layer(label: str) -> int:
+    """The layer a label of the space names (every one names one)."""
+    layer = label_layer(label)
+    if layer is None:
+        raise ValueError(f"{label!r} names no layer")
+    return layer
 
 
 @functools.lru_cache(maxsize=4096)
 def _lineage(items: tuple) -> str:
     arch = dict(items)
-    return describe(arch, max(label_layer(label) for label in arch))["nearest"]
+    return describe(arch, max(_layer(label) for label in arch))["nearest"]
 
 
 def lineage(sample: dict) -> str:
@@ -245,7 +255,7 @@ def dimension_move(parent: dict, other: dict, choices: dict[str, list], random: 
     over layers 3..16"). The child may equal ``parent`` (a sweep to what it already is): the
     caller's deduplication rejects it and draws again."""
     dimensions: dict[str, list[str]] = {}
-    for label in sorted(choices, key=lambda label: (label_layer(label), label)):
+    for label in sorted(choices, key=lambda label: (_layer(label), label)):
         dimensions.setdefault(dimension_of(label), []).append(label)
     names = sorted(dimensions)
     differing = [d for d in names if any(parent[label] != other[label] for label in dimensions[d])]
@@ -258,13 +268,13 @@ def dimension_move(parent: dict, other: dict, choices: dict[str, list], random: 
     members = dimensions[dimension]
     values = sorted({value for label in members for value in choices[label]})
     value = values[random.randint(len(values))]
-    layers = sorted({label_layer(label) for label in members})
+    layers = sorted({_layer(label) for label in members})
     if random.uniform() < 0.5:
         low, high = layers[0], layers[-1]
     else:
         low, high = sorted(layers[i] for i in random.randint(len(layers), size=2))
     for label in members:
-        if low <= label_layer(label) <= high and value in choices[label]:
+        if low <= _layer(label) <= high and value in choices[label]:
             child[label] = value
     return child, f"sweep {dimension}={value} over layers {low}..{high}"
 
@@ -273,5 +283,5 @@ class WarmStartTPE(HPOTunerStrategy):
     """NNI's TPE strategy trying ``seeds`` (samples of the space) first; ``**kwargs`` go to
     NNI's ``TpeTuner`` (``optimize_mode``, ``seed``, ``tpe_args``)."""
 
-    def __init__(self, *, seeds: list[dict] = (), **kwargs):
-        super().__init__(SeededTpeTuner(seeds, **kwargs))
+    def __init__(self, *, seeds: Sequence[dict] = (), **kwargs):
+        super().__init__(SeededTpeTuner(list(seeds), **kwargs))

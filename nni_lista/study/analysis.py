@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def null_correlations(
     return np.array(out, dtype=float)
 
 
-def correlation_test(observed: Optional[float], null: Sequence[float]) -> dict:
+def correlation_test(observed: Optional[float], null: Sequence[float] | np.ndarray) -> dict:
     """Where an observed correlation falls in its null distribution.
 
     Returns ``{"observed", "null_mean", "null_sd", "null_p95", "n_null", "percentile",
@@ -257,7 +257,7 @@ def edge_binomial_test(
     edges by the side of the base rate they fall on).
     """
     n = len(archs)
-    edges = []
+    edges: list[dict[str, Any]] = []
     for label, allowed in labels.items():
         match = _SKIP.match(label)
         if not match:
@@ -354,12 +354,12 @@ def neuron_enrichment(
         raise ValueError(f"test {test!r} is not allowed: choose binomial or fisher")
     top, n = _neuron_counts(top_archs, layers, neurons)
     pop, big_n = _neuron_counts(population_archs, layers, neurons)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, name in enumerate(neurons):
         top_freq = top[i] / n if n else None
         pop_freq = pop[i] / big_n if big_n else None
         p = None
-        if n and big_n:
+        if n and big_n and pop_freq is not None:
             if test == "binomial":
                 p = _binomial_p(top[i], n, pop_freq)
             else:

@@ -24,7 +24,7 @@ import json
 import math
 import statistics
 from dataclasses import asdict
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -63,8 +63,9 @@ def replicated(runs: list[dict]) -> dict:
     row["nmse_db_per_layer"] = np.mean([r["nmse_db_per_layer"] for r in runs], axis=0).tolist()
     row["steps"] = [r["steps"] for r in runs]
     gains = [late_gain(r) for r in runs]
-    if all(g is not None for g in gains):
-        row["late_gain_db"] = statistics.fmean(gains)  # validation gain over the last 1,000 steps, mean over seeds
+    known = [g for g in gains if g is not None]
+    if len(known) == len(gains):
+        row["late_gain_db"] = statistics.fmean(known)  # validation gain over the last 1,000 steps, mean over seeds
     row["seconds"] = [r["seconds"] for r in runs]
     row["protocol"] = runs[0].get("protocol")
     settings = {k: v for k, v in runs[0]["settings"].items() if k != "train_seed"}
@@ -126,7 +127,7 @@ def summarise(study, run_seconds: float = 0.0) -> dict:
     space_labels = BACKBONES["lista"].labels(c.search.space, c.layers)
     results, searches, claim1 = _results(study, space_labels)
     made = {name: problem_settings(c.problem, c.settings[name] or {}, name) for name in c.settings}
-    settings_info = {
+    settings_info: dict[str, dict[str, Any]] = {
         name: {"kind": kind, "settings": json_safe(asdict(settings))} for name, (kind, settings) in made.items()
     }
     top = {setting: study.top_archs(setting) for setting in c.settings}

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from torch import nn
+
+from nni_lista.space.spaces import LISTASpace
 
 from nni_lista.base.io import torch_save
 
@@ -34,21 +35,21 @@ class PrefixCache:
         self.context = json.dumps(context, sort_keys=True, default=str)
 
     @staticmethod
-    def _parameters(model: nn.Module, layers: int) -> dict[str, torch.Tensor]:
+    def _parameters(model: LISTASpace, layers: int) -> dict[str, torch.Tensor]:
         """Name -> parameter of layers ``0 .. layers-1`` (the shared ``B`` belongs to layer 0)."""
         wanted = {id(p) for k in range(layers) for p in model.layer_parameters(k)}
         return {name: p for name, p in model.named_parameters() if id(p) in wanted}
 
-    def key(self, model: nn.Module, layers: int) -> str:
+    def key(self, model: LISTASpace, layers: int) -> str:
         """What layers 1..``layers`` of ``model`` compute, with the context: a 32-hex-digit hash."""
         parts = [self.context, str(layers), repr(getattr(model, "measure", None)), repr(model.blocks[:layers])]
         parts += [f"{name}:{tuple(p.shape)}" for name, p in self._parameters(model, layers).items()]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
-    def _path(self, model: nn.Module, layers: int) -> Path:
+    def _path(self, model: LISTASpace, layers: int) -> Path:
         return self.directory / f"{self.key(model, layers)}.pt"
 
-    def longest(self, model: nn.Module) -> Optional[tuple[int, dict]]:
+    def longest(self, model: LISTASpace) -> Optional[tuple[int, dict]]:
         """``(k, entry)`` for the longest stored prefix of ``model`` (k layers), or ``None``."""
         for layers in range(model.layers, 0, -1):
             path = self._path(model, layers)
@@ -56,14 +57,14 @@ class PrefixCache:
                 return layers, torch.load(path, map_location="cpu", weights_only=True)
         return None
 
-    def restore(self, model: nn.Module, entry: dict) -> None:
+    def restore(self, model: LISTASpace, entry: dict) -> None:
         """Copy a stored prefix's weights into ``model``."""
         params = dict(model.named_parameters())
         with torch.no_grad():
             for name, value in entry["params"].items():
                 params[name].copy_(value)
 
-    def save(self, model: nn.Module, layers: int, **info) -> None:
+    def save(self, model: LISTASpace, layers: int, **info) -> None:
         """Store the weights of ``model``'s first ``layers`` layers, with ``info`` (steps, history)."""
         params = {name: p.detach().cpu().clone() for name, p in self._parameters(model, layers).items()}
         torch_save(self._path(model, layers), {"params": params, **info})

@@ -442,8 +442,8 @@ def _tables(study, results: dict, claim1: dict, made: dict, settings_info: dict)
     ]
     verdicts = [
         [
-            "searched vs LISTA",
-            *(f"{claim1[s]['gain_db']:+.2f} ({claim1[s]['verdict']})" if s in claim1 else "" for s in c.settings),
+            "searched - LISTA, dB (claim 1: claims.md)",
+            *(f"{claim1[s]['gain_db']:+.2f}" if s in claim1 else "" for s in c.settings),
         ]
     ]
     table = markdown_table(headers, table_rows + verdicts)

@@ -155,7 +155,7 @@ def measure_table(
     for k in range(1, layers + 1):
         for name in WEIGHT_FORMS:
             form = FORMS[name](m, n, k == 1).to(device)
-            getattr(form, "initialise")(A, L, DEFAULT_LAM)
+            form.initialise(A, L, DEFAULT_LAM)
             calls[("form", name, k)] = (lambda module, v: lambda: module((v, b, Bb)))(form, None if k == 1 else u)
         for name, make in NEURONS.items():
             neuron = make(k - 1).to(device)

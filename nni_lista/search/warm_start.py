@@ -62,28 +62,27 @@ from nni_lista.space.architectures import (
 _log = logging.getLogger(__name__)
 
 
+def _seed_points(config: SpaceConfig, layers: int) -> dict[str, dict[str, str]]:
+    """Name -> sample (the labels the space ``config`` varies only) of each named architecture that
+    is a point of that space, the first name of each point only, in :data:`NAMED_ARCHITECTURES` order."""
+    points: dict[str, dict[str, str]] = {}
+    for name in NAMED_ARCHITECTURES:
+        arch = named_architecture(name, layers)
+        sample = {label: arch[label] for label in labels(layers, config)}
+        if complete(sample, layers, config) == arch and sample not in points.values():
+            points[name] = sample
+    return points
+
+
 def seed_names(config: SpaceConfig, layers: int) -> list[str]:
     """The named architectures (LISTA, LISTA-CP, LISTA-CPSS, ALISTA, dense, ALISTA-AT, AGLISTA,
     HyperLISTA) that are points of the space ``config``, the first name of each point only."""
-    names: list[str] = []
-    seen: list[dict[str, str]] = []
-    for name, sample in _named_samples(config, layers).items():
-        if complete(sample, layers, config) == named_architecture(name, layers) and sample not in seen:
-            names.append(name)
-            seen.append(sample)
-    return names
-
-
-def _named_samples(config: SpaceConfig, layers: int) -> dict[str, dict[str, str]]:
-    """Each named architecture as a sample of the space ``config`` (the labels it varies only)."""
-    archs = {name: named_architecture(name, layers) for name in NAMED_ARCHITECTURES}
-    return {name: {label: arch[label] for label in labels(layers, config)} for name, arch in archs.items()}
+    return list(_seed_points(config, layers))
 
 
 def family_seeds(config: SpaceConfig, layers: int) -> list[dict[str, str]]:
     """The starting points of a warm-started search: the samples of :func:`seed_names`, in order."""
-    samples = _named_samples(config, layers)
-    return [samples[name] for name in seed_names(config, layers)]
+    return list(_seed_points(config, layers).values())
 
 
 def _next_seed(seeds: list[dict], dedup) -> dict | None:

@@ -79,6 +79,10 @@ class _Form(_Leaf):
         super().__init__()
         self.n = n
 
+    def initialise(self, A: torch.Tensor, L: float, lam: float) -> None:
+        """Set the form's weights to their ISTA values for ``A`` (Lipschitz constant ``L``)."""
+        raise NotImplementedError  # pragma: no cover - every form has its own
+
     def _shape_forward(self, inputs) -> MutableShape:
         return MutableShape(*inputs[1].real_shape[:-1], self.n)
 

@@ -40,6 +40,7 @@ from typing import Optional
 from nni_lista.base.tables import markdown_table
 from nni_lista.models.family import MODELS
 from nni_lista.problem.metrics import paired_difference
+from nni_lista.study.power import TARGET_POWER
 
 ALPHA = 0.05
 
@@ -71,6 +72,15 @@ def _gain_over(reference: dict, searched: dict) -> dict:
     return paired_difference(reference["nmse_db_seeds"], searched["nmse_db_seeds"])
 
 
+def _interval_verdict(gains: list[dict]) -> str:
+    """*win* when every paired interval lies above 0, *loss* when one lies below, else *within interval*."""
+    if any(gain["low"] is None for gain in gains):
+        return "no interval (one seed)"
+    if all(gain["low"] > 0 for gain in gains):
+        return "win"
+    return "loss" if any(gain["high"] < 0 for gain in gains) else "within interval"
+
+
 def what_the_search_added(rows: dict) -> dict:
     """One setting of claim 1: gains over LISTA, over the best learned family member (lowest mean
     validation NMSE) and over the nearest warm-start seed, and the setting's verdict."""
@@ -79,25 +89,16 @@ def what_the_search_added(rows: dict) -> dict:
     best = min(family, key=lambda name: rows[name]["val_nmse_db"])
     near = searched.get("nearest_named") or {}
     seed = near.get("name")
+    over_lista = _gain_over(rows["lista"], searched)
+    over_seed: Optional[dict]
     if near.get("labels_changed") == 0:
-        over_seed: Optional[dict] = {"mean": 0.0, "low": 0.0, "high": 0.0, "identical": True}
+        over_seed = {"mean": 0.0, "low": 0.0, "high": 0.0, "identical": True}
         verdict = "returned its seed"
     elif seed in rows and "nmse_db_seeds" in rows[seed]:
         over_seed = _gain_over(rows[seed], searched)
-        verdict = None
+        verdict = _interval_verdict([over_lista, over_seed])
     else:
         over_seed, verdict = None, f"undecided (its seed `{seed}` not retrained)"
-    over_lista = _gain_over(rows["lista"], searched)
-    if verdict is None:
-        assert over_seed is not None
-        lows = [over_lista["low"], over_seed["low"]]
-        highs = [over_lista["high"], over_seed["high"]]
-        if None in lows:
-            verdict = "no interval (one seed)"
-        elif all(low > 0 for low in lows):
-            verdict = "win"
-        else:
-            verdict = "loss" if any(high < 0 for high in highs) else "within interval"
     return {
         "over_lista": over_lista,
         "best_family": best,
@@ -147,14 +148,15 @@ def claim3(pairs: list[dict], edge_summary: dict) -> dict:
     """Skip-pattern consistency of every pair of searches against its null. With the nulls of the
     searches' own dynamics and their power measured, a claim no pair supports is **undecidable**
     (not "not reproduced") when the power to find a planted pattern as large as the training noise
-    (:data:`REALISTIC_EFFECT`) is below 0.8 for some pair: the test could not have seen it."""
+    (:data:`REALISTIC_EFFECT`) is below :data:`~nni_lista.study.power.TARGET_POWER` for some pair: the test could
+    not have seen it."""
     tested = [pair for pair in pairs if pair["skips"].get("p_value") is not None]
     consistent = sum(_consistent(pair) for pair in tested)
     verdict = _count_verdict(consistent, len(tested))
     powers = [
         pair["dynamics"]["power"].get(f"{REALISTIC_EFFECT:g}") for pair in tested if pair.get("dynamics") is not None
     ]
-    weak = [p for p in powers if p is not None and p < 0.8]
+    weak = [p for p in powers if p is not None and p < TARGET_POWER]
     if consistent == 0 and tested and weak:
         verdict = f"undecidable at this budget (power {min(weak):.2f} at effect {REALISTIC_EFFECT:g})"
     return {"verdict": verdict, "pairs": pairs, "edge_summary": edge_summary}

@@ -83,7 +83,8 @@ class Study:
 
     @staticmethod
     def power_key(setting: str, a: str, b: str) -> str:
-        return f"power/{setting}/{a}-vs-{b}"
+        first, second = sorted((a, b))  # one unit per unordered pair of strategies
+        return f"power/{setting}/{first}-vs-{second}"
 
     @staticmethod
     def baseline_key(setting: str, model: str, seed: int) -> str:

@@ -322,8 +322,7 @@ def _claim3(study, pooled: list, population: list, labels) -> dict:
             for j in range(i + 1, len(runs)):
                 pair: dict = {"a": names[i], "b": names[j]}
                 if c.consistency.null_pairs:  # the null of the pair's own search dynamics, and its power
-                    a, b = sorted((runs[i][0], runs[j][0]))
-                    pair["dynamics"] = study.done(study.power_key(setting, a, b))
+                    pair["dynamics"] = study.done(study.power_key(setting, runs[i][0], runs[j][0]))
                 for part in ("skips", "neurons"):
                     null = analysis.null_correlations(
                         labels, (len(archs[i]), len(archs[j])), layers, c.consistency.null_draws, seed=0, part=part
